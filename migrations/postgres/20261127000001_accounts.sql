@@ -1,0 +1,24 @@
+-- Users and their API tokens.
+
+CREATE TABLE user_account (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    email        TEXT        NOT NULL,
+    display_name TEXT,
+    role         TEXT        NOT NULL CHECK (role IN ('admin', 'operator', 'member', 'sender')),
+    created_at   TIMESTAMPTZ NOT NULL
+);
+CREATE UNIQUE INDEX user_account_email_key ON user_account (email);
+
+CREATE TABLE api_token (
+    id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id      BIGINT      NOT NULL REFERENCES user_account (id) ON DELETE CASCADE,
+    name         TEXT        NOT NULL,
+    -- SHA-256 of the raw token; the raw token is shown once and never stored.
+    token_hash   BYTEA       NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL,
+    last_used_at TIMESTAMPTZ,
+    expires_at   TIMESTAMPTZ,
+    revoked_at   TIMESTAMPTZ
+);
+CREATE UNIQUE INDEX api_token_hash_key ON api_token (token_hash);
+CREATE INDEX api_token_user_idx ON api_token (user_id, id);

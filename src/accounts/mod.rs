@@ -1,0 +1,10 @@
+//! Users, roles and API tokens: who may call herald and as what.
+
+mod domain;
+pub mod http;
+mod service;
+mod store;
+
+pub use domain::{Email, Label, Principal, RawToken, Role, Token, User};
+pub use service::{AccountError, AccountService};
+pub use store::AccountStore;

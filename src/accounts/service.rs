@@ -1,0 +1,129 @@
+//! Account rules: who may create which user or token, how a bearer token
+//! becomes a principal, and the first-admin bootstrap.
+
+use chrono::{DateTime, Utc};
+
+use super::domain::{Email, Label, Principal, RawToken, Role, Token, TokenHash, User};
+use super::store::{AccountStore, NewToken, NewUser, TokenScope};
+use crate::clock::Clock;
+use crate::storage::StorageError;
+
+/// What account operations can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("token not found")]
+    TokenNotFound,
+    #[error("missing, unknown, expired or revoked token")]
+    Unauthenticated,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Longest lifetime a token can be given at creation (10 years).
+pub const MAX_TOKEN_LIFETIME_SECONDS: i64 = 10 * 365 * 24 * 3600;
+
+/// Account operations over the store.
+#[derive(Clone)]
+pub struct AccountService {
+    store: AccountStore,
+    clock: Clock,
+}
+
+impl AccountService {
+    pub fn new(store: AccountStore, clock: Clock) -> Self {
+        Self { store, clock }
+    }
+
+    /// On an empty database, create the first admin and a token for it.
+    /// Returns the raw token to show once, or `None` when users exist
+    /// (also when another instance won the race to create the admin).
+    pub async fn bootstrap_admin(&self, email: &Email) -> Result<Option<(User, RawToken)>, AccountError> {
+        if self.store.count_users().await? > 0 {
+            return Ok(None);
+        }
+        let user = match self.create_user(email, Role::Admin, None).await {
+            Ok(user) => user,
+            Err(AccountError::EmailTaken) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let name = Label::parse("bootstrap").map_err(|_| AccountError::TokenNotFound)?;
+        let (_, raw) = self.create_token(user.id, &name, None).await?;
+        Ok(Some((user, raw)))
+    }
+
+    pub async fn create_user(&self, email: &Email, role: Role, display_name: Option<&Label>) -> Result<User, AccountError> {
+        let new = NewUser { email, display_name: display_name.map(Label::as_str), role, now: self.clock.now() };
+        match self.store.create_user(new).await {
+            Err(StorageError::Conflict { .. }) => Err(AccountError::EmailTaken),
+            other => Ok(other?),
+        }
+    }
+
+    pub async fn user_by_email(&self, email: &Email) -> Result<User, AccountError> {
+        self.store.user_by_email(email).await?.ok_or(AccountError::UserNotFound)
+    }
+
+    pub async fn list_users(&self, after: i64, limit: i64) -> Result<Vec<User>, AccountError> {
+        Ok(self.store.list_users(after, limit).await?)
+    }
+
+    /// Mint a token for `user_id`; the raw value is returned once and only its hash is kept.
+    pub async fn create_token(
+        &self,
+        user_id: i64,
+        name: &Label,
+        expires_in_seconds: Option<i64>,
+    ) -> Result<(Token, RawToken), AccountError> {
+        let raw = RawToken::generate();
+        let now = self.clock.now();
+        let expires_at = expires_in_seconds.map(|s| now + chrono::Duration::seconds(s));
+        let token = self
+            .store
+            .create_token(NewToken { user_id, name: name.as_str(), hash: &raw.hash(), now, expires_at })
+            .await?;
+        Ok((token, raw))
+    }
+
+    /// Turn a bearer token into the principal it belongs to.
+    pub async fn authenticate(&self, raw: &str) -> Result<Principal, AccountError> {
+        let now = self.clock.now();
+        let (user, token_id) = self
+            .store
+            .principal(&TokenHash::of(raw), now)
+            .await?
+            .ok_or(AccountError::Unauthenticated)?;
+        self.store.touch_token(token_id, now).await?;
+        Ok(Principal { user, token_id })
+    }
+
+    /// Tokens the caller may see: their own, or for an admin any user's (or all).
+    pub async fn list_tokens(&self, caller: &Principal, user_id: Option<i64>) -> Result<Vec<Token>, AccountError> {
+        let scope = match (caller.user.role, user_id) {
+            (Role::Admin, Some(id)) => TokenScope::User(id),
+            (Role::Admin, None) => TokenScope::All,
+            // Anyone else sees only their own, whatever they ask for.
+            (_, Some(id)) if id != caller.user.id => return Ok(Vec::new()),
+            _ => TokenScope::User(caller.user.id),
+        };
+        Ok(self.store.list_tokens(scope).await?)
+    }
+
+    /// Revoke a token the caller owns (an admin: any token). Someone else's
+    /// token answers "not found", so ids reveal nothing.
+    pub async fn revoke_token(&self, caller: &Principal, id: i64) -> Result<Token, AccountError> {
+        let token = self.store.token_by_id(id).await?.ok_or(AccountError::TokenNotFound)?;
+        if token.user_id != caller.user.id && caller.user.role != Role::Admin {
+            return Err(AccountError::TokenNotFound);
+        }
+        self.store.revoke_token(id, self.clock.now()).await?;
+        self.store.token_by_id(id).await?.ok_or(AccountError::TokenNotFound)
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}

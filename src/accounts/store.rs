@@ -1,0 +1,245 @@
+//! Persistence of users and tokens. The SQL here is accepted by both
+//! dialects unchanged, so each call is written once (`on_pool!`).
+
+use chrono::{DateTime, Utc};
+
+use super::domain::{Email, Role, Token, TokenHash, User};
+use crate::on_pool;
+use crate::storage::{Db, StorageError, Ts};
+
+/// A row of `user_account` as the database returns it.
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    email: String,
+    display_name: Option<String>,
+    role: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StorageError;
+    fn try_from(r: UserRow) -> Result<Self, StorageError> {
+        let role = r.role.parse::<Role>().map_err(|e| {
+            tracing::error!(user_id = r.id, error = %e, "user row holds an unknown role");
+            StorageError::Other { operation: "accounts.decode_user" }
+        })?;
+        Ok(User { id: r.id, email: r.email, display_name: r.display_name, role, created_at: r.created_at })
+    }
+}
+
+/// A row of `api_token`.
+#[derive(sqlx::FromRow)]
+struct TokenRow {
+    id: i64,
+    user_id: i64,
+    name: String,
+    created_at: DateTime<Utc>,
+    last_used_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<TokenRow> for Token {
+    fn from(r: TokenRow) -> Self {
+        Token {
+            id: r.id,
+            user_id: r.user_id,
+            name: r.name,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        }
+    }
+}
+
+/// A user joined to the token that authenticated it.
+#[derive(sqlx::FromRow)]
+struct PrincipalRow {
+    token_id: i64,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+/// New user fields, already parsed.
+pub struct NewUser<'a> {
+    pub email: &'a Email,
+    pub display_name: Option<&'a str>,
+    pub role: Role,
+    pub now: DateTime<Utc>,
+}
+
+/// New token fields; only the hash of the raw token is stored.
+pub struct NewToken<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
+    pub hash: &'a TokenHash,
+    pub now: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Which tokens to list.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenScope {
+    User(i64),
+    All,
+}
+
+const USER_COLUMNS: &str = "id, email, display_name, role, created_at";
+const TOKEN_COLUMNS: &str = "id, user_id, name, created_at, last_used_at, expires_at, revoked_at";
+
+/// Repository for users and tokens.
+#[derive(Clone)]
+pub struct AccountStore {
+    db: Db,
+}
+
+impl AccountStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub async fn create_user(&self, new: NewUser<'_>) -> Result<User, StorageError> {
+        const SQL: &str = "INSERT INTO user_account (email, display_name, role, created_at) VALUES ($1, $2, $3, $4) \
+                           RETURNING id, email, display_name, role, created_at";
+        let db = &self.db;
+        let row: UserRow = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(SQL)
+                .bind(new.email.as_str())
+                .bind(new.display_name)
+                .bind(new.role.as_str())
+                .bind(Ts(new.now));
+            db.observe("accounts.create_user", SQL, q.fetch_one(&mut *c)).await?
+        });
+        row.try_into()
+    }
+
+    pub async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM user_account WHERE email = $1");
+        let db = &self.db;
+        let row: Option<UserRow> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(&sql).bind(email.as_str());
+            db.observe("accounts.user_by_email", &sql, q.fetch_optional(&mut *c)).await?
+        });
+        row.map(User::try_from).transpose()
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StorageError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM user_account WHERE id = $1");
+        let db = &self.db;
+        let row: Option<UserRow> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            db.observe("accounts.user_by_id", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await?
+        });
+        row.map(User::try_from).transpose()
+    }
+
+    /// Users with id above `after`, by id, at most `limit`.
+    pub async fn list_users(&self, after: i64, limit: i64) -> Result<Vec<User>, StorageError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM user_account WHERE id > $1 ORDER BY id LIMIT $2");
+        let db = &self.db;
+        let rows: Vec<UserRow> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(&sql).bind(after).bind(limit);
+            db.observe("accounts.list_users", &sql, q.fetch_all(&mut *c)).await?
+        });
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    pub async fn count_users(&self) -> Result<i64, StorageError> {
+        const SQL: &str = "SELECT count(*) FROM user_account";
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            db.observe("accounts.count_users", SQL, sqlx::query_scalar(SQL).fetch_one(&mut *c)).await
+        })
+    }
+
+    pub async fn create_token(&self, new: NewToken<'_>) -> Result<Token, StorageError> {
+        let sql = format!(
+            "INSERT INTO api_token (user_id, name, token_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLUMNS}"
+        );
+        let db = &self.db;
+        let row: TokenRow = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(&sql)
+                .bind(new.user_id)
+                .bind(new.name)
+                .bind(&new.hash.0[..])
+                .bind(Ts(new.now))
+                .bind(new.expires_at.map(Ts));
+            db.observe("accounts.create_token", &sql, q.fetch_one(&mut *c)).await?
+        });
+        Ok(row.into())
+    }
+
+    /// The user behind a live (not revoked, not expired) token, with the token id.
+    pub async fn principal(&self, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<(User, i64)>, StorageError> {
+        const SQL: &str = "SELECT t.id AS token_id, u.id, u.email, u.display_name, u.role, u.created_at \
+                           FROM api_token t JOIN user_account u ON u.id = t.user_id \
+                           WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
+                           AND (t.expires_at IS NULL OR t.expires_at > $2)";
+        let db = &self.db;
+        let row: Option<PrincipalRow> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(SQL).bind(&hash.0[..]).bind(Ts(now));
+            db.observe("accounts.principal", SQL, q.fetch_optional(&mut *c)).await?
+        });
+        row.map(|r| Ok((User::try_from(r.user)?, r.token_id))).transpose()
+    }
+
+    /// Record use of a token, at most once a minute per token so that
+    /// authenticating stays a read on the hot path.
+    pub async fn touch_token(&self, token_id: i64, now: DateTime<Utc>) -> Result<(), StorageError> {
+        const SQL: &str = "UPDATE api_token SET last_used_at = $2 \
+                           WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)";
+        let stale_before = now - chrono::Duration::seconds(60);
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query(SQL).bind(token_id).bind(Ts(now)).bind(Ts(stale_before));
+            db.observe("accounts.touch_token", SQL, q.execute(&mut *c)).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn list_tokens(&self, scope: TokenScope) -> Result<Vec<Token>, StorageError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_token WHERE ($1 IS NULL OR user_id = $1) ORDER BY id");
+        let user = match scope {
+            TokenScope::User(id) => Some(id),
+            TokenScope::All => None,
+        };
+        let db = &self.db;
+        let rows: Vec<TokenRow> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            db.observe("accounts.list_tokens", &sql, sqlx::query_as(&sql).bind(user).fetch_all(&mut *c)).await?
+        });
+        Ok(rows.into_iter().map(Token::from).collect())
+    }
+
+    pub async fn token_by_id(&self, id: i64) -> Result<Option<Token>, StorageError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_token WHERE id = $1");
+        let db = &self.db;
+        let row: Option<TokenRow> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            db.observe("accounts.token_by_id", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await?
+        });
+        Ok(row.map(Token::from))
+    }
+
+    /// Mark a token revoked; an already revoked token keeps its first time.
+    pub async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> Result<(), StorageError> {
+        const SQL: &str = "UPDATE api_token SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            db.observe("accounts.revoke_token", SQL, sqlx::query(SQL).bind(id).bind(Ts(now)).execute(&mut *c))
+                .await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! Building and running herald: connect, migrate, bootstrap, serve, and
+//! shut down in order. The entry point takes a bound listener and a
+//! cancellation token, so tests bind port 0 and stop it without signals.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::accounts::{AccountService, AccountStore, Email, RawToken, User};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::http;
+use crate::http::metrics::Metrics;
+use crate::state::AppState;
+use crate::storage::{self, Db, migrations};
+
+/// A connected, migrated herald, ready to serve.
+pub struct App {
+    state: AppState,
+    /// Set when this start created the first admin: its one-time token.
+    pub bootstrap: Option<(User, RawToken)>,
+}
+
+impl App {
+    /// Connect to the database, apply migrations, create the first admin on
+    /// an empty database.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let db = storage::connect(&config).await?;
+        migrations::run(&db).await.context("database migration")?;
+        let accounts = AccountService::new(AccountStore::new(db.clone()), clock);
+        let email = Email::parse(&config.bootstrap_admin_email)
+            .map_err(|e| anyhow::anyhow!("bootstrap_admin_email: {e}"))?;
+        let bootstrap = accounts.bootstrap_admin(&email).await.context("creating the first admin")?;
+        let metrics = Metrics::new(db.clone());
+        let state = AppState { config: Arc::new(config), db, accounts, metrics };
+        Ok(Self { state, bootstrap })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.state.db
+    }
+
+    /// Serve on `listener` until `shutdown` is cancelled, then: stop
+    /// accepting, give in-flight requests up to the grace period, stop
+    /// background tasks, close the pool.
+    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let state = self.state;
+        let background = CancellationToken::new();
+        let health = tokio::spawn(storage::run_health_checks(
+            state.db.clone(),
+            Duration::from_secs(state.config.pool.health_check_interval_seconds),
+            background.clone(),
+        ));
+        let grace = state.config.shutdown_grace();
+        let db = state.db.clone();
+        let router = http::router(state);
+        let mut server = tokio::spawn(
+            axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future(),
+        );
+        let served = tokio::select! {
+            result = &mut server => result,
+            _ = shutdown.cancelled() => {
+                tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight requests");
+                match tokio::time::timeout(grace, &mut server).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::warn!("grace period over; dropping the requests still running");
+                        server.abort();
+                        Ok(Ok(()))
+                    }
+                }
+            }
+        };
+        background.cancel();
+        let _ = health.await;
+        if tokio::time::timeout(Duration::from_secs(10), db.close()).await.is_err() {
+            tracing::warn!("database pool did not close within 10 s");
+        }
+        tracing::info!("stopped");
+        served.context("server task")?.context("server")
+    }
+}

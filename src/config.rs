@@ -1,0 +1,358 @@
+//! herald's configuration: one struct, loaded once at start-up.
+//!
+//! Sources, lowest precedence first: built-in defaults < `herald.toml`
+//! (path from `--config`, else `<data_dir>/herald.toml` when it exists) <
+//! `HERALD_*` environment variables (nested keys with `__`, e.g.
+//! `HERALD_POOL__MAX_CONNECTIONS`) < command-line flags. The result is
+//! validated once; every error names the key it is about.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Where herald runs; picks pool sizing defaults as the seed sets them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Human,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// A string that must never be printed: `Debug` and `Display` redact it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The raw value, for the one place that needs it (connecting).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"[redacted]\"")
+    }
+}
+
+/// The complete, validated configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `development` (default) or `production`; production raises the pool max to 20.
+    pub env: Environment,
+    /// Directory for the SQLite database and an optional `herald.toml`; created when missing.
+    pub data_dir: PathBuf,
+    /// Address the HTTP server binds to.
+    pub listen: SocketAddr,
+    /// `postgres://…` selects PostgreSQL; unset means SQLite at `<data_dir>/herald.db`
+    /// (`sqlite://path` picks another SQLite file).
+    pub database_url: Option<Secret>,
+    /// `human` or `json` log lines.
+    pub log_format: LogFormat,
+    /// A tracing filter directive such as `info` or `herald=debug,info`.
+    pub log_level: String,
+    /// How long in-flight requests may take to finish after a shutdown signal.
+    pub shutdown_grace_seconds: u64,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Email of the admin created on the first start of an empty database.
+    pub bootstrap_admin_email: String,
+    /// Connection pool and query instrumentation settings.
+    pub pool: PoolConfig,
+}
+
+/// Pool numbers from the seed; every one configurable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    /// Upper bound of open connections; unset means 20 in production, 10 in development.
+    pub max_connections: Option<u32>,
+    /// Connections kept open even when idle.
+    pub min_connections: u32,
+    /// How long a caller waits for a free connection before failing.
+    pub acquire_timeout_ms: u64,
+    /// Server-side statement timeout (PostgreSQL `statement_timeout`).
+    pub statement_timeout_ms: u64,
+    /// SQLite busy timeout: how long a writer waits for the database lock.
+    pub sqlite_busy_timeout_ms: u64,
+    /// How often idle connections are pinged and bad ones dropped.
+    pub health_check_interval_seconds: u64,
+    /// First delay between connection attempts at start-up; doubles each time.
+    pub connect_retry_initial_ms: u64,
+    /// Cap of that delay.
+    pub connect_retry_max_ms: u64,
+    /// Give up connecting at start-up after this long.
+    pub connect_give_up_seconds: u64,
+    /// Idle connections above the minimum are closed after this long.
+    pub idle_timeout_seconds: u64,
+    /// Connections are recycled after this long.
+    pub max_lifetime_seconds: u64,
+    /// A query slower than this is logged at WARN with its normalized SQL.
+    pub slow_query_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            env: Environment::Development,
+            data_dir: PathBuf::from("herald-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            log_format: LogFormat::Human,
+            log_level: "info".into(),
+            shutdown_grace_seconds: 30,
+            max_body_bytes: 256 * 1024,
+            bootstrap_admin_email: "admin@localhost".into(),
+            pool: PoolConfig::default(),
+        }
+    }
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            min_connections: 5,
+            acquire_timeout_ms: 10_000,
+            statement_timeout_ms: 15_000,
+            sqlite_busy_timeout_ms: 5_000,
+            health_check_interval_seconds: 30,
+            connect_retry_initial_ms: 250,
+            connect_retry_max_ms: 10_000,
+            connect_give_up_seconds: 60,
+            idle_timeout_seconds: 600,
+            max_lifetime_seconds: 1_800,
+            slow_query_ms: 1_000,
+        }
+    }
+}
+
+/// Values given on the command line; only the ones present override.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+/// A configuration problem, always about one key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, message: impl Into<String>) -> Self {
+        Self { key: key.into(), message: message.into() }
+    }
+}
+
+/// Which database the URL (or its absence) selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseTarget {
+    Sqlite(PathBuf),
+    Postgres(Secret),
+}
+
+impl Config {
+    /// Load from every source in precedence order, then validate.
+    pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let env = || Env::prefixed("HERALD_").split("__").ignore(&["config"]);
+        let flags = || Serialized::defaults(overrides.clone());
+        // The file may live in the data dir, so find the data dir first from
+        // the sources that outrank the file.
+        let data_dir: PathBuf = Figment::from(Serialized::defaults(Config::default()))
+            .merge(env())
+            .merge(flags())
+            .extract_inner("data_dir")
+            .map_err(|e| figment_error(&e))?;
+        let file = match config_file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::new(
+                    "config",
+                    format!("file {} does not exist", path.display()),
+                ));
+            }
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(data_dir.join("herald.toml")).filter(|p| p.exists()),
+        };
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let config: Config = figment
+            .merge(env())
+            .merge(flags())
+            .extract()
+            .map_err(|e| figment_error(&e))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let p = &self.pool;
+        if p.max_connections == Some(0) {
+            return Err(ConfigError::new("pool.max_connections", "must be at least 1"));
+        }
+        if p.min_connections > self.max_connections() {
+            return Err(ConfigError::new(
+                "pool.min_connections",
+                format!("{} is above pool.max_connections ({})", p.min_connections, self.max_connections()),
+            ));
+        }
+        for (key, value) in [
+            ("pool.acquire_timeout_ms", p.acquire_timeout_ms),
+            ("pool.health_check_interval_seconds", p.health_check_interval_seconds),
+            ("pool.connect_retry_initial_ms", p.connect_retry_initial_ms),
+            ("pool.connect_retry_max_ms", p.connect_retry_max_ms),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(key, "must be greater than 0"));
+            }
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::new("max_body_bytes", "must be at least 1024"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
+            return Err(ConfigError::new("log_level", format!("{:?} is not a valid filter", self.log_level)));
+        }
+        if !self.bootstrap_admin_email.contains('@') {
+            return Err(ConfigError::new("bootstrap_admin_email", "must be an email address"));
+        }
+        self.database()?;
+        Ok(())
+    }
+
+    /// The effective pool maximum: configured, else by environment (seed numbers).
+    pub fn max_connections(&self) -> u32 {
+        self.pool.max_connections.unwrap_or(match self.env {
+            Environment::Production => 20,
+            Environment::Development => 10,
+        })
+    }
+
+    /// Which backend to use and where it is.
+    pub fn database(&self) -> Result<DatabaseTarget, ConfigError> {
+        let Some(url) = &self.database_url else {
+            return Ok(DatabaseTarget::Sqlite(self.data_dir.join("herald.db")));
+        };
+        let raw = url.expose();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Ok(DatabaseTarget::Postgres(url.clone()))
+        } else if let Some(path) = raw.strip_prefix("sqlite://").or_else(|| raw.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err(ConfigError::new("database_url", "sqlite URL needs a file path"));
+            }
+            Ok(DatabaseTarget::Sqlite(PathBuf::from(path)))
+        } else {
+            Err(ConfigError::new(
+                "database_url",
+                "must start with postgres://, postgresql:// or sqlite:",
+            ))
+        }
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_seconds)
+    }
+
+    /// The configuration as TOML with secrets replaced, for `herald config`.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = self.database_url.as_ref().map(|u| Secret::new(redact_url(u.expose())));
+        let mut out = toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# could not render: {e}\n"));
+        out.push_str(&format!("# effective pool.max_connections = {}\n", self.max_connections()));
+        out
+    }
+}
+
+/// Replace the password of a URL (`scheme://user:password@host`) with `REDACTED`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:REDACTED@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Turn figment's error into one that names the key and source.
+fn figment_error(error: &figment::Error) -> ConfigError {
+    let key = if error.path.is_empty() { "config".to_string() } else { error.path.join(".") };
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
+    // figment's Display repeats the key; use only the kind for the message.
+    ConfigError::new(&key, format!("{}{source}", error.kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_password_only() {
+        assert_eq!(
+            redact_url("postgres://herald:s3cret@db:5432/herald?sslmode=require"),
+            "postgres://herald:REDACTED@db:5432/herald?sslmode=require"
+        );
+        assert_eq!(redact_url("postgres://db/herald"), "postgres://db/herald");
+    }
+
+    #[test]
+    fn pool_max_follows_environment() {
+        let mut c = Config::default();
+        assert_eq!(c.max_connections(), 10);
+        c.env = Environment::Production;
+        assert_eq!(c.max_connections(), 20);
+        c.pool.max_connections = Some(7);
+        assert_eq!(c.max_connections(), 7);
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = Secret::new("postgres://u:pw@h/db");
+        assert!(!format!("{s:?}").contains("pw"));
+    }
+
+    #[test]
+    fn unknown_database_scheme_names_the_key() {
+        let c = Config { database_url: Some(Secret::new("mysql://x")), ..Config::default() };
+        assert_eq!(c.validate().unwrap_err().key, "database_url");
+    }
+}

@@ -1,0 +1,225 @@
+//! The `herald` command: parse arguments, load configuration, call the library.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use herald::accounts::{AccountService, AccountStore, Email, Label, Role};
+use herald::clock::Clock;
+use herald::config::{Config, ConfigError, Overrides};
+use herald::storage::{self, migrations};
+use herald::{App, telemetry};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "herald", version, about = "Watch services, tell people.")]
+struct Cli {
+    /// Configuration file (default: herald.toml in the data directory, if present).
+    #[arg(long, global = true, env = "HERALD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite database, herald.toml).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on, e.g. 0.0.0.0:8080.
+    #[arg(long, global = true)]
+    listen: Option<String>,
+    /// postgres://… for PostgreSQL; unset for the embedded SQLite.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the effective configuration, secrets redacted.
+    Config,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin, operator, member or sender.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a user; the raw token is the last line of stdout.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        expires_in_seconds: Option<i64>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        data_dir: cli.data_dir.clone(),
+        listen: cli.listen.clone(),
+        database_url: cli.database_url.clone(),
+    };
+    let config = match Config::load(cli.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(e) => return config_failure(&e),
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    let level = match command {
+        Command::Serve => config.log_level.clone(),
+        // One-shot commands keep stderr quiet unless something is wrong.
+        _ => "warn".to_string(),
+    };
+    telemetry::init(config.log_format, &level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("herald: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Serve => serve(config).await,
+            Command::Migrate => migrate(config).await,
+            Command::Config => {
+                print!("{}", config.to_redacted_toml());
+                Ok(())
+            }
+            Command::User(UserCommand::Create { email, role, name }) => create_user(config, &email, &role, name).await,
+            Command::Token(TokenCommand::Create { email, name, expires_in_seconds }) => {
+                create_token(config, &email, &name, expires_in_seconds).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(ce) = e.downcast_ref::<ConfigError>() {
+                return config_failure(ce);
+            }
+            eprintln!("herald: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_failure(e: &ConfigError) -> ExitCode {
+    eprintln!("herald: {e}");
+    ExitCode::from(2)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let app = App::build(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    println!("herald listening on http://{address} (API docs: http://{address}/docs)");
+    if let Some((user, token)) = &app.bootstrap {
+        println!();
+        println!("First start on an empty database: created the admin user {}.", user.email);
+        println!("Its API token, shown this once (keep it; herald stores only a hash):");
+        println!();
+        println!("    {}", token.expose());
+        println!();
+        println!("Use it as: curl -H 'Authorization: Bearer <token>' http://{address}/api/v1/me");
+        println!("Lost it? Mint another: herald token create --email {} --name admin", user.email);
+    }
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    app.serve(listener, shutdown).await
+}
+
+/// Cancel on SIGINT or SIGTERM.
+async fn wait_for_signal(shutdown: CancellationToken) {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+    shutdown.cancel();
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let db = storage::connect(&config).await?;
+    let status = migrations::run(&db).await?;
+    db.close().await;
+    println!("database schema at version {}", status.applied.unwrap_or(0));
+    Ok(())
+}
+
+/// Connect and migrate for a one-shot account command.
+async fn accounts(config: &Config) -> anyhow::Result<(storage::Db, AccountService)> {
+    let db = storage::connect(config).await?;
+    migrations::run(&db).await?;
+    let service = AccountService::new(AccountStore::new(db.clone()), Clock::system());
+    Ok((db, service))
+}
+
+async fn create_user(config: Config, email: &str, role: &str, name: Option<String>) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
+    let name = name.as_deref().map(Label::parse).transpose().map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    let (db, accounts) = accounts(&config).await?;
+    let result = accounts.create_user(&email, role, name.as_ref()).await;
+    db.close().await;
+    let user = result.with_context(|| format!("cannot create user {}", email.as_str()))?;
+    println!("created user id={} email={} role={}", user.id, user.email, user.role);
+    Ok(())
+}
+
+async fn create_token(config: Config, email: &str, name: &str, expires_in: Option<i64>) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let name = Label::parse(name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    if let Some(s) = expires_in.filter(|s| *s <= 0) {
+        anyhow::bail!("--expires-in-seconds: {s} must be positive");
+    }
+    let (db, accounts) = accounts(&config).await?;
+    let result = async {
+        let user = accounts.user_by_email(&email).await.with_context(|| format!("user {}", email.as_str()))?;
+        accounts.create_token(user.id, &name, expires_in).await.context("cannot create token")
+    }
+    .await;
+    db.close().await;
+    let (token, raw) = result?;
+    println!("created token id={} name={:?} for {}", token.id, token.name, email.as_str());
+    println!("{}", raw.expose());
+    Ok(())
+}

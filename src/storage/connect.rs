@@ -1,0 +1,102 @@
+//! Opening the pool: SQLite in WAL mode, or PostgreSQL with the seed's pool
+//! numbers, the first connection retried with capped exponential backoff.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use super::instrument::DbMetrics;
+use super::{Db, Pool};
+use crate::config::{Config, DatabaseTarget, redact_url};
+
+/// Open the configured database. Start-up only: errors are for humans.
+pub async fn connect(config: &Config) -> anyhow::Result<Db> {
+    let p = &config.pool;
+    let max = config.max_connections();
+    let metrics = DbMetrics::new(Duration::from_millis(p.slow_query_ms));
+    let slow = Duration::from_millis(p.slow_query_ms);
+    match config.database().context("database_url")? {
+        DatabaseTarget::Sqlite(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+            }
+            let options = SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: an acknowledged write survives a power cut, not only a crash.
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_millis(p.sqlite_busy_timeout_ms))
+                .log_slow_statements(tracing::log::LevelFilter::Off, slow)
+                .log_statements(tracing::log::LevelFilter::Off);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max)
+                .min_connections(p.min_connections)
+                .acquire_timeout(Duration::from_millis(p.acquire_timeout_ms))
+                .idle_timeout(Some(Duration::from_secs(p.idle_timeout_seconds)))
+                .max_lifetime(Some(Duration::from_secs(p.max_lifetime_seconds)))
+                // Idle connections are checked by the health loop instead of a
+                // ping on every acquire, which would add a round trip to each query.
+                .test_before_acquire(false)
+                .connect_with(options)
+                .await
+                .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
+            tracing::info!(path = %path.display(), max_connections = max, "opened SQLite database (WAL)");
+            Ok(Db::new(Pool::Sqlite(pool), max, metrics))
+        }
+        DatabaseTarget::Postgres(url) => {
+            let shown = redact_url(url.expose());
+            let options = PgConnectOptions::from_str(url.expose())
+                .map_err(|e| anyhow::anyhow!("database_url is not a valid PostgreSQL URL: {e}"))?
+                .application_name("herald")
+                .options([("statement_timeout", p.statement_timeout_ms.to_string())])
+                // herald times and logs queries itself, with values hidden.
+                .log_statements(tracing::log::LevelFilter::Off)
+                .log_slow_statements(tracing::log::LevelFilter::Off, slow);
+            let pool_options = PgPoolOptions::new()
+                .max_connections(max)
+                .min_connections(p.min_connections)
+                .acquire_timeout(Duration::from_millis(p.acquire_timeout_ms))
+                .idle_timeout(Some(Duration::from_secs(p.idle_timeout_seconds)))
+                .max_lifetime(Some(Duration::from_secs(p.max_lifetime_seconds)))
+                .test_before_acquire(false);
+            let give_up = Instant::now() + Duration::from_secs(p.connect_give_up_seconds);
+            let mut delay = Duration::from_millis(p.connect_retry_initial_ms);
+            let cap = Duration::from_millis(p.connect_retry_max_ms);
+            let mut attempt = 1u32;
+            loop {
+                match pool_options.clone().connect_with(options.clone()).await {
+                    Ok(pool) => {
+                        tracing::info!(url = %shown, max_connections = max, attempt, "connected to PostgreSQL");
+                        return Ok(Db::new(Pool::Postgres(pool), max, metrics));
+                    }
+                    Err(e) if retryable(&e) && Instant::now() + delay < give_up => {
+                        tracing::warn!(url = %shown, attempt, error = %e, retry_in_ms = delay.as_millis() as u64,
+                            "PostgreSQL not reachable yet; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(cap);
+                        attempt += 1;
+                    }
+                    Err(e) => bail!("cannot connect to PostgreSQL at {shown} (attempt {attempt}): {e}"),
+                }
+            }
+        }
+    }
+}
+
+/// Errors worth waiting out: the server is down, starting, or overloaded.
+/// Bad credentials or a missing database are not.
+fn retryable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => true,
+        // 57P03 cannot_connect_now (starting up / shutting down), 53300 too_many_connections.
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P03" | "53300")),
+        _ => false,
+    }
+}

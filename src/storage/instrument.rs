@@ -1,0 +1,282 @@
+//! Timing of every repository call and every pool acquire.
+//!
+//! Each call is recorded under an operation name (`accounts.user_by_email`):
+//! a Prometheus histogram per operation, a rolling window for live
+//! percentiles, per-operation counts, and a WARN line with the normalized SQL
+//! when a query is slower than the configured threshold.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Samples kept for live percentiles; old ones fall off the front.
+const WINDOW: usize = 4096;
+
+/// Prometheus histogram buckets for database timings, in seconds.
+const DB_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub operation: &'static str,
+}
+
+fn db_histogram() -> Histogram {
+    Histogram::new(DB_BUCKETS)
+}
+
+/// Every database timing figure herald keeps.
+pub struct DbMetrics {
+    slow_threshold: Duration,
+    pub(crate) query_seconds: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    pub(crate) errors: Family<OperationLabels, Counter>,
+    pub(crate) acquire_seconds: Histogram,
+    pub(crate) slow_queries: Counter,
+    errors_total: AtomicU64,
+    queries_total: AtomicU64,
+    query_window: Mutex<VecDeque<f64>>,
+    acquire_window: Mutex<VecDeque<f64>>,
+    operations: Mutex<HashMap<&'static str, OperationStats>>,
+}
+
+/// Running totals for one operation.
+#[derive(Debug, Clone, Default)]
+struct OperationStats {
+    calls: u64,
+    errors: u64,
+    total_ms: f64,
+    max_ms: f64,
+}
+
+/// Percentiles over the most recent samples.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Percentiles {
+    /// How many samples the figures rest on (at most the window size).
+    pub samples: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Totals for one operation since start-up.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OperationFigures {
+    pub operation: String,
+    pub calls: u64,
+    pub errors: u64,
+    pub avg_ms: f64,
+    pub max_ms: f64,
+}
+
+impl DbMetrics {
+    pub fn new(slow_threshold: Duration) -> Self {
+        Self {
+            slow_threshold,
+            query_seconds: Family::new_with_constructor(db_histogram),
+            errors: Family::default(),
+            acquire_seconds: db_histogram(),
+            slow_queries: Counter::default(),
+            errors_total: AtomicU64::new(0),
+            queries_total: AtomicU64::new(0),
+            query_window: Mutex::new(VecDeque::with_capacity(WINDOW)),
+            acquire_window: Mutex::new(VecDeque::with_capacity(WINDOW)),
+            operations: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Record one finished query; `fault` marks a database error.
+    pub(crate) fn record_query(&self, operation: &'static str, sql: &str, elapsed: Duration, fault: bool) {
+        let secs = elapsed.as_secs_f64();
+        let ms = secs * 1000.0;
+        self.query_seconds.get_or_create(&OperationLabels { operation }).observe(secs);
+        self.queries_total.fetch_add(1, Ordering::Relaxed);
+        push(&self.query_window, ms);
+        if fault {
+            self.errors.get_or_create(&OperationLabels { operation }).inc();
+            self.errors_total.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut ops) = self.operations.lock() {
+            let s = ops.entry(operation).or_default();
+            s.calls += 1;
+            s.errors += u64::from(fault);
+            s.total_ms += ms;
+            s.max_ms = s.max_ms.max(ms);
+        }
+        if elapsed >= self.slow_threshold {
+            self.slow_queries.inc();
+            tracing::warn!(
+                operation,
+                elapsed_ms = ms as u64,
+                sql = %normalize_sql(sql),
+                "slow query"
+            );
+        }
+    }
+
+    /// Record how long a caller waited for a connection.
+    pub(crate) fn record_acquire(&self, elapsed: Duration, failed: bool) {
+        self.acquire_seconds.observe(elapsed.as_secs_f64());
+        push(&self.acquire_window, elapsed.as_secs_f64() * 1000.0);
+        if failed {
+            self.errors.get_or_create(&OperationLabels { operation: "pool.acquire" }).inc();
+            self.errors_total.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn errors_total(&self) -> u64 {
+        self.errors_total.load(Ordering::Relaxed)
+    }
+
+    pub fn queries_total(&self) -> u64 {
+        self.queries_total.load(Ordering::Relaxed)
+    }
+
+    pub fn slow_queries_total(&self) -> u64 {
+        self.slow_queries.get()
+    }
+
+    pub fn query_percentiles(&self) -> Percentiles {
+        percentiles(&self.query_window)
+    }
+
+    pub fn acquire_percentiles(&self) -> Percentiles {
+        percentiles(&self.acquire_window)
+    }
+
+    /// Per-operation totals, busiest first.
+    pub fn operations(&self) -> Vec<OperationFigures> {
+        let ops = match self.operations.lock() {
+            Ok(ops) => ops.clone(),
+            Err(_) => return Vec::new(),
+        };
+        let mut out: Vec<_> = ops
+            .into_iter()
+            .map(|(operation, s)| OperationFigures {
+                operation: operation.to_string(),
+                calls: s.calls,
+                errors: s.errors,
+                avg_ms: if s.calls == 0 { 0.0 } else { s.total_ms / s.calls as f64 },
+                max_ms: s.max_ms,
+            })
+            .collect();
+        out.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.operation.cmp(&b.operation)));
+        out
+    }
+}
+
+fn push(window: &Mutex<VecDeque<f64>>, value: f64) {
+    if let Ok(mut w) = window.lock() {
+        if w.len() == WINDOW {
+            w.pop_front();
+        }
+        w.push_back(value);
+    }
+}
+
+fn percentiles(window: &Mutex<VecDeque<f64>>) -> Percentiles {
+    let mut values: Vec<f64> = window.lock().map(|w| w.iter().copied().collect()).unwrap_or_default();
+    values.sort_by(f64::total_cmp);
+    Percentiles {
+        samples: values.len(),
+        p50_ms: quantile(&values, 0.50),
+        p95_ms: quantile(&values, 0.95),
+        p99_ms: quantile(&values, 0.99),
+        max_ms: values.last().copied().unwrap_or(0.0),
+    }
+}
+
+/// Nearest-rank quantile of sorted values; 0 for none.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// SQL as it is logged: whitespace collapsed, string and number literals
+/// replaced by `?`, so no value (and no secret) ever reaches a log line.
+pub fn normalize_sql(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    let mut last_space = true;
+    let mut prev_ident = false;
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            // Skip the literal, honouring '' escapes.
+            while let Some(n) = chars.next() {
+                if n == '\'' {
+                    if chars.peek() == Some(&'\'') {
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+            }
+            out.push('?');
+            last_space = false;
+            prev_ident = false;
+        } else if c.is_ascii_digit() && !prev_ident {
+            while chars.peek().is_some_and(|n| n.is_ascii_digit() || *n == '.') {
+                chars.next();
+            }
+            out.push('?');
+            last_space = false;
+        } else if c.is_whitespace() {
+            if !last_space {
+                out.push(' ');
+                last_space = true;
+            }
+            prev_ident = false;
+        } else {
+            out.push(c);
+            last_space = false;
+            prev_ident = c.is_alphanumeric() || c == '_' || c == '$';
+        }
+    }
+    out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_collapses_whitespace_and_hides_literals() {
+        assert_eq!(
+            normalize_sql("SELECT *\n  FROM t\tWHERE a = 'x''y' AND b = 42 AND c = $1 AND t2.col1 = 0.5"),
+            "SELECT * FROM t WHERE a = ? AND b = ? AND c = $1 AND t2.col1 = ?"
+        );
+    }
+
+    #[test]
+    fn quantiles_use_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.5), 50.0);
+        assert_eq!(quantile(&v, 0.99), 99.0);
+        assert_eq!(quantile(&[], 0.5), 0.0);
+    }
+
+    #[test]
+    fn slow_queries_and_errors_are_counted() {
+        let m = DbMetrics::new(Duration::from_millis(10));
+        m.record_query("op.a", "select 1", Duration::from_millis(20), false);
+        m.record_query("op.a", "select 1", Duration::from_millis(1), true);
+        assert_eq!(m.slow_queries_total(), 1);
+        assert_eq!(m.errors_total(), 1);
+        let ops = m.operations();
+        assert_eq!(ops[0].calls, 2);
+        assert_eq!(ops[0].errors, 1);
+        assert_eq!(m.query_percentiles().samples, 2);
+    }
+}
