@@ -35,11 +35,19 @@ impl App {
         let db = storage::connect(&config).await?;
         migrations::run(&db).await.context("database migration")?;
         let accounts = AccountService::new(AccountStore::new(db.clone()), clock);
-        let email = Email::parse(&config.bootstrap_admin_email)
-            .map_err(|e| anyhow::anyhow!("bootstrap_admin_email: {e}"))?;
-        let bootstrap = accounts.bootstrap_admin(&email).await.context("creating the first admin")?;
+        let email =
+            Email::parse(&config.bootstrap_admin_email).map_err(|e| anyhow::anyhow!("bootstrap_admin_email: {e}"))?;
+        let bootstrap = accounts
+            .bootstrap_admin(&email)
+            .await
+            .context("creating the first admin")?;
         let metrics = Metrics::new(db.clone());
-        let state = AppState { config: Arc::new(config), db, accounts, metrics };
+        let state = AppState {
+            config: Arc::new(config),
+            db,
+            accounts,
+            metrics,
+        };
         Ok(Self { state, bootstrap })
     }
 
@@ -57,16 +65,23 @@ impl App {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
         let state = self.state;
         let background = CancellationToken::new();
+        let pool = &state.config.pool;
         let health = tokio::spawn(storage::run_health_checks(
             state.db.clone(),
-            Duration::from_secs(state.config.pool.health_check_interval_seconds),
+            Duration::from_secs(pool.health_check_interval_seconds),
+            storage::Backoff {
+                initial: Duration::from_millis(pool.connect_retry_initial_ms),
+                max: Duration::from_millis(pool.connect_retry_max_ms),
+            },
             background.clone(),
         ));
         let grace = state.config.shutdown_grace();
         let db = state.db.clone();
         let router = http::router(state);
         let mut server = tokio::spawn(
-            axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future(),
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .into_future(),
         );
         let served = tokio::select! {
             result = &mut server => result,

@@ -168,7 +168,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(key: &str, message: impl Into<String>) -> Self {
-        Self { key: key.into(), message: message.into() }
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -222,7 +225,11 @@ impl Config {
         if p.min_connections > self.max_connections() {
             return Err(ConfigError::new(
                 "pool.min_connections",
-                format!("{} is above pool.max_connections ({})", p.min_connections, self.max_connections()),
+                format!(
+                    "{} is above pool.max_connections ({})",
+                    p.min_connections,
+                    self.max_connections()
+                ),
             ));
         }
         for (key, value) in [
@@ -239,7 +246,10 @@ impl Config {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1024"));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
-            return Err(ConfigError::new("log_level", format!("{:?} is not a valid filter", self.log_level)));
+            return Err(ConfigError::new(
+                "log_level",
+                format!("{:?} is not a valid filter", self.log_level),
+            ));
         }
         if !self.bootstrap_admin_email.contains('@') {
             return Err(ConfigError::new("bootstrap_admin_email", "must be an email address"));
@@ -286,7 +296,10 @@ impl Config {
         let mut shown = self.clone();
         shown.database_url = self.database_url.as_ref().map(|u| Secret::new(redact_url(u.expose())));
         let mut out = toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# could not render: {e}\n"));
-        out.push_str(&format!("# effective pool.max_connections = {}\n", self.max_connections()));
+        out.push_str(&format!(
+            "# effective pool.max_connections = {}\n",
+            self.max_connections()
+        ));
         out
     }
 }
@@ -311,11 +324,18 @@ pub fn redact_url(url: &str) -> String {
 
 /// Turn figment's error into one that names the key and source.
 fn figment_error(error: &figment::Error) -> ConfigError {
-    let key = if error.path.is_empty() { "config".to_string() } else { error.path.join(".") };
+    let key = if error.path.is_empty() {
+        "config".to_string()
+    } else {
+        error.path.join(".")
+    };
     let source = error
         .metadata
         .as_ref()
-        .map(|m| format!(" (from {})", m.name))
+        .map(|m| match &m.source {
+            Some(source) => format!(" (from {} {source})", m.name),
+            None => format!(" (from {})", m.name),
+        })
         .unwrap_or_default();
     // figment's Display repeats the key; use only the kind for the message.
     ConfigError::new(&key, format!("{}{source}", error.kind))
@@ -352,7 +372,10 @@ mod tests {
 
     #[test]
     fn unknown_database_scheme_names_the_key() {
-        let c = Config { database_url: Some(Secret::new("mysql://x")), ..Config::default() };
+        let c = Config {
+            database_url: Some(Secret::new("mysql://x")),
+            ..Config::default()
+        };
         assert_eq!(c.validate().unwrap_err().key, "database_url");
     }
 }

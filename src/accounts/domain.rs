@@ -51,7 +51,9 @@ impl FromStr for Role {
             "operator" => Ok(Role::Operator),
             "member" => Ok(Role::Member),
             "sender" => Ok(Role::Sender),
-            other => Err(format!("unknown role {other:?}; expected admin, operator, member or sender")),
+            other => Err(format!(
+                "unknown role {other:?}; expected admin, operator, member or sender"
+            )),
         }
     }
 }
@@ -71,7 +73,11 @@ impl Email {
                 }
                 None => false,
             };
-        if valid { Ok(Self(email)) } else { Err("must be an email address like name@example.com".into()) }
+        if valid {
+            Ok(Self(email))
+        } else {
+            Err("must be an email address like name@example.com".into())
+        }
     }
     pub fn as_str(&self) -> &str {
         &self.0

@@ -37,7 +37,13 @@ pub struct UserOut {
 
 impl From<User> for UserOut {
     fn from(u: User) -> Self {
-        Self { id: u.id, email: u.email, display_name: u.display_name, role: u.role, created_at: u.created_at }
+        Self {
+            id: u.id,
+            email: u.email,
+            display_name: u.display_name,
+            role: u.role,
+            created_at: u.created_at,
+        }
     }
 }
 
@@ -119,7 +125,10 @@ async fn list_users(
     let page = params.parse()?;
     let users = state.accounts.list_users(page.after, i64::from(page.limit) + 1).await?;
     let list = List::from_overfetch(users, page, |u| u.id);
-    Ok(Json(List { items: list.items.into_iter().map(UserOut::from).collect(), next_cursor: list.next_cursor }))
+    Ok(Json(List {
+        items: list.items.into_iter().map(UserOut::from).collect(),
+        next_cursor: list.next_cursor,
+    }))
 }
 
 /// Create a user (admin).
@@ -132,17 +141,25 @@ async fn create_user(
 ) -> Result<impl IntoResponse, ApiError> {
     auth.require(&[Role::Admin])?;
     let mut errors = Vec::new();
-    let email = Email::parse(&body.email).map_err(|m| errors.push(FieldError { field: "email".into(), message: m }));
-    let display_name = body
-        .display_name
-        .as_deref()
-        .map(Label::parse)
-        .transpose()
-        .map_err(|m| errors.push(FieldError { field: "display_name".into(), message: m }));
+    let email = Email::parse(&body.email).map_err(|m| {
+        errors.push(FieldError {
+            field: "email".into(),
+            message: m,
+        })
+    });
+    let display_name = body.display_name.as_deref().map(Label::parse).transpose().map_err(|m| {
+        errors.push(FieldError {
+            field: "display_name".into(),
+            message: m,
+        })
+    });
     let (Ok(email), Ok(display_name)) = (email, display_name) else {
         return Err(ApiError::Validation(errors));
     };
-    let user = state.accounts.create_user(&email, body.role, display_name.as_ref()).await?;
+    let user = state
+        .accounts
+        .create_user(&email, body.role, display_name.as_ref())
+        .await?;
     tracing::info!(user_id = user.id, role = %user.role, "user created");
     Ok((StatusCode::CREATED, Json(UserOut::from(user))))
 }
@@ -156,7 +173,10 @@ async fn list_tokens(
     ApiQuery(filter): ApiQuery<TokenFilter>,
 ) -> Result<Json<List<TokenOut>>, ApiError> {
     let tokens = state.accounts.list_tokens(&auth.0, filter.user_id).await?;
-    Ok(Json(List { items: tokens.into_iter().map(TokenOut::from).collect(), next_cursor: None }))
+    Ok(Json(List {
+        items: tokens.into_iter().map(TokenOut::from).collect(),
+        next_cursor: None,
+    }))
 }
 
 /// Create a token for yourself; the raw value is in this response only.
@@ -168,15 +188,27 @@ async fn create_token(
     ApiJson(body): ApiJson<CreateTokenIn>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = Label::parse(&body.name).map_err(|m| ApiError::field("name", m))?;
-    if let Some(s) = body.expires_in_seconds.filter(|s| !(1..=MAX_TOKEN_LIFETIME_SECONDS).contains(s)) {
+    if let Some(s) = body
+        .expires_in_seconds
+        .filter(|s| !(1..=MAX_TOKEN_LIFETIME_SECONDS).contains(s))
+    {
         return Err(ApiError::field(
             "expires_in_seconds",
             format!("{s} is out of range: must be 1 to {MAX_TOKEN_LIFETIME_SECONDS}"),
         ));
     }
-    let (token, raw) = state.accounts.create_token(auth.0.user.id, &name, body.expires_in_seconds).await?;
+    let (token, raw) = state
+        .accounts
+        .create_token(auth.0.user.id, &name, body.expires_in_seconds)
+        .await?;
     tracing::info!(token_id = token.id, user_id = token.user_id, "token created");
-    Ok((StatusCode::CREATED, Json(CreatedTokenOut { token: raw.expose().to_string(), info: token.into() })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTokenOut {
+            token: raw.expose().to_string(),
+            info: token.into(),
+        }),
+    ))
 }
 
 /// Revoke a token: your own, or (admin) anyone's. Others' ids answer 404.

@@ -55,8 +55,18 @@ impl AccountService {
         Ok(Some((user, raw)))
     }
 
-    pub async fn create_user(&self, email: &Email, role: Role, display_name: Option<&Label>) -> Result<User, AccountError> {
-        let new = NewUser { email, display_name: display_name.map(Label::as_str), role, now: self.clock.now() };
+    pub async fn create_user(
+        &self,
+        email: &Email,
+        role: Role,
+        display_name: Option<&Label>,
+    ) -> Result<User, AccountError> {
+        let new = NewUser {
+            email,
+            display_name: display_name.map(Label::as_str),
+            role,
+            now: self.clock.now(),
+        };
         match self.store.create_user(new).await {
             Err(StorageError::Conflict { .. }) => Err(AccountError::EmailTaken),
             other => Ok(other?),
@@ -83,7 +93,13 @@ impl AccountService {
         let expires_at = expires_in_seconds.map(|s| now + chrono::Duration::seconds(s));
         let token = self
             .store
-            .create_token(NewToken { user_id, name: name.as_str(), hash: &raw.hash(), now, expires_at })
+            .create_token(NewToken {
+                user_id,
+                name: name.as_str(),
+                hash: &raw.hash(),
+                now,
+                expires_at,
+            })
             .await?;
         Ok((token, raw))
     }

@@ -22,9 +22,17 @@ impl TryFrom<UserRow> for User {
     fn try_from(r: UserRow) -> Result<Self, StorageError> {
         let role = r.role.parse::<Role>().map_err(|e| {
             tracing::error!(user_id = r.id, error = %e, "user row holds an unknown role");
-            StorageError::Other { operation: "accounts.decode_user" }
+            StorageError::Other {
+                operation: "accounts.decode_user",
+            }
         })?;
-        Ok(User { id: r.id, email: r.email, display_name: r.display_name, role, created_at: r.created_at })
+        Ok(User {
+            id: r.id,
+            email: r.email,
+            display_name: r.display_name,
+            role,
+            created_at: r.created_at,
+        })
     }
 }
 
@@ -122,7 +130,8 @@ impl AccountStore {
         let row: Option<UserRow> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
             let q = sqlx::query_as(&sql).bind(email.as_str());
-            db.observe("accounts.user_by_email", &sql, q.fetch_optional(&mut *c)).await?
+            db.observe("accounts.user_by_email", &sql, q.fetch_optional(&mut *c))
+                .await?
         });
         row.map(User::try_from).transpose()
     }
@@ -132,7 +141,12 @@ impl AccountStore {
         let db = &self.db;
         let row: Option<UserRow> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            db.observe("accounts.user_by_id", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await?
+            db.observe(
+                "accounts.user_by_id",
+                &sql,
+                sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c),
+            )
+            .await?
         });
         row.map(User::try_from).transpose()
     }
@@ -154,7 +168,8 @@ impl AccountStore {
         let db = &self.db;
         on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            db.observe("accounts.count_users", SQL, sqlx::query_scalar(SQL).fetch_one(&mut *c)).await
+            db.observe("accounts.count_users", SQL, sqlx::query_scalar(SQL).fetch_one(&mut *c))
+                .await
         })
     }
 
@@ -216,7 +231,12 @@ impl AccountStore {
         let db = &self.db;
         let rows: Vec<TokenRow> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            db.observe("accounts.list_tokens", &sql, sqlx::query_as(&sql).bind(user).fetch_all(&mut *c)).await?
+            db.observe(
+                "accounts.list_tokens",
+                &sql,
+                sqlx::query_as(&sql).bind(user).fetch_all(&mut *c),
+            )
+            .await?
         });
         Ok(rows.into_iter().map(Token::from).collect())
     }
@@ -226,7 +246,12 @@ impl AccountStore {
         let db = &self.db;
         let row: Option<TokenRow> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            db.observe("accounts.token_by_id", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await?
+            db.observe(
+                "accounts.token_by_id",
+                &sql,
+                sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c),
+            )
+            .await?
         });
         Ok(row.map(Token::from))
     }
@@ -237,8 +262,12 @@ impl AccountStore {
         let db = &self.db;
         on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            db.observe("accounts.revoke_token", SQL, sqlx::query(SQL).bind(id).bind(Ts(now)).execute(&mut *c))
-                .await?;
+            db.observe(
+                "accounts.revoke_token",
+                SQL,
+                sqlx::query(SQL).bind(id).bind(Ts(now)).execute(&mut *c),
+            )
+            .await?;
         });
         Ok(())
     }

@@ -40,8 +40,8 @@ pub struct Problem {
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String, Option<String>),
+    #[error("{detail}")]
+    BadRequest { detail: String, field: Option<String> },
     #[error("authentication required")]
     Unauthorized,
     #[error("forbidden")]
@@ -50,8 +50,8 @@ pub enum ApiError {
     NotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
-    #[error("conflict: {1}")]
-    Conflict(String, String),
+    #[error("conflict: {detail}")]
+    Conflict { field: String, detail: String },
     #[error("payload too large")]
     PayloadTooLarge(usize),
     #[error("unsupported media type")]
@@ -71,16 +71,25 @@ pub struct InternalDetail(pub String);
 impl ApiError {
     /// A 422 about one field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::Validation(vec![FieldError { field: field.into(), message: message.into() }])
+        ApiError::Validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
     }
 
     fn parts(&self) -> (StatusCode, &'static str, String, Vec<FieldError>) {
         match self {
-            ApiError::BadRequest(detail, field) => (
+            ApiError::BadRequest { detail, field } => (
                 StatusCode::BAD_REQUEST,
                 "bad_request",
                 detail.clone(),
-                field.iter().map(|f| FieldError { field: f.clone(), message: detail.clone() }).collect(),
+                field
+                    .iter()
+                    .map(|f| FieldError {
+                        field: f.clone(),
+                        message: detail.clone(),
+                    })
+                    .collect(),
             ),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
@@ -88,9 +97,12 @@ impl ApiError {
                 "a valid bearer token is required: Authorization: Bearer <token>".into(),
                 vec![],
             ),
-            ApiError::Forbidden => {
-                (StatusCode::FORBIDDEN, "forbidden", "your role does not allow this".into(), vec![])
-            }
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "your role does not allow this".into(),
+                vec![],
+            ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource".into(), vec![]),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -98,11 +110,14 @@ impl ApiError {
                 "this resource does not support the method".into(),
                 vec![],
             ),
-            ApiError::Conflict(field, detail) => (
+            ApiError::Conflict { field, detail } => (
                 StatusCode::CONFLICT,
                 "conflict",
                 detail.clone(),
-                vec![FieldError { field: field.clone(), message: detail.clone() }],
+                vec![FieldError {
+                    field: field.clone(),
+                    message: detail.clone(),
+                }],
             ),
             ApiError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -153,9 +168,13 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = (status, Json(problem)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let ApiError::Internal(detail) = self {
             response.extensions_mut().insert(InternalDetail(detail));
@@ -169,8 +188,13 @@ impl From<StorageError> for ApiError {
         match e {
             StorageError::NotFound => ApiError::NotFound,
             StorageError::Unavailable => ApiError::Unavailable,
+            // The constraint name stays in the log; the client learns only that it clashed.
             StorageError::Conflict { constraint } => {
-                ApiError::Conflict(constraint, "a resource with these values already exists".into())
+                tracing::debug!(constraint, "unique constraint refused a write");
+                ApiError::Conflict {
+                    field: "body".into(),
+                    detail: "a resource with these values already exists".into(),
+                }
             }
             other => ApiError::Internal(other.to_string()),
         }
@@ -180,7 +204,10 @@ impl From<StorageError> for ApiError {
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
-            AccountError::EmailTaken => ApiError::Conflict("email".into(), e.to_string()),
+            AccountError::EmailTaken => ApiError::Conflict {
+                field: "email".into(),
+                detail: e.to_string(),
+            },
             AccountError::UserNotFound | AccountError::TokenNotFound => ApiError::NotFound,
             AccountError::Unauthenticated => ApiError::Unauthorized,
             AccountError::Storage(s) => s.into(),

@@ -37,7 +37,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             BytesRejection::FailedToBufferBody(_) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::PayloadTooLarge(state.config.max_body_bytes)
             }
-            other => ApiError::BadRequest(format!("could not read the request body: {}", other.body_text()), None),
+            other => ApiError::BadRequest {
+                detail: format!("could not read the request body: {}", other.body_text()),
+                field: None,
+            },
         })?;
         parse_json(&bytes).map(ApiJson)
     }
@@ -53,9 +56,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             serde_json::error::Category::Data => {
                 let message = inner.to_string();
                 let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-                ApiError::Validation(vec![FieldError { field: field_name(&path, &message), message }])
+                ApiError::Validation(vec![FieldError {
+                    field: field_name(&path, &message),
+                    message,
+                }])
             }
-            _ => ApiError::BadRequest(format!("the body is not valid JSON: {inner}"), None),
+            _ => ApiError::BadRequest {
+                detail: format!("the body is not valid JSON: {inner}"),
+                field: None,
+            },
         }
     })
 }
@@ -83,7 +92,10 @@ pub struct ApiQuery<T>(pub T);
 impl From<QueryRejection> for ApiError {
     fn from(e: QueryRejection) -> Self {
         let text = e.body_text();
-        let detail = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text).to_string();
+        let detail = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .unwrap_or(&text)
+            .to_string();
         let (field, message) = match detail.split_once(": ") {
             Some((field, message)) if !field.contains(' ') => (field.to_string(), message.to_string()),
             _ => ("query".to_string(), detail.clone()),
@@ -99,7 +111,10 @@ pub struct ApiPath<T>(pub T);
 
 impl From<PathRejection> for ApiError {
     fn from(e: PathRejection) -> Self {
-        ApiError::BadRequest(format!("invalid path parameter: {}", e.body_text()), Some("path".into()))
+        ApiError::BadRequest {
+            detail: format!("invalid path parameter: {}", e.body_text()),
+            field: Some("path".into()),
+        }
     }
 }
 
@@ -109,7 +124,11 @@ pub struct Auth(pub Principal);
 impl Auth {
     /// Refuse with 403 unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<&Principal, ApiError> {
-        if self.0.is(roles) { Ok(&self.0) } else { Err(ApiError::Forbidden) }
+        if self.0.is(roles) {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::Forbidden)
+        }
     }
 }
 
@@ -161,6 +180,6 @@ mod tests {
         assert_eq!(field_of(r#"{"email":"a","pool":{"max":"x"}}"#), "pool.max");
         assert_eq!(field_of(r#"{"email":"a","pool":{}}"#), "pool.max");
         assert_eq!(field_of(r#"{"email":"a","pool":{"max":1},"extra":1}"#), "extra");
-        assert!(matches!(parse_json::<Body>(b"{nope"), Err(ApiError::BadRequest(..))));
+        assert!(matches!(parse_json::<Body>(b"{nope"), Err(ApiError::BadRequest { .. })));
     }
 }

@@ -62,33 +62,80 @@ impl Metrics {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(http_histogram);
-        registry.register("herald_http_requests", "HTTP requests by method, route template and status", requests.clone());
+        registry.register(
+            "herald_http_requests",
+            "HTTP requests by method, route template and status",
+            requests.clone(),
+        );
         registry.register(
             "herald_http_request_duration_seconds",
             "HTTP request latency by method and route template",
             durations.clone(),
         );
         let pool = PoolGauges::default();
-        registry.register("herald_db_pool_connections", "Open database connections", pool.size.clone());
-        registry.register("herald_db_pool_idle_connections", "Idle database connections", pool.idle.clone());
-        registry.register("herald_db_pool_in_use_connections", "Database connections in use", pool.in_use.clone());
-        registry.register("herald_db_pool_waiting", "Callers waiting for a database connection", pool.waiting.clone());
-        registry.register("herald_db_pool_max_connections", "Configured pool maximum", pool.max.clone());
-        registry.register("herald_db_pool_utilization_ratio", "In-use connections over the maximum", pool.utilization.clone());
+        registry.register(
+            "herald_db_pool_connections",
+            "Open database connections",
+            pool.size.clone(),
+        );
+        registry.register(
+            "herald_db_pool_idle_connections",
+            "Idle database connections",
+            pool.idle.clone(),
+        );
+        registry.register(
+            "herald_db_pool_in_use_connections",
+            "Database connections in use",
+            pool.in_use.clone(),
+        );
+        registry.register(
+            "herald_db_pool_waiting",
+            "Callers waiting for a database connection",
+            pool.waiting.clone(),
+        );
+        registry.register(
+            "herald_db_pool_max_connections",
+            "Configured pool maximum",
+            pool.max.clone(),
+        );
+        registry.register(
+            "herald_db_pool_utilization_ratio",
+            "In-use connections over the maximum",
+            pool.utilization.clone(),
+        );
         let m = db.metrics();
         registry.register(
             "herald_db_query_duration_seconds",
             "Database call latency by repository operation",
             m.query_seconds.clone(),
         );
-        registry.register("herald_db_errors", "Database errors by operation", m.errors.clone());
+        registry.register(
+            "herald_db_errors",
+            "Database errors (failed queries and acquire timeouts)",
+            m.errors_total.clone(),
+        );
+        registry.register(
+            "herald_db_operation_errors",
+            "Database errors by operation",
+            m.errors.clone(),
+        );
         registry.register(
             "herald_db_pool_acquire_duration_seconds",
             "Time spent waiting for a pooled connection",
             m.acquire_seconds.clone(),
         );
-        registry.register("herald_db_slow_queries", "Queries slower than the slow-query threshold", m.slow_queries.clone());
-        Arc::new(Self { registry, requests, durations, pool, db })
+        registry.register(
+            "herald_db_slow_queries",
+            "Queries slower than the slow-query threshold",
+            m.slow_queries.clone(),
+        );
+        Arc::new(Self {
+            registry,
+            requests,
+            durations,
+            pool,
+            db,
+        })
     }
 
     /// The Prometheus text exposition, with pool gauges read now.
@@ -122,8 +169,14 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     let status = response.status().as_u16();
     metrics
         .durations
-        .get_or_create(&RouteLabels { method: method.clone(), route: route.clone() })
+        .get_or_create(&RouteLabels {
+            method: method.clone(),
+            route: route.clone(),
+        })
         .observe(started.elapsed().as_secs_f64());
-    metrics.requests.get_or_create(&RequestLabels { method, route, status }).inc();
+    metrics
+        .requests
+        .get_or_create(&RequestLabels { method, route, status })
+        .inc();
     response
 }

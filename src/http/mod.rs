@@ -42,7 +42,11 @@ pub fn router(state: AppState) -> Router {
                         .make_span_with(make_span)
                         .on_request(())
                         .on_response(|response: &Response, latency: Duration, _: &Span| {
-                            tracing::debug!(status = response.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
+                            tracing::debug!(
+                                status = response.status().as_u16(),
+                                latency_ms = latency.as_millis() as u64,
+                                "response"
+                            );
                         }),
                 )
                 .layer(PropagateRequestIdLayer::x_request_id())
@@ -56,8 +60,16 @@ pub fn router(state: AppState) -> Router {
 
 /// A span per request, labelled with the route template, not the raw path.
 fn make_span(request: &Request) -> Span {
-    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
-    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .unwrap_or("unmatched");
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     tracing::info_span!("request", method = %request.method(), route, request_id, user_id = tracing::field::Empty)
 }
 

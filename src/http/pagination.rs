@@ -37,7 +37,9 @@ impl PageParams {
         }
         let after = match &self.cursor {
             None => 0,
-            Some(c) => decode_cursor(c).ok_or_else(|| ApiError::field("cursor", "is not a cursor this server issued"))?,
+            Some(c) => {
+                decode_cursor(c).ok_or_else(|| ApiError::field("cursor", "is not a cursor this server issued"))?
+            }
         };
         Ok(Page { limit, after })
     }
@@ -57,7 +59,11 @@ impl<T> List<T> {
     pub fn from_overfetch(mut items: Vec<T>, page: Page, id: impl Fn(&T) -> i64) -> Self {
         let more = items.len() > page.limit as usize;
         items.truncate(page.limit as usize);
-        let next_cursor = if more { items.last().map(|t| encode_cursor(id(t))) } else { None };
+        let next_cursor = if more {
+            items.last().map(|t| encode_cursor(id(t)))
+        } else {
+            None
+        };
         Self { items, next_cursor }
     }
 }
@@ -95,8 +101,22 @@ mod tests {
 
     #[test]
     fn limit_is_bounded() {
-        assert!(PageParams { limit: Some(0), cursor: None }.parse().is_err());
-        assert!(PageParams { limit: Some(201), cursor: None }.parse().is_err());
+        assert!(
+            PageParams {
+                limit: Some(0),
+                cursor: None
+            }
+            .parse()
+            .is_err()
+        );
+        assert!(
+            PageParams {
+                limit: Some(201),
+                cursor: None
+            }
+            .parse()
+            .is_err()
+        );
         assert_eq!(PageParams::default().parse().unwrap().limit, 50);
     }
 }

@@ -5,9 +5,9 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection};
 
 use super::instrument::DbMetrics;
 use super::{Db, Pool};
@@ -66,15 +66,21 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
                 .idle_timeout(Some(Duration::from_secs(p.idle_timeout_seconds)))
                 .max_lifetime(Some(Duration::from_secs(p.max_lifetime_seconds)))
                 .test_before_acquire(false);
+            // Probe with single connections first: one attempt each, so the
+            // backoff below (not the pool's own waiting) paces the retries.
             let give_up = Instant::now() + Duration::from_secs(p.connect_give_up_seconds);
             let mut delay = Duration::from_millis(p.connect_retry_initial_ms);
             let cap = Duration::from_millis(p.connect_retry_max_ms);
             let mut attempt = 1u32;
             loop {
-                match pool_options.clone().connect_with(options.clone()).await {
-                    Ok(pool) => {
-                        tracing::info!(url = %shown, max_connections = max, attempt, "connected to PostgreSQL");
-                        return Ok(Db::new(Pool::Postgres(pool), max, metrics));
+                // A black-holed host would otherwise hang for the OS's TCP timeout.
+                let probe = tokio::time::timeout(Duration::from_millis(p.acquire_timeout_ms), options.connect())
+                    .await
+                    .unwrap_or(Err(sqlx::Error::PoolTimedOut));
+                match probe {
+                    Ok(probe) => {
+                        let _ = probe.close().await;
+                        break;
                     }
                     Err(e) if retryable(&e) && Instant::now() + delay < give_up => {
                         tracing::warn!(url = %shown, attempt, error = %e, retry_in_ms = delay.as_millis() as u64,
@@ -86,6 +92,12 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
                     Err(e) => bail!("cannot connect to PostgreSQL at {shown} (attempt {attempt}): {e}"),
                 }
             }
+            let pool = pool_options
+                .connect_with(options)
+                .await
+                .with_context(|| format!("cannot open the PostgreSQL pool at {shown}"))?;
+            tracing::info!(url = %shown, max_connections = max, attempts = attempt, "connected to PostgreSQL");
+            Ok(Db::new(Pool::Postgres(pool), max, metrics))
         }
     }
 }

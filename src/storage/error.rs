@@ -24,9 +24,7 @@ impl StorageError {
     pub(crate) fn from_sqlx(operation: &'static str, error: &sqlx::Error) -> Self {
         match error {
             sqlx::Error::RowNotFound => StorageError::NotFound,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                StorageError::Unavailable
-            }
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => StorageError::Unavailable,
             sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict {
                 constraint: db
                     .constraint()

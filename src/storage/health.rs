@@ -30,7 +30,10 @@ async fn check_pool<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> HealthPass {
     for _ in 0..pool.num_idle() {
         let Some(mut conn) = pool.try_acquire() else { break };
         pass.checked += 1;
-        let ok = matches!(tokio::time::timeout(Duration::from_secs(5), conn.ping()).await, Ok(Ok(())));
+        let ok = matches!(
+            tokio::time::timeout(Duration::from_secs(5), conn.ping()).await,
+            Ok(Ok(()))
+        );
         if !ok {
             pass.closed += 1;
             // Detached connections are not returned to the pool; the pool
@@ -41,21 +44,51 @@ async fn check_pool<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> HealthPass {
     pass
 }
 
-/// Run health passes every `interval` until `stop` is cancelled.
-pub async fn run_health_checks(db: Db, interval: Duration, stop: CancellationToken) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticker.tick().await;
+/// Backoff between reconnect attempts while the database is unreachable.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+/// Run health passes every `interval` until `stop` is cancelled. When the
+/// database stops answering, switch to reconnect attempts with capped
+/// exponential backoff, each one logged, until it answers again.
+pub async fn run_health_checks(db: Db, interval: Duration, backoff: Backoff, stop: CancellationToken) {
+    let mut wait = interval;
+    let mut down_since: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = ticker.tick() => {}
+            _ = tokio::time::sleep(wait) => {}
         }
-        let pass = check_idle_once(&db).await;
-        if pass.closed > 0 {
-            tracing::warn!(checked = pass.checked, closed = pass.closed, "closed unhealthy idle database connections");
+        if db.ping(Duration::from_secs(5)).await {
+            if let Some(since) = down_since.take() {
+                tracing::info!(down_ms = since.elapsed().as_millis() as u64, "database reachable again");
+            }
+            wait = interval;
+            let pass = check_idle_once(&db).await;
+            if pass.closed > 0 {
+                tracing::warn!(
+                    checked = pass.checked,
+                    closed = pass.closed,
+                    "closed unhealthy idle database connections"
+                );
+            } else {
+                tracing::debug!(checked = pass.checked, "idle database connections healthy");
+            }
         } else {
-            tracing::debug!(checked = pass.checked, "idle database connections healthy");
+            wait = match down_since {
+                None => {
+                    down_since = Some(std::time::Instant::now());
+                    backoff.initial
+                }
+                Some(_) => (wait * 2).min(backoff.max),
+            };
+            tracing::warn!(
+                retry_in_ms = wait.as_millis() as u64,
+                "database unreachable; reconnecting with backoff"
+            );
         }
     }
 }

@@ -41,7 +41,7 @@ pub struct DbMetrics {
     pub(crate) errors: Family<OperationLabels, Counter>,
     pub(crate) acquire_seconds: Histogram,
     pub(crate) slow_queries: Counter,
-    errors_total: AtomicU64,
+    pub(crate) errors_total: Counter,
     queries_total: AtomicU64,
     query_window: Mutex<VecDeque<f64>>,
     acquire_window: Mutex<VecDeque<f64>>,
@@ -86,7 +86,7 @@ impl DbMetrics {
             errors: Family::default(),
             acquire_seconds: db_histogram(),
             slow_queries: Counter::default(),
-            errors_total: AtomicU64::new(0),
+            errors_total: Counter::default(),
             queries_total: AtomicU64::new(0),
             query_window: Mutex::new(VecDeque::with_capacity(WINDOW)),
             acquire_window: Mutex::new(VecDeque::with_capacity(WINDOW)),
@@ -98,12 +98,14 @@ impl DbMetrics {
     pub(crate) fn record_query(&self, operation: &'static str, sql: &str, elapsed: Duration, fault: bool) {
         let secs = elapsed.as_secs_f64();
         let ms = secs * 1000.0;
-        self.query_seconds.get_or_create(&OperationLabels { operation }).observe(secs);
+        self.query_seconds
+            .get_or_create(&OperationLabels { operation })
+            .observe(secs);
         self.queries_total.fetch_add(1, Ordering::Relaxed);
         push(&self.query_window, ms);
         if fault {
             self.errors.get_or_create(&OperationLabels { operation }).inc();
-            self.errors_total.fetch_add(1, Ordering::Relaxed);
+            self.errors_total.inc();
         }
         if let Ok(mut ops) = self.operations.lock() {
             let s = ops.entry(operation).or_default();
@@ -128,13 +130,17 @@ impl DbMetrics {
         self.acquire_seconds.observe(elapsed.as_secs_f64());
         push(&self.acquire_window, elapsed.as_secs_f64() * 1000.0);
         if failed {
-            self.errors.get_or_create(&OperationLabels { operation: "pool.acquire" }).inc();
-            self.errors_total.fetch_add(1, Ordering::Relaxed);
+            self.errors
+                .get_or_create(&OperationLabels {
+                    operation: "pool.acquire",
+                })
+                .inc();
+            self.errors_total.inc();
         }
     }
 
     pub fn errors_total(&self) -> u64 {
-        self.errors_total.load(Ordering::Relaxed)
+        self.errors_total.get()
     }
 
     pub fn queries_total(&self) -> u64 {

@@ -54,7 +54,8 @@ fn known_version(m: &Migrator) -> i64 {
 
 /// Read the schema version from the database.
 pub async fn status(db: &Db) -> Result<SchemaStatus, StorageError> {
-    const SQL_SQLITE_EXISTS: &str = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
+    const SQL_SQLITE_EXISTS: &str =
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'";
     const SQL_PG_EXISTS: &str = "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = '_sqlx_migrations' AND schemaname = current_schema()";
     const SQL_VERSION: &str = "SELECT MAX(CASE WHEN success THEN version END), COALESCE(SUM(CASE WHEN success THEN 0 ELSE 1 END), 0) FROM _sqlx_migrations";
     let known = known_version(migrator(db));
@@ -62,27 +63,49 @@ pub async fn status(db: &Db) -> Result<SchemaStatus, StorageError> {
         Pool::Sqlite(p) => {
             let mut c = db.acquire(p).await?;
             let exists: i64 = db
-                .observe("schema.exists", SQL_SQLITE_EXISTS, sqlx::query_scalar(SQL_SQLITE_EXISTS).fetch_one(&mut *c))
+                .observe(
+                    "schema.exists",
+                    SQL_SQLITE_EXISTS,
+                    sqlx::query_scalar(SQL_SQLITE_EXISTS).fetch_one(&mut *c),
+                )
                 .await?;
             if exists == 0 {
                 (None, 0)
             } else {
-                db.observe("schema.version", SQL_VERSION, sqlx::query_as(SQL_VERSION).fetch_one(&mut *c)).await?
+                db.observe(
+                    "schema.version",
+                    SQL_VERSION,
+                    sqlx::query_as(SQL_VERSION).fetch_one(&mut *c),
+                )
+                .await?
             }
         }
         Pool::Postgres(p) => {
             let mut c = db.acquire(p).await?;
             let exists: i64 = db
-                .observe("schema.exists", SQL_PG_EXISTS, sqlx::query_scalar(SQL_PG_EXISTS).fetch_one(&mut *c))
+                .observe(
+                    "schema.exists",
+                    SQL_PG_EXISTS,
+                    sqlx::query_scalar(SQL_PG_EXISTS).fetch_one(&mut *c),
+                )
                 .await?;
             if exists == 0 {
                 (None, 0)
             } else {
-                db.observe("schema.version", SQL_VERSION, sqlx::query_as(SQL_VERSION).fetch_one(&mut *c)).await?
+                db.observe(
+                    "schema.version",
+                    SQL_VERSION,
+                    sqlx::query_as(SQL_VERSION).fetch_one(&mut *c),
+                )
+                .await?
             }
         }
     };
-    Ok(SchemaStatus { applied, known, dirty: dirty > 0 })
+    Ok(SchemaStatus {
+        applied,
+        known,
+        dirty: dirty > 0,
+    })
 }
 
 /// Apply every pending migration; refuse a database from a newer herald.
@@ -91,7 +114,10 @@ pub async fn status(db: &Db) -> Result<SchemaStatus, StorageError> {
 pub async fn run(db: &Db) -> Result<SchemaStatus, MigrateError> {
     let before = status(db).await?;
     if let Some(found) = before.applied.filter(|v| *v > before.known) {
-        return Err(MigrateError::NewerDatabase { found, known: before.known });
+        return Err(MigrateError::NewerDatabase {
+            found,
+            known: before.known,
+        });
     }
     match db.pool() {
         Pool::Sqlite(p) => SQLITE.run(p).await?,

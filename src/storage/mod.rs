@@ -9,9 +9,9 @@
 mod connect;
 mod error;
 mod health;
-mod ts;
 pub mod instrument;
 pub mod migrations;
+mod ts;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,9 +25,9 @@ use utoipa::ToSchema;
 
 pub use connect::connect;
 pub use error::StorageError;
-pub use health::{check_idle_once, run_health_checks};
-pub use ts::{Ts, sqlite_time};
+pub use health::{Backoff, check_idle_once, run_health_checks};
 use instrument::DbMetrics;
+pub use ts::{Ts, sqlite_time};
 
 /// Run `$body` with `$p` bound to the active backend's pool. The body is
 /// compiled once per backend, so it must be SQL both dialects accept; where
@@ -81,7 +81,12 @@ pub struct PoolFigures {
 impl Db {
     fn new(pool: Pool, max_connections: u32, metrics: DbMetrics) -> Self {
         Self {
-            inner: Arc::new(Inner { pool, max_connections, metrics, waiting: AtomicI64::new(0) }),
+            inner: Arc::new(Inner {
+                pool,
+                max_connections,
+                metrics,
+                waiting: AtomicI64::new(0),
+            }),
         }
     }
 
@@ -101,10 +106,7 @@ impl Db {
     }
 
     /// Take a connection from `pool`, timing the wait and counting waiters.
-    pub async fn acquire<DB: sqlx::Database>(
-        &self,
-        pool: &sqlx::Pool<DB>,
-    ) -> Result<PoolConnection<DB>, StorageError> {
+    pub async fn acquire<DB: sqlx::Database>(&self, pool: &sqlx::Pool<DB>) -> Result<PoolConnection<DB>, StorageError> {
         let started = Instant::now();
         let _waiting = WaitingGuard::enter(&self.inner.waiting);
         let result = pool.acquire().await;
@@ -151,7 +153,11 @@ impl Db {
             in_use,
             waiting: self.inner.waiting.load(Ordering::Relaxed).max(0) as u32,
             max,
-            utilization: if max == 0 { 0.0 } else { f64::from(in_use) / f64::from(max) },
+            utilization: if max == 0 {
+                0.0
+            } else {
+                f64::from(in_use) / f64::from(max)
+            },
         }
     }
 
@@ -160,7 +166,9 @@ impl Db {
         let check = async {
             on_pool!(self, |p| {
                 let mut c = self.acquire(p).await?;
-                self.observe("system.ping", "SELECT 1", sqlx::query("SELECT 1").execute(&mut *c)).await.map(|_| ())
+                self.observe("system.ping", "SELECT 1", sqlx::query("SELECT 1").execute(&mut *c))
+                    .await
+                    .map(|_| ())
             })
         };
         matches!(tokio::time::timeout(timeout, check).await, Ok(Ok(())))
@@ -188,4 +196,3 @@ impl Drop for WaitingGuard<'_> {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
-

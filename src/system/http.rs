@@ -53,7 +53,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let timeout = Duration::from_secs(2);
     let answers = state.db.ping(timeout).await;
     let schema = if answers {
-        tokio::time::timeout(timeout, migrations::status(&state.db)).await.ok().and_then(Result::ok)
+        tokio::time::timeout(timeout, migrations::status(&state.db))
+            .await
+            .ok()
+            .and_then(Result::ok)
     } else {
         None
     };
@@ -64,7 +67,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
         schema_version: schema.and_then(|s| s.applied),
         schema_known: schema.map(|s| s.known).unwrap_or_default(),
     };
-    let status = if current { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if current {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }
 
