@@ -1,0 +1,219 @@
+//! The `herald` binary as an operator uses it: serve with nothing
+//! configured, config errors, `config`, `user create`, `token create`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use herald::App;
+use herald::config::{Config, Secret};
+use reqwest::StatusCode;
+
+use crate::harness::{Backend, both, postgres_database};
+
+fn herald(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
+    cmd.current_dir(dir);
+    // The test's own environment must not configure the child.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HERALD_") || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+#[tokio::test]
+async fn serve_with_no_configuration_then_stop_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    // Only the port is chosen by the test (0 = any free one), so parallel runs never clash.
+    let mut child = herald(dir.path())
+        .env("HERALD_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn herald");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a line").expect("utf-8");
+    let address = first
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("address in {first:?}"))
+        .to_string();
+    let rest: Vec<String> = lines.by_ref().take(8).map(|l| l.unwrap()).collect();
+    let token = rest
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("hld_"))
+        .expect("one-time admin token printed")
+        .to_string();
+    assert!(rest.iter().any(|l| l.contains("admin@localhost")), "{rest:?}");
+    assert!(
+        dir.path().join("herald-data/herald.db").exists(),
+        "./herald-data created"
+    );
+
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let ready = client.get(format!("http://{address}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let me = client
+        .get(format!("http://{address}/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "herald did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "graceful shutdown exits 0");
+}
+
+#[test]
+fn bad_values_are_clear_errors_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = herald(dir.path())
+        .arg("config")
+        .env("HERALD_POOL__MAX_CONNECTIONS", "lots")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pool.max_connections"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    std::fs::create_dir_all(dir.path().join("herald-data")).unwrap();
+    std::fs::write(
+        dir.path().join("herald-data/herald.toml"),
+        "listen = \"not an address\"\n",
+    )
+    .unwrap();
+    let out = herald(dir.path()).arg("config").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listen") && err.contains("herald.toml"), "{err}");
+
+    let out = herald(dir.path())
+        .args(["config", "--config", "/nonexistent/herald.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+
+    let out = herald(dir.path())
+        .arg("serve")
+        .env("HERALD_DATABASE_URL", "mysql://x")
+        .env("HERALD_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database_url"));
+}
+
+#[test]
+fn config_layers_and_redacts_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("custom.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:9000\"\nenv = \"production\"\n[pool]\nmin_connections = 2\n",
+    )
+    .unwrap();
+    let out = herald(dir.path())
+        .args([
+            "--config",
+            file.to_str().unwrap(),
+            "config",
+            "--listen",
+            "127.0.0.1:9100",
+        ])
+        .env(
+            "HERALD_DATABASE_URL",
+            "postgres://herald:hunter2@db.example:5432/herald",
+        )
+        .env("HERALD_POOL__MIN_CONNECTIONS", "3")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("hunter2"), "password redacted:\n{text}");
+    assert!(
+        text.contains("postgres://herald:REDACTED@db.example:5432/herald"),
+        "{text}"
+    );
+    assert!(text.contains("listen = \"127.0.0.1:9100\""), "flag beats file:\n{text}");
+    assert!(text.contains("min_connections = 3"), "env beats file:\n{text}");
+    assert!(text.contains("env = \"production\""), "file beats default:\n{text}");
+    assert!(text.contains("max_connections = 20"), "production pool max:\n{text}");
+}
+
+both!(user_and_token_commands_mint_a_working_token);
+
+async fn user_and_token_commands_mint_a_working_token(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => match postgres_database() {
+            Some(url) => Some(url),
+            None => return,
+        },
+    };
+    let run = |args: &[&str]| {
+        let mut cmd = herald(dir.path());
+        cmd.args(args);
+        if let Some(url) = &url {
+            cmd.env("HERALD_DATABASE_URL", url);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&["user", "create", "--email", "App@Example.com", "--role", "sender"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["user", "create", "--email", "app@example.com", "--role", "sender"]);
+    assert!(!out.status.success(), "duplicate email refused");
+    let out = run(&["user", "create", "--email", "x@example.com", "--role", "root"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--role"));
+    let out = run(&["token", "create", "--email", "app@example.com", "--name", "backend"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let token = stdout.lines().last().expect("a last line").to_string();
+    assert!(
+        token.starts_with("hld_") && !token.contains(' '),
+        "raw token alone on the last line: {stdout:?}"
+    );
+    let out = run(&["token", "create", "--email", "nobody@example.com", "--name", "x"]);
+    assert!(!out.status.success());
+    let migrate = run(&["migrate"]);
+    assert!(migrate.status.success());
+
+    // The token authenticates against a server on the same database.
+    let config = Config {
+        data_dir: dir.path().join("herald-data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: url.map(Secret::new),
+        ..Config::default()
+    };
+    let app = App::build(config).await.expect("build");
+    let principal = app
+        .state()
+        .accounts
+        .authenticate(&token)
+        .await
+        .expect("CLI token authenticates");
+    assert_eq!(principal.user.email, "app@example.com");
+    assert_eq!(principal.user.role.as_str(), "sender");
+    app.db().close().await;
+}

@@ -1,0 +1,12 @@
+//! herald's black-box tests: the real server on a random port, over a fresh
+//! SQLite file or a fresh database in a throwaway PostgreSQL cluster.
+//! One binary; each module is one area of behaviour.
+
+mod harness;
+
+mod accounts;
+mod cli;
+mod errors;
+mod lifecycle;
+mod pool;
+mod system;
