@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::http;
 use crate::http::metrics::Metrics;
+use crate::notifications::{self, NotificationService};
 use crate::state::AppState;
 use crate::storage::{self, Db, migrations};
 
@@ -34,20 +35,13 @@ impl App {
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let db = storage::connect(&config).await?;
         migrations::run(&db).await.context("database migration")?;
-        let accounts = AccountService::new(AccountStore::new(db.clone()), clock);
+        let accounts = AccountService::new(AccountStore::new(db.clone()), clock.clone());
+        let notifications = NotificationService::new(db.clone(), clock);
         let email =
             Email::parse(&config.bootstrap_admin_email).map_err(|e| anyhow::anyhow!("bootstrap_admin_email: {e}"))?;
-        let bootstrap = accounts
-            .bootstrap_admin(&email)
-            .await
-            .context("creating the first admin")?;
-        let metrics = Metrics::new(db.clone());
-        let state = AppState {
-            config: Arc::new(config),
-            db,
-            accounts,
-            metrics,
-        };
+        let bootstrap = accounts.bootstrap_admin(&email).await.context("creating the first admin")?;
+        let metrics = Metrics::new(db.clone(), &notifications);
+        let state = AppState { config: Arc::new(config), db, accounts, notifications, metrics };
         Ok(Self { state, bootstrap })
     }
 
@@ -75,13 +69,16 @@ impl App {
             },
             background.clone(),
         ));
+        let cleanup = tokio::spawn(notifications::run_cleanup(
+            state.notifications.clone(),
+            state.config.notifications.clone(),
+            background.clone(),
+        ));
         let grace = state.config.shutdown_grace();
         let db = state.db.clone();
         let router = http::router(state);
         let mut server = tokio::spawn(
-            axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-                .into_future(),
+            axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future(),
         );
         let served = tokio::select! {
             result = &mut server => result,
@@ -98,7 +95,7 @@ impl App {
             }
         };
         background.cancel();
-        let _ = health.await;
+        let _ = tokio::join!(health, cleanup);
         if tokio::time::timeout(Duration::from_secs(10), db.close()).await.is_err() {
             tracing::warn!("database pool did not close within 10 s");
         }

@@ -79,6 +79,26 @@ pub struct Config {
     pub bootstrap_admin_email: String,
     /// Connection pool and query instrumentation settings.
     pub pool: PoolConfig,
+    /// Inbox cleanup and retention.
+    pub notifications: NotificationsConfig,
+}
+
+/// Inbox housekeeping.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// How often expired and old read notifications are deleted.
+    pub cleanup_interval_seconds: u64,
+    /// Read notifications older than this many days are purged.
+    pub read_retention_days: u32,
+    /// Rows deleted per statement, so cleanup never holds locks for long.
+    pub cleanup_batch: u32,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self { cleanup_interval_seconds: 60, read_retention_days: 90, cleanup_batch: 1000 }
+    }
 }
 
 /// Pool numbers from the seed; every one configurable.
@@ -124,6 +144,7 @@ impl Default for Config {
             max_body_bytes: 256 * 1024,
             bootstrap_admin_email: "admin@localhost".into(),
             pool: PoolConfig::default(),
+            notifications: NotificationsConfig::default(),
         }
     }
 }
@@ -168,10 +189,7 @@ pub struct ConfigError {
 
 impl ConfigError {
     fn new(key: &str, message: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            message: message.into(),
-        }
+        Self { key: key.into(), message: message.into() }
     }
 }
 
@@ -196,10 +214,7 @@ impl Config {
             .map_err(|e| figment_error(&e))?;
         let file = match config_file {
             Some(path) if !path.exists() => {
-                return Err(ConfigError::new(
-                    "config",
-                    format!("file {} does not exist", path.display()),
-                ));
+                return Err(ConfigError::new("config", format!("file {} does not exist", path.display())));
             }
             Some(path) => Some(path.to_path_buf()),
             None => Some(data_dir.join("herald.toml")).filter(|p| p.exists()),
@@ -208,11 +223,7 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        let config: Config = figment
-            .merge(env())
-            .merge(flags())
-            .extract()
-            .map_err(|e| figment_error(&e))?;
+        let config: Config = figment.merge(env()).merge(flags()).extract().map_err(|e| figment_error(&e))?;
         config.validate()?;
         Ok(config)
     }
@@ -225,11 +236,7 @@ impl Config {
         if p.min_connections > self.max_connections() {
             return Err(ConfigError::new(
                 "pool.min_connections",
-                format!(
-                    "{} is above pool.max_connections ({})",
-                    p.min_connections,
-                    self.max_connections()
-                ),
+                format!("{} is above pool.max_connections ({})", p.min_connections, self.max_connections()),
             ));
         }
         for (key, value) in [
@@ -237,6 +244,8 @@ impl Config {
             ("pool.health_check_interval_seconds", p.health_check_interval_seconds),
             ("pool.connect_retry_initial_ms", p.connect_retry_initial_ms),
             ("pool.connect_retry_max_ms", p.connect_retry_max_ms),
+            ("notifications.cleanup_interval_seconds", self.notifications.cleanup_interval_seconds),
+            ("notifications.cleanup_batch", u64::from(self.notifications.cleanup_batch)),
         ] {
             if value == 0 {
                 return Err(ConfigError::new(key, "must be greater than 0"));
@@ -246,10 +255,7 @@ impl Config {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1024"));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
-            return Err(ConfigError::new(
-                "log_level",
-                format!("{:?} is not a valid filter", self.log_level),
-            ));
+            return Err(ConfigError::new("log_level", format!("{:?} is not a valid filter", self.log_level)));
         }
         if !self.bootstrap_admin_email.contains('@') {
             return Err(ConfigError::new("bootstrap_admin_email", "must be an email address"));
@@ -280,10 +286,7 @@ impl Config {
             }
             Ok(DatabaseTarget::Sqlite(PathBuf::from(path)))
         } else {
-            Err(ConfigError::new(
-                "database_url",
-                "must start with postgres://, postgresql:// or sqlite:",
-            ))
+            Err(ConfigError::new("database_url", "must start with postgres://, postgresql:// or sqlite:"))
         }
     }
 
@@ -296,10 +299,7 @@ impl Config {
         let mut shown = self.clone();
         shown.database_url = self.database_url.as_ref().map(|u| Secret::new(redact_url(u.expose())));
         let mut out = toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# could not render: {e}\n"));
-        out.push_str(&format!(
-            "# effective pool.max_connections = {}\n",
-            self.max_connections()
-        ));
+        out.push_str(&format!("# effective pool.max_connections = {}\n", self.max_connections()));
         out
     }
 }
@@ -324,11 +324,7 @@ pub fn redact_url(url: &str) -> String {
 
 /// Turn figment's error into one that names the key and source.
 fn figment_error(error: &figment::Error) -> ConfigError {
-    let key = if error.path.is_empty() {
-        "config".to_string()
-    } else {
-        error.path.join(".")
-    };
+    let key = if error.path.is_empty() { "config".to_string() } else { error.path.join(".") };
     let source = error
         .metadata
         .as_ref()
@@ -372,10 +368,7 @@ mod tests {
 
     #[test]
     fn unknown_database_scheme_names_the_key() {
-        let c = Config {
-            database_url: Some(Secret::new("mysql://x")),
-            ..Config::default()
-        };
+        let c = Config { database_url: Some(Secret::new("mysql://x")), ..Config::default() };
         assert_eq!(c.validate().unwrap_err().key, "database_url");
     }
 }

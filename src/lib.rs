@@ -10,6 +10,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod notifications;
 pub mod state;
 pub mod storage;
 pub mod system;

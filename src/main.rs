@@ -109,11 +109,9 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::User(UserCommand::Create { email, role, name }) => create_user(config, &email, &role, name).await,
-            Command::Token(TokenCommand::Create {
-                email,
-                name,
-                expires_in_seconds,
-            }) => create_token(config, &email, &name, expires_in_seconds).await,
+            Command::Token(TokenCommand::Create { email, name, expires_in_seconds }) => {
+                create_token(config, &email, &name, expires_in_seconds).await
+            }
         }
     });
     match result {
@@ -136,26 +134,19 @@ fn config_failure(e: &ConfigError) -> ExitCode {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let app = App::build(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     println!("herald listening on http://{address} (API docs: http://{address}/docs)");
-    if let Some((user, token)) = &app.bootstrap {
+    if let Some((_, token)) = &app.bootstrap {
+        let email = &app.state().config.bootstrap_admin_email;
         println!();
-        println!(
-            "First start on an empty database: created the admin user {}.",
-            user.email
-        );
+        println!("First start on an empty database: created the admin user {email}.");
         println!("Its API token, shown this once (keep it; herald stores only a hash):");
         println!();
         println!("    {}", token.expose());
         println!();
         println!("Use it as: curl -H 'Authorization: Bearer <token>' http://{address}/api/v1/me");
-        println!(
-            "Lost it? Mint another: herald token create --email {} --name admin",
-            user.email
-        );
+        println!("Lost it? Mint another: herald token create --email {email} --name admin");
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
@@ -206,16 +197,12 @@ async fn accounts(config: &Config) -> anyhow::Result<(storage::Db, AccountServic
 async fn create_user(config: Config, email: &str, role: &str, name: Option<String>) -> anyhow::Result<()> {
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
     let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
-    let name = name
-        .as_deref()
-        .map(Label::parse)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    let name = name.as_deref().map(Label::parse).transpose().map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     let (db, accounts) = accounts(&config).await?;
-    let result = accounts.create_user(&email, role, name.as_ref()).await;
+    let result = accounts.create_user(Some(&email), role, name.as_ref(), None).await;
     db.close().await;
     let user = result.with_context(|| format!("cannot create user {}", email.as_str()))?;
-    println!("created user id={} email={} role={}", user.id, user.email, user.role);
+    println!("created user id={} email={} role={}", user.id, email.as_str(), user.role);
     Ok(())
 }
 
@@ -227,24 +214,13 @@ async fn create_token(config: Config, email: &str, name: &str, expires_in: Optio
     }
     let (db, accounts) = accounts(&config).await?;
     let result = async {
-        let user = accounts
-            .user_by_email(&email)
-            .await
-            .with_context(|| format!("user {}", email.as_str()))?;
-        accounts
-            .create_token(user.id, &name, expires_in)
-            .await
-            .context("cannot create token")
+        let user = accounts.user_by_email(&email).await.with_context(|| format!("user {}", email.as_str()))?;
+        accounts.create_token(user.id, &name, expires_in).await.context("cannot create token")
     }
     .await;
     db.close().await;
     let (token, raw) = result?;
-    println!(
-        "created token id={} name={:?} for {}",
-        token.id,
-        token.name,
-        email.as_str()
-    );
+    println!("created token id={} name={:?} for {}", token.id, token.name, email.as_str());
     println!("{}", raw.expose());
     Ok(())
 }

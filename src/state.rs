@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::accounts::AccountService;
 use crate::config::Config;
 use crate::http::metrics::Metrics;
+use crate::notifications::NotificationService;
 use crate::storage::Db;
 
 #[derive(Clone)]
@@ -12,5 +13,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub accounts: AccountService,
+    pub notifications: NotificationService,
     pub metrics: Arc<Metrics>,
 }

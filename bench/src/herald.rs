@@ -72,9 +72,7 @@ impl Herald {
             .append(true)
             .open(launch.log)
             .map_err(|e| format!("cannot open {}: {e}", launch.log.display()))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| format!("cannot duplicate the log handle: {e}"))?;
+        let log_err = log.try_clone().map_err(|e| format!("cannot duplicate the log handle: {e}"))?;
 
         let mut command = Command::new(launch.binary);
         command.arg("serve");
@@ -96,11 +94,7 @@ impl Herald {
             .stderr(log_err)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", launch.binary.display()))?;
-        Ok(Herald {
-            child,
-            addr,
-            log: launch.log.to_owned(),
-        })
+        Ok(Herald { child, addr, log: launch.log.to_owned() })
     }
 
     pub fn pid(&self) -> u32 {

@@ -39,10 +39,7 @@ fn parse_status_line(head: &[u8]) -> io::Result<u16> {
     let mut parts = line.split_whitespace();
     match (parts.next(), parts.next().map(str::parse::<u16>)) {
         (Some(version), Some(Ok(code))) if version.starts_with("HTTP/") => Ok(code),
-        _ => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("not an HTTP status line: {line:?}"),
-        )),
+        _ => Err(io::Error::new(io::ErrorKind::InvalidData, format!("not an HTTP status line: {line:?}"))),
     }
 }
 
@@ -53,10 +50,7 @@ mod tests {
     #[test]
     fn parses_status_lines() {
         assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\n").ok(), Some(200));
-        assert_eq!(
-            parse_status_line(b"HTTP/1.1 503 Service Unavailable\r\nx").ok(),
-            Some(503)
-        );
+        assert_eq!(parse_status_line(b"HTTP/1.1 503 Service Unavailable\r\nx").ok(), Some(503));
         assert!(parse_status_line(b"").is_err());
         assert!(parse_status_line(b"SSH-2.0-OpenSSH\r\n").is_err());
     }

@@ -73,10 +73,7 @@ fn main() -> ExitCode {
 /// Parses the arguments after the program name. `Ok(None)` means help was asked for.
 fn parse(args: &[OsString]) -> Result<Option<(String, Options)>, String> {
     let mut scenario = None;
-    let mut options = Options {
-        runs: DEFAULT_RUNS,
-        herald: None,
-    };
+    let mut options = Options { runs: DEFAULT_RUNS, herald: None };
     let mut rest = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = rest.next() {
         // Accept both `--flag value` and `--flag=value`.
@@ -84,12 +81,8 @@ fn parse(args: &[OsString]) -> Result<Option<(String, Options)>, String> {
             Some((flag, value)) if flag.starts_with("--") => (flag.to_owned(), Some(value.to_owned())),
             _ => (arg.clone(), None),
         };
-        let mut value = |what: &str| {
-            inline
-                .clone()
-                .or_else(|| rest.next())
-                .ok_or_else(|| format!("{flag} needs {what}"))
-        };
+        let mut value =
+            |what: &str| inline.clone().or_else(|| rest.next()).ok_or_else(|| format!("{flag} needs {what}"));
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
             "--runs" => {
@@ -133,9 +126,8 @@ mod tests {
 
     #[test]
     fn parses_flags_in_both_forms() {
-        let (name, opts) = parse(&args(&["startup", "--runs", "3", "--herald=/x/herald"]))
-            .expect("valid")
-            .expect("not help");
+        let (name, opts) =
+            parse(&args(&["startup", "--runs", "3", "--herald=/x/herald"])).expect("valid").expect("not help");
         assert_eq!(name, "startup");
         assert_eq!(opts.runs, 3);
         assert_eq!(opts.herald.as_deref(), Some(std::path::Path::new("/x/herald")));

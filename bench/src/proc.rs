@@ -38,11 +38,7 @@ pub fn send_signal(pid: u32, signal: &str) -> Result<(), String> {
         .arg(pid.to_string())
         .status()
         .map_err(|e| format!("cannot run kill: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("kill -{signal} {pid} failed ({status})"))
-    }
+    if status.success() { Ok(()) } else { Err(format!("kill -{signal} {pid} failed ({status})")) }
 }
 
 /// Waits up to `timeout` for `child` to exit; `Ok(None)` if it is still running.
@@ -62,10 +58,7 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Result<Option<ExitS
 /// Used for descriptive header lines where absence is not an error.
 pub fn command_output(program: &str, args: &[&str]) -> Option<String> {
     let output = Command::new(program).args(args).output().ok()?;
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 /// A scratch directory under the system temp dir, removed on drop so that
@@ -79,10 +72,7 @@ impl TempDir {
     /// Creates `<tmp>/<prefix>-<pid>-<nanos>-<counter>`.
     pub fn new(prefix: &str) -> Result<TempDir, String> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("{prefix}-{}-{nanos}-{n}", std::process::id());
         let path = std::env::temp_dir().join(name);

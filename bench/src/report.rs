@@ -10,11 +10,7 @@ use crate::proc::command_output;
 pub fn header(scenario: &str, args: &[OsString]) -> String {
     let date = command_output("date", &["-u", "+%Y-%m-%dT%H:%MZ"]).unwrap_or_else(|| "unknown date".to_owned());
     let command: Vec<String> = args.iter().map(shell_quote).collect();
-    format!(
-        "## bench {scenario} — {date}\n\n- machine: {}\n- command: `{}`\n",
-        machine(),
-        command.join(" ")
-    )
+    format!("## bench {scenario} — {date}\n\n- machine: {}\n- command: `{}`\n", machine(), command.join(" "))
 }
 
 /// "2 CPUs, 7.8 GiB RAM, Linux 6.1.0 x86_64", each part best effort.
@@ -35,15 +31,8 @@ fn machine() -> String {
 /// Shell-style rendering of an argument, quoted only when needed.
 pub fn shell_quote(arg: &OsString) -> String {
     let text = arg.to_string_lossy();
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        text.into_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
+    let plain = !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain { text.into_owned() } else { format!("'{}'", text.replace('\'', r"'\''")) }
 }
 
 /// A Markdown table built row by row.
@@ -54,10 +43,7 @@ pub struct Table {
 
 impl Table {
     pub fn new(headers: &[&str]) -> Table {
-        Table {
-            headers: headers.iter().map(|h| (*h).to_owned()).collect(),
-            rows: Vec::new(),
-        }
+        Table { headers: headers.iter().map(|h| (*h).to_owned()).collect(), rows: Vec::new() }
     }
 
     /// Adds a row; it should have one cell per header.

@@ -55,16 +55,12 @@ pub fn run(options: &Options) -> Result<(), String> {
     let mut notes = Vec::new();
     let mut series = measure(&binary, "sqlite", options.runs, &mut notes, || Ok(None))?;
 
-    let have_pg = ["initdb", "postgres", "psql"]
-        .iter()
-        .all(|b| PgCluster::bin(b).is_some());
+    let have_pg = ["initdb", "postgres", "psql"].iter().all(|b| PgCluster::bin(b).is_some());
     if have_pg {
         eprintln!("starting a throwaway PostgreSQL cluster...");
         let cluster = PgCluster::start()?;
         let version = cluster.psql("postgres", "show server_version")?;
-        context.push(format!(
-            "- postgres: {version}, throwaway local cluster (testkit: fsync=off, TCP on 127.0.0.1)"
-        ));
+        context.push(format!("- postgres: {version}, throwaway local cluster (testkit: fsync=off, TCP on 127.0.0.1)"));
         let create = || cluster.create_database().map(Some);
         series.extend(measure(&binary, "postgres", options.runs, &mut notes, create)?);
     } else {
@@ -95,13 +91,7 @@ fn measure(
 ) -> Result<Vec<Series>, String> {
     let mut all: Vec<Series> = CASES
         .iter()
-        .map(|case| Series {
-            backend,
-            case,
-            ready_ms: Vec::new(),
-            rss_mib: Vec::new(),
-            unclean_exits: 0,
-        })
+        .map(|case| Series { backend, case, ready_ms: Vec::new(), rss_mib: Vec::new(), unclean_exits: 0 })
         .collect();
     for run in 1..=runs {
         let scratch = TempDir::new("herald-bench")?;
@@ -109,12 +99,7 @@ fn measure(
         fs::create_dir(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
         let log = scratch.path().join("herald.log");
         let url = database()?;
-        let launch = Launch {
-            binary,
-            data_dir: &data_dir,
-            database_url: url.as_deref(),
-            log: &log,
-        };
+        let launch = Launch { binary, data_dir: &data_dir, database_url: url.as_deref(), log: &log };
         for series in &mut all {
             let sample = start_once(&launch)?;
             let rss_mib = sample.rss_kib as f64 / 1024.0;
@@ -162,15 +147,8 @@ fn describe_exit(status: ExitStatus) -> String {
 }
 
 fn table(all: &[Series]) -> Table {
-    let mut table = Table::new(&[
-        "backend",
-        "case",
-        "runs",
-        "ready median ms",
-        "ready min–max ms",
-        "idle RSS median MiB",
-        "goal",
-    ]);
+    let mut table =
+        Table::new(&["backend", "case", "runs", "ready median ms", "ready min–max ms", "idle RSS median MiB", "goal"]);
     for series in all {
         let (Some(ready), Some(rss)) = (Summary::of(&series.ready_ms), Summary::of(&series.rss_mib)) else {
             continue;

@@ -32,14 +32,7 @@ mod tests {
     #[test]
     fn odd_and_even_samples() {
         let odd = Summary::of(&[5.0, 1.0, 3.0]).expect("non-empty");
-        assert_eq!(
-            odd,
-            Summary {
-                median: 3.0,
-                min: 1.0,
-                max: 5.0
-            }
-        );
+        assert_eq!(odd, Summary { median: 3.0, min: 1.0, max: 5.0 });
         let even = Summary::of(&[4.0, 1.0, 2.0, 3.0]).expect("non-empty");
         assert_eq!(even.median, 2.5);
         assert_eq!(Summary::of(&[]), None);

@@ -51,9 +51,7 @@ impl FromStr for Role {
             "operator" => Ok(Role::Operator),
             "member" => Ok(Role::Member),
             "sender" => Ok(Role::Sender),
-            other => Err(format!(
-                "unknown role {other:?}; expected admin, operator, member or sender"
-            )),
+            other => Err(format!("unknown role {other:?}; expected admin, operator, member or sender")),
         }
     }
 }
@@ -73,11 +71,7 @@ impl Email {
                 }
                 None => false,
             };
-        if valid {
-            Ok(Self(email))
-        } else {
-            Err("must be an email address like name@example.com".into())
-        }
+        if valid { Ok(Self(email)) } else { Err("must be an email address like name@example.com".into()) }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -109,10 +103,33 @@ impl Label {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: i64,
-    pub email: String,
+    /// Absent for users an application brought by external id only.
+    pub email: Option<String>,
     pub display_name: Option<String>,
     pub role: Role,
+    /// An application's own id for this user.
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// An application's id for a user: 1–255 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalId(String);
+
+impl ExternalId {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let count = raw.chars().count();
+        if count == 0 || count > 255 {
+            return Err("must be 1 to 255 characters".into());
+        }
+        if raw.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Self(raw.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// An API token's stored facts; the raw value is never kept.

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::domain::{Email, Label, Role, Token, User};
+use super::domain::{Email, ExternalId, Label, Role, Token, User};
 use super::service::MAX_TOKEN_LIFETIME_SECONDS;
 use crate::http::error::{ApiError, FieldError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
@@ -21,6 +21,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me))
         .routes(routes!(list_users, create_user))
+        .routes(routes!(put_external_user))
+        .routes(routes!(create_user_token))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(revoke_token))
 }
@@ -29,9 +31,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserOut {
     pub id: i64,
-    pub email: String,
+    pub email: Option<String>,
     pub display_name: Option<String>,
     pub role: Role,
+    /// An application's own id for this user.
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -42,6 +46,7 @@ impl From<User> for UserOut {
             email: u.email,
             display_name: u.display_name,
             role: u.role,
+            external_id: u.external_id,
             created_at: u.created_at,
         }
     }
@@ -88,6 +93,15 @@ pub struct CreateUserIn {
     pub email: String,
     pub role: Role,
     pub display_name: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// What an application says about one of its users.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalUserIn {
+    pub email: Option<String>,
+    pub display_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -125,10 +139,7 @@ async fn list_users(
     let page = params.parse()?;
     let users = state.accounts.list_users(page.after, i64::from(page.limit) + 1).await?;
     let list = List::from_overfetch(users, page, |u| u.id);
-    Ok(Json(List {
-        items: list.items.into_iter().map(UserOut::from).collect(),
-        next_cursor: list.next_cursor,
-    }))
+    Ok(Json(List { items: list.items.into_iter().map(UserOut::from).collect(), next_cursor: list.next_cursor }))
 }
 
 /// Create a user (admin).
@@ -141,27 +152,83 @@ async fn create_user(
 ) -> Result<impl IntoResponse, ApiError> {
     auth.require(&[Role::Admin])?;
     let mut errors = Vec::new();
-    let email = Email::parse(&body.email).map_err(|m| {
-        errors.push(FieldError {
-            field: "email".into(),
-            message: m,
-        })
-    });
-    let display_name = body.display_name.as_deref().map(Label::parse).transpose().map_err(|m| {
-        errors.push(FieldError {
-            field: "display_name".into(),
-            message: m,
-        })
-    });
-    let (Ok(email), Ok(display_name)) = (email, display_name) else {
+    let email = check(&mut errors, "email", Email::parse(&body.email));
+    let display_name = check(&mut errors, "display_name", body.display_name.as_deref().map(Label::parse).transpose());
+    let external_id = check(&mut errors, "external_id", body.external_id.as_deref().map(ExternalId::parse).transpose());
+    let (Some(email), Some(display_name), Some(external_id)) = (email, display_name, external_id) else {
         return Err(ApiError::Validation(errors));
     };
-    let user = state
-        .accounts
-        .create_user(&email, body.role, display_name.as_ref())
-        .await?;
+    let user = state.accounts.create_user(Some(&email), body.role, display_name.as_ref(), external_id.as_ref()).await?;
     tracing::info!(user_id = user.id, role = %user.role, "user created");
     Ok((StatusCode::CREATED, Json(UserOut::from(user))))
+}
+
+/// Collect a parse failure as a field error; `None` when it failed.
+fn check<T>(errors: &mut Vec<FieldError>, field: &str, parsed: Result<T, String>) -> Option<T> {
+    parsed.map_err(|message| errors.push(FieldError { field: field.into(), message })).ok()
+}
+
+/// Create or update the member user an application knows by `external_id`
+/// (admin, sender). 201 when created, 200 when updated.
+#[utoipa::path(put, path = "/api/v1/users/external/{external_id}", tag = "accounts", security(("bearer" = [])),
+    params(("external_id" = String, Path, description = "the application's id for the user")),
+    request_body = ExternalUserIn,
+    responses((status = 200, body = UserOut), (status = 201, body = UserOut), (status = 409, body = Problem)))]
+async fn put_external_user(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(external_id): ApiPath<String>,
+    ApiJson(body): ApiJson<ExternalUserIn>,
+) -> Result<impl IntoResponse, ApiError> {
+    auth.require(&[Role::Admin, Role::Sender])?;
+    let mut errors = Vec::new();
+    let external_id = check(&mut errors, "external_id", ExternalId::parse(&external_id));
+    let email = check(&mut errors, "email", body.email.as_deref().map(Email::parse).transpose());
+    let display_name = check(&mut errors, "display_name", body.display_name.as_deref().map(Label::parse).transpose());
+    let (Some(external_id), Some(email), Some(display_name)) = (external_id, email, display_name) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let (user, created) = state.accounts.upsert_external(&external_id, email.as_ref(), display_name.as_ref()).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(UserOut::from(user))))
+}
+
+/// Mint a token for a user (admin; sender for member users), e.g. a
+/// short-lived one an application hands its user's browser.
+#[utoipa::path(post, path = "/api/v1/users/{id}/tokens", tag = "accounts", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "user id")), request_body = CreateTokenIn,
+    responses((status = 201, body = CreatedTokenOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn create_user_token(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(user_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<CreateTokenIn>,
+) -> Result<impl IntoResponse, ApiError> {
+    let caller = auth.require(&[Role::Admin, Role::Sender])?;
+    let user = state.accounts.user_by_id(user_id).await?;
+    if caller.user.role == Role::Sender && user.role != Role::Member {
+        // A sender may not mint tokens for staff; do not reveal who they are.
+        return Err(ApiError::NotFound);
+    }
+    mint(&state, user.id, body).await
+}
+
+/// Validate a token request and create it for `user_id`.
+async fn mint(
+    state: &AppState,
+    user_id: i64,
+    body: CreateTokenIn,
+) -> Result<(StatusCode, Json<CreatedTokenOut>), ApiError> {
+    let name = Label::parse(&body.name).map_err(|m| ApiError::field("name", m))?;
+    if let Some(s) = body.expires_in_seconds.filter(|s| !(1..=MAX_TOKEN_LIFETIME_SECONDS).contains(s)) {
+        return Err(ApiError::field(
+            "expires_in_seconds",
+            format!("{s} is out of range: must be 1 to {MAX_TOKEN_LIFETIME_SECONDS}"),
+        ));
+    }
+    let (token, raw) = state.accounts.create_token(user_id, &name, body.expires_in_seconds).await?;
+    tracing::info!(token_id = token.id, user_id = token.user_id, "token created");
+    Ok((StatusCode::CREATED, Json(CreatedTokenOut { token: raw.expose().to_string(), info: token.into() })))
 }
 
 /// List tokens: your own, or (admin) anyone's.
@@ -173,10 +240,7 @@ async fn list_tokens(
     ApiQuery(filter): ApiQuery<TokenFilter>,
 ) -> Result<Json<List<TokenOut>>, ApiError> {
     let tokens = state.accounts.list_tokens(&auth.0, filter.user_id).await?;
-    Ok(Json(List {
-        items: tokens.into_iter().map(TokenOut::from).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(List { items: tokens.into_iter().map(TokenOut::from).collect(), next_cursor: None }))
 }
 
 /// Create a token for yourself; the raw value is in this response only.
@@ -187,28 +251,7 @@ async fn create_token(
     auth: Auth,
     ApiJson(body): ApiJson<CreateTokenIn>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let name = Label::parse(&body.name).map_err(|m| ApiError::field("name", m))?;
-    if let Some(s) = body
-        .expires_in_seconds
-        .filter(|s| !(1..=MAX_TOKEN_LIFETIME_SECONDS).contains(s))
-    {
-        return Err(ApiError::field(
-            "expires_in_seconds",
-            format!("{s} is out of range: must be 1 to {MAX_TOKEN_LIFETIME_SECONDS}"),
-        ));
-    }
-    let (token, raw) = state
-        .accounts
-        .create_token(auth.0.user.id, &name, body.expires_in_seconds)
-        .await?;
-    tracing::info!(token_id = token.id, user_id = token.user_id, "token created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedTokenOut {
-            token: raw.expose().to_string(),
-            info: token.into(),
-        }),
-    ))
+    mint(&state, auth.0.user.id, body).await
 }
 
 /// Revoke a token: your own, or (admin) anyone's. Others' ids answer 404.

@@ -5,6 +5,6 @@ pub mod http;
 mod service;
 mod store;
 
-pub use domain::{Email, Label, Principal, RawToken, Role, Token, User};
+pub use domain::{Email, ExternalId, Label, Principal, RawToken, Role, Token, User};
 pub use service::{AccountError, AccountService};
 pub use store::AccountStore;

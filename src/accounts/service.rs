@@ -1,10 +1,10 @@
 //! Account rules: who may create which user or token, how a bearer token
 //! becomes a principal, and the first-admin bootstrap.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
-use super::domain::{Email, Label, Principal, RawToken, Role, Token, TokenHash, User};
-use super::store::{AccountStore, NewToken, NewUser, TokenScope};
+use super::domain::{Email, ExternalId, Label, Principal, RawToken, Role, Token, TokenHash, User};
+use super::store::{AccountStore, ExternalUser, NewToken, NewUser, TokenScope};
 use crate::clock::Clock;
 use crate::storage::StorageError;
 
@@ -13,6 +13,10 @@ use crate::storage::StorageError;
 pub enum AccountError {
     #[error("a user with this email already exists")]
     EmailTaken,
+    #[error("a user with this external_id already exists")]
+    ExternalIdTaken,
+    #[error("this user is not a member; applications manage member users only")]
+    NotAMember,
     #[error("user not found")]
     UserNotFound,
     #[error("token not found")]
@@ -21,6 +25,15 @@ pub enum AccountError {
     Unauthenticated,
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// Which unique field a refused write clashed on.
+fn conflict_field(e: StorageError) -> AccountError {
+    match e {
+        StorageError::Conflict { constraint } if constraint.contains("external_id") => AccountError::ExternalIdTaken,
+        StorageError::Conflict { .. } => AccountError::EmailTaken,
+        other => AccountError::Storage(other),
+    }
 }
 
 /// Longest lifetime a token can be given at creation (10 years).
@@ -45,7 +58,7 @@ impl AccountService {
         if self.store.count_users().await? > 0 {
             return Ok(None);
         }
-        let user = match self.create_user(email, Role::Admin, None).await {
+        let user = match self.create_user(Some(email), Role::Admin, None, None).await {
             Ok(user) => user,
             Err(AccountError::EmailTaken) => return Ok(None),
             Err(e) => return Err(e),
@@ -57,20 +70,39 @@ impl AccountService {
 
     pub async fn create_user(
         &self,
-        email: &Email,
+        email: Option<&Email>,
         role: Role,
         display_name: Option<&Label>,
+        external_id: Option<&ExternalId>,
     ) -> Result<User, AccountError> {
-        let new = NewUser {
-            email,
-            display_name: display_name.map(Label::as_str),
-            role,
-            now: self.clock.now(),
-        };
-        match self.store.create_user(new).await {
-            Err(StorageError::Conflict { .. }) => Err(AccountError::EmailTaken),
-            other => Ok(other?),
-        }
+        let display_name = display_name.map(Label::as_str);
+        let new = NewUser { email, display_name, role, external_id, now: self.clock.now() };
+        self.store.create_user(new).await.map_err(conflict_field)
+    }
+
+    /// Create or update the member user an application knows by `external_id`.
+    /// Returns the user and whether it was created.
+    pub async fn upsert_external(
+        &self,
+        external_id: &ExternalId,
+        email: Option<&Email>,
+        display_name: Option<&Label>,
+    ) -> Result<(User, bool), AccountError> {
+        // Microseconds: what both databases store, so the store can tell an
+        // insert (created_at = now) from an update.
+        let now = self.clock.now().trunc_subsecs(6);
+        let u = ExternalUser { external_id, email, display_name: display_name.map(Label::as_str), now };
+        // None: the external id names an operator or admin, which
+        // applications may not manage; it was left untouched.
+        self.store.upsert_external(u).await.map_err(conflict_field)?.ok_or(AccountError::NotAMember)
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<User, AccountError> {
+        self.store.user_by_id(id).await?.ok_or(AccountError::UserNotFound)
+    }
+
+    pub async fn user_by_external_id(&self, external_id: &str) -> Result<User, AccountError> {
+        self.store.user_by_external_id(external_id).await?.ok_or(AccountError::UserNotFound)
     }
 
     pub async fn user_by_email(&self, email: &Email) -> Result<User, AccountError> {
@@ -93,13 +125,7 @@ impl AccountService {
         let expires_at = expires_in_seconds.map(|s| now + chrono::Duration::seconds(s));
         let token = self
             .store
-            .create_token(NewToken {
-                user_id,
-                name: name.as_str(),
-                hash: &raw.hash(),
-                now,
-                expires_at,
-            })
+            .create_token(NewToken { user_id, name: name.as_str(), hash: &raw.hash(), now, expires_at })
             .await?;
         Ok((token, raw))
     }
@@ -107,11 +133,8 @@ impl AccountService {
     /// Turn a bearer token into the principal it belongs to.
     pub async fn authenticate(&self, raw: &str) -> Result<Principal, AccountError> {
         let now = self.clock.now();
-        let (user, token_id) = self
-            .store
-            .principal(&TokenHash::of(raw), now)
-            .await?
-            .ok_or(AccountError::Unauthenticated)?;
+        let (user, token_id) =
+            self.store.principal(&TokenHash::of(raw), now).await?.ok_or(AccountError::Unauthenticated)?;
         self.store.touch_token(token_id, now).await?;
         Ok(Principal { user, token_id })
     }

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::domain::{Email, Role, Token, TokenHash, User};
+use super::domain::{Email, ExternalId, Role, Token, TokenHash, User};
 use crate::on_pool;
 use crate::storage::{Db, StorageError, Ts};
 
@@ -11,9 +11,10 @@ use crate::storage::{Db, StorageError, Ts};
 #[derive(sqlx::FromRow)]
 struct UserRow {
     id: i64,
-    email: String,
+    email: Option<String>,
     display_name: Option<String>,
     role: String,
+    external_id: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -22,15 +23,14 @@ impl TryFrom<UserRow> for User {
     fn try_from(r: UserRow) -> Result<Self, StorageError> {
         let role = r.role.parse::<Role>().map_err(|e| {
             tracing::error!(user_id = r.id, error = %e, "user row holds an unknown role");
-            StorageError::Other {
-                operation: "accounts.decode_user",
-            }
+            StorageError::Other { operation: "accounts.decode_user" }
         })?;
         Ok(User {
             id: r.id,
             email: r.email,
             display_name: r.display_name,
             role,
+            external_id: r.external_id,
             created_at: r.created_at,
         })
     }
@@ -72,9 +72,18 @@ struct PrincipalRow {
 
 /// New user fields, already parsed.
 pub struct NewUser<'a> {
-    pub email: &'a Email,
+    pub email: Option<&'a Email>,
     pub display_name: Option<&'a str>,
     pub role: Role,
+    pub external_id: Option<&'a ExternalId>,
+    pub now: DateTime<Utc>,
+}
+
+/// What an application says about a user it brings by external id.
+pub struct ExternalUser<'a> {
+    pub external_id: &'a ExternalId,
+    pub email: Option<&'a Email>,
+    pub display_name: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -94,7 +103,7 @@ pub enum TokenScope {
     All,
 }
 
-const USER_COLUMNS: &str = "id, email, display_name, role, created_at";
+const USER_COLUMNS: &str = "id, email, display_name, role, external_id, created_at";
 const TOKEN_COLUMNS: &str = "id, user_id, name, created_at, last_used_at, expires_at, revoked_at";
 
 /// Repository for users and tokens.
@@ -109,19 +118,65 @@ impl AccountStore {
     }
 
     pub async fn create_user(&self, new: NewUser<'_>) -> Result<User, StorageError> {
-        const SQL: &str = "INSERT INTO user_account (email, display_name, role, created_at) VALUES ($1, $2, $3, $4) \
-                           RETURNING id, email, display_name, role, created_at";
+        let sql = format!(
+            "INSERT INTO user_account (email, display_name, role, external_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
+        );
         let db = &self.db;
         let row: UserRow = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(SQL)
-                .bind(new.email.as_str())
+            let q = sqlx::query_as(&sql)
+                .bind(new.email.map(Email::as_str))
                 .bind(new.display_name)
                 .bind(new.role.as_str())
+                .bind(new.external_id.map(ExternalId::as_str))
                 .bind(Ts(new.now));
-            db.observe("accounts.create_user", SQL, q.fetch_one(&mut *c)).await?
+            db.observe("accounts.create_user", &sql, q.fetch_one(&mut *c)).await?
         });
         row.try_into()
+    }
+
+    /// Create the member user with this external id, or update the given
+    /// fields of the existing one. Returns the user and whether it was
+    /// created; `None` when the external id belongs to a non-member, which
+    /// is left untouched.
+    pub async fn upsert_external(&self, u: ExternalUser<'_>) -> Result<Option<(User, bool)>, StorageError> {
+        // `created_at = $5` on the returned row tells insert from update
+        // without a second query; the update never touches created_at.
+        let sql = format!(
+            "INSERT INTO user_account (email, display_name, role, external_id, created_at) \
+             VALUES ($1, $2, 'member', $3, $4) \
+             ON CONFLICT (external_id) DO UPDATE SET \
+               email = COALESCE(excluded.email, user_account.email), \
+               display_name = COALESCE(excluded.display_name, user_account.display_name) \
+             WHERE user_account.role = 'member' \
+             RETURNING {USER_COLUMNS}"
+        );
+        let db = &self.db;
+        let row: Option<UserRow> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(&sql)
+                .bind(u.email.map(Email::as_str))
+                .bind(u.display_name)
+                .bind(u.external_id.as_str())
+                .bind(Ts(u.now));
+            db.observe("accounts.upsert_external", &sql, q.fetch_optional(&mut *c)).await?
+        });
+        let Some(row) = row else { return Ok(None) };
+        let user = User::try_from(row)?;
+        let created = user.created_at == u.now;
+        Ok(Some((user, created)))
+    }
+
+    pub async fn user_by_external_id(&self, external_id: &str) -> Result<Option<User>, StorageError> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM user_account WHERE external_id = $1");
+        let db = &self.db;
+        let row: Option<UserRow> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(&sql).bind(external_id);
+            db.observe("accounts.user_by_external_id", &sql, q.fetch_optional(&mut *c)).await?
+        });
+        row.map(User::try_from).transpose()
     }
 
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
@@ -130,8 +185,7 @@ impl AccountStore {
         let row: Option<UserRow> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
             let q = sqlx::query_as(&sql).bind(email.as_str());
-            db.observe("accounts.user_by_email", &sql, q.fetch_optional(&mut *c))
-                .await?
+            db.observe("accounts.user_by_email", &sql, q.fetch_optional(&mut *c)).await?
         });
         row.map(User::try_from).transpose()
     }
@@ -141,12 +195,7 @@ impl AccountStore {
         let db = &self.db;
         let row: Option<UserRow> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            db.observe(
-                "accounts.user_by_id",
-                &sql,
-                sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c),
-            )
-            .await?
+            db.observe("accounts.user_by_id", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await?
         });
         row.map(User::try_from).transpose()
     }
@@ -168,8 +217,7 @@ impl AccountStore {
         let db = &self.db;
         on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            db.observe("accounts.count_users", SQL, sqlx::query_scalar(SQL).fetch_one(&mut *c))
-                .await
+            db.observe("accounts.count_users", SQL, sqlx::query_scalar(SQL).fetch_one(&mut *c)).await
         })
     }
 
@@ -194,7 +242,7 @@ impl AccountStore {
 
     /// The user behind a live (not revoked, not expired) token, with the token id.
     pub async fn principal(&self, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<(User, i64)>, StorageError> {
-        const SQL: &str = "SELECT t.id AS token_id, u.id, u.email, u.display_name, u.role, u.created_at \
+        const SQL: &str = "SELECT t.id AS token_id, u.id, u.email, u.display_name, u.role, u.external_id, u.created_at \
                            FROM api_token t JOIN user_account u ON u.id = t.user_id \
                            WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
                            AND (t.expires_at IS NULL OR t.expires_at > $2)";
@@ -231,12 +279,7 @@ impl AccountStore {
         let db = &self.db;
         let rows: Vec<TokenRow> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            db.observe(
-                "accounts.list_tokens",
-                &sql,
-                sqlx::query_as(&sql).bind(user).fetch_all(&mut *c),
-            )
-            .await?
+            db.observe("accounts.list_tokens", &sql, sqlx::query_as(&sql).bind(user).fetch_all(&mut *c)).await?
         });
         Ok(rows.into_iter().map(Token::from).collect())
     }
@@ -246,12 +289,7 @@ impl AccountStore {
         let db = &self.db;
         let row: Option<TokenRow> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            db.observe(
-                "accounts.token_by_id",
-                &sql,
-                sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c),
-            )
-            .await?
+            db.observe("accounts.token_by_id", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await?
         });
         Ok(row.map(Token::from))
     }
@@ -262,12 +300,7 @@ impl AccountStore {
         let db = &self.db;
         on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            db.observe(
-                "accounts.revoke_token",
-                SQL,
-                sqlx::query(SQL).bind(id).bind(Ts(now)).execute(&mut *c),
-            )
-            .await?;
+            db.observe("accounts.revoke_token", SQL, sqlx::query(SQL).bind(id).bind(Ts(now)).execute(&mut *c)).await?;
         });
         Ok(())
     }

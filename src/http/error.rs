@@ -71,10 +71,7 @@ pub struct InternalDetail(pub String);
 impl ApiError {
     /// A 422 about one field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::Validation(vec![FieldError {
-            field: field.into(),
-            message: message.into(),
-        }])
+        ApiError::Validation(vec![FieldError { field: field.into(), message: message.into() }])
     }
 
     fn parts(&self) -> (StatusCode, &'static str, String, Vec<FieldError>) {
@@ -83,13 +80,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST,
                 "bad_request",
                 detail.clone(),
-                field
-                    .iter()
-                    .map(|f| FieldError {
-                        field: f.clone(),
-                        message: detail.clone(),
-                    })
-                    .collect(),
+                field.iter().map(|f| FieldError { field: f.clone(), message: detail.clone() }).collect(),
             ),
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
@@ -97,12 +88,7 @@ impl ApiError {
                 "a valid bearer token is required: Authorization: Bearer <token>".into(),
                 vec![],
             ),
-            ApiError::Forbidden => (
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "your role does not allow this".into(),
-                vec![],
-            ),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "your role does not allow this".into(), vec![]),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource".into(), vec![]),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -114,10 +100,7 @@ impl ApiError {
                 StatusCode::CONFLICT,
                 "conflict",
                 detail.clone(),
-                vec![FieldError {
-                    field: field.clone(),
-                    message: detail.clone(),
-                }],
+                vec![FieldError { field: field.clone(), message: detail.clone() }],
             ),
             ApiError::PayloadTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -168,13 +151,9 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut response = (status, Json(problem)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let ApiError::Internal(detail) = self {
             response.extensions_mut().insert(InternalDetail(detail));
@@ -204,10 +183,10 @@ impl From<StorageError> for ApiError {
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
-            AccountError::EmailTaken => ApiError::Conflict {
-                field: "email".into(),
-                detail: e.to_string(),
-            },
+            AccountError::EmailTaken => ApiError::Conflict { field: "email".into(), detail: e.to_string() },
+            AccountError::ExternalIdTaken | AccountError::NotAMember => {
+                ApiError::Conflict { field: "external_id".into(), detail: e.to_string() }
+            }
             AccountError::UserNotFound | AccountError::TokenNotFound => ApiError::NotFound,
             AccountError::Unauthenticated => ApiError::Unauthorized,
             AccountError::Storage(s) => s.into(),

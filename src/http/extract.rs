@@ -4,8 +4,8 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, FieldError};
@@ -20,17 +20,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|m| {
-                let m = m.trim().to_ascii_lowercase();
-                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        if !is_json {
+        if !is_json(req.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
@@ -46,6 +36,27 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
+/// Whether the request says its body is JSON (`application/json` or `…+json`).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+/// For handlers whose body is optional: check the content type, then parse.
+pub fn parse_json_body<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    parse_json(bytes)
+}
+
 /// Deserialize JSON, naming the failing path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
@@ -56,15 +67,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             serde_json::error::Category::Data => {
                 let message = inner.to_string();
                 let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-                ApiError::Validation(vec![FieldError {
-                    field: field_name(&path, &message),
-                    message,
-                }])
+                ApiError::Validation(vec![FieldError { field: field_name(&path, &message), message }])
             }
-            _ => ApiError::BadRequest {
-                detail: format!("the body is not valid JSON: {inner}"),
-                field: None,
-            },
+            _ => ApiError::BadRequest { detail: format!("the body is not valid JSON: {inner}"), field: None },
         }
     })
 }
@@ -92,10 +97,7 @@ pub struct ApiQuery<T>(pub T);
 impl From<QueryRejection> for ApiError {
     fn from(e: QueryRejection) -> Self {
         let text = e.body_text();
-        let detail = text
-            .strip_prefix("Failed to deserialize query string: ")
-            .unwrap_or(&text)
-            .to_string();
+        let detail = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text).to_string();
         let (field, message) = match detail.split_once(": ") {
             Some((field, message)) if !field.contains(' ') => (field.to_string(), message.to_string()),
             _ => ("query".to_string(), detail.clone()),
@@ -124,11 +126,7 @@ pub struct Auth(pub Principal);
 impl Auth {
     /// Refuse with 403 unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<&Principal, ApiError> {
-        if self.0.is(roles) {
-            Ok(&self.0)
-        } else {
-            Err(ApiError::Forbidden)
-        }
+        if self.0.is(roles) { Ok(&self.0) } else { Err(ApiError::Forbidden) }
     }
 }
 

@@ -15,6 +15,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
+use crate::notifications::NotificationService;
 use crate::storage::Db;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -58,7 +59,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(db: Db) -> Arc<Self> {
+    pub fn new(db: Db, notifications: &NotificationService) -> Arc<Self> {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(http_histogram);
@@ -73,31 +74,11 @@ impl Metrics {
             durations.clone(),
         );
         let pool = PoolGauges::default();
-        registry.register(
-            "herald_db_pool_connections",
-            "Open database connections",
-            pool.size.clone(),
-        );
-        registry.register(
-            "herald_db_pool_idle_connections",
-            "Idle database connections",
-            pool.idle.clone(),
-        );
-        registry.register(
-            "herald_db_pool_in_use_connections",
-            "Database connections in use",
-            pool.in_use.clone(),
-        );
-        registry.register(
-            "herald_db_pool_waiting",
-            "Callers waiting for a database connection",
-            pool.waiting.clone(),
-        );
-        registry.register(
-            "herald_db_pool_max_connections",
-            "Configured pool maximum",
-            pool.max.clone(),
-        );
+        registry.register("herald_db_pool_connections", "Open database connections", pool.size.clone());
+        registry.register("herald_db_pool_idle_connections", "Idle database connections", pool.idle.clone());
+        registry.register("herald_db_pool_in_use_connections", "Database connections in use", pool.in_use.clone());
+        registry.register("herald_db_pool_waiting", "Callers waiting for a database connection", pool.waiting.clone());
+        registry.register("herald_db_pool_max_connections", "Configured pool maximum", pool.max.clone());
         registry.register(
             "herald_db_pool_utilization_ratio",
             "In-use connections over the maximum",
@@ -114,11 +95,7 @@ impl Metrics {
             "Database errors (failed queries and acquire timeouts)",
             m.errors_total.clone(),
         );
-        registry.register(
-            "herald_db_operation_errors",
-            "Database errors by operation",
-            m.errors.clone(),
-        );
+        registry.register("herald_db_operation_errors", "Database errors by operation", m.errors.clone());
         registry.register(
             "herald_db_pool_acquire_duration_seconds",
             "Time spent waiting for a pooled connection",
@@ -129,13 +106,8 @@ impl Metrics {
             "Queries slower than the slow-query threshold",
             m.slow_queries.clone(),
         );
-        Arc::new(Self {
-            registry,
-            requests,
-            durations,
-            pool,
-            db,
-        })
+        notifications.register_metrics(&mut registry);
+        Arc::new(Self { registry, requests, durations, pool, db })
     }
 
     /// The Prometheus text exposition, with pool gauges read now.
@@ -160,23 +132,14 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     let started = Instant::now();
     let method = request.method().as_str().to_string();
     // Unmatched paths share one label so scanners cannot explode cardinality.
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let response = next.run(request).await;
     let status = response.status().as_u16();
     metrics
         .durations
-        .get_or_create(&RouteLabels {
-            method: method.clone(),
-            route: route.clone(),
-        })
+        .get_or_create(&RouteLabels { method: method.clone(), route: route.clone() })
         .observe(started.elapsed().as_secs_f64());
-    metrics
-        .requests
-        .get_or_create(&RequestLabels { method, route, status })
-        .inc();
+    metrics.requests.get_or_create(&RequestLabels { method, route, status }).inc();
     response
 }

@@ -25,9 +25,7 @@ use error::{ApiError, InternalDetail};
 
 /// The complete application router.
 pub fn router(state: AppState) -> Router {
-    let api = openapi::api_router()
-        .merge(crate::accounts::http::router())
-        .merge(crate::system::http::router());
+    let api = openapi::api_router().merge(crate::accounts::http::router()).merge(crate::system::http::router());
     let (routes, spec) = api.split_for_parts();
     Router::new()
         .merge(routes)
@@ -37,18 +35,15 @@ pub fn router(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(make_span)
-                        .on_request(())
-                        .on_response(|response: &Response, latency: Duration, _: &Span| {
-                            tracing::debug!(
-                                status = response.status().as_u16(),
-                                latency_ms = latency.as_millis() as u64,
-                                "response"
-                            );
-                        }),
-                )
+                .layer(TraceLayer::new_for_http().make_span_with(make_span).on_request(()).on_response(
+                    |response: &Response, latency: Duration, _: &Span| {
+                        tracing::debug!(
+                            status = response.status().as_u16(),
+                            latency_ms = latency.as_millis() as u64,
+                            "response"
+                        );
+                    },
+                ))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(middleware::from_fn(log_internal_errors))
                 .layer(middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
@@ -60,16 +55,8 @@ pub fn router(state: AppState) -> Router {
 
 /// A span per request, labelled with the route template, not the raw path.
 fn make_span(request: &Request) -> Span {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str)
-        .unwrap_or("unmatched");
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
+    let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
     tracing::info_span!("request", method = %request.method(), route, request_id, user_id = tracing::field::Empty)
 }
 

@@ -18,6 +18,7 @@ use crate::state::AppState;
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "Users and API tokens"),
+        (name = "notifications", description = "Per-user inbox and announcements"),
         (name = "system", description = "Health, readiness, metrics and database figures"),
     )
 )]
@@ -30,12 +31,7 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("hld_…")
-                    .build(),
-            ),
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("hld_…").build()),
         );
     }
 }
@@ -48,10 +44,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 /// `/api/openapi.json` and `/docs`.
 pub fn docs_router(spec: utoipa::openapi::OpenApi) -> Router<AppState> {
     // Rendered once; the document does not change while the process runs.
-    let json: Arc<str> = spec
-        .to_json()
-        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
-        .into();
+    let json: Arc<str> = spec.to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")).into();
     Router::new()
         .route(
             "/api/openapi.json",

@@ -59,23 +59,35 @@ impl<T> List<T> {
     pub fn from_overfetch(mut items: Vec<T>, page: Page, id: impl Fn(&T) -> i64) -> Self {
         let more = items.len() > page.limit as usize;
         items.truncate(page.limit as usize);
-        let next_cursor = if more {
-            items.last().map(|t| encode_cursor(id(t)))
-        } else {
-            None
-        };
+        let next_cursor = if more { items.last().map(|t| encode_cursor(id(t))) } else { None };
         Self { items, next_cursor }
     }
 }
 
+/// An opaque cursor for "after id `id`" in an id-ordered list.
 pub fn encode_cursor(id: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("v1:{id}"))
+    encode_tagged("v1", id)
 }
 
 pub fn decode_cursor(cursor: &str) -> Option<i64> {
+    match decode_tagged(cursor)? {
+        (tag, id) if tag == "v1" => Some(id),
+        _ => None,
+    }
+}
+
+/// An opaque cursor carrying a short tag (direction, kind) and a position.
+pub fn encode_tagged(tag: &str, position: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{tag}:{position}"))
+}
+
+/// The tag and non-negative position of a cursor this server issued.
+pub fn decode_tagged(cursor: &str) -> Option<(String, i64)> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;
-    text.strip_prefix("v1:")?.parse().ok().filter(|id: &i64| *id >= 0)
+    let (tag, position) = text.split_once(':')?;
+    let position: i64 = position.parse().ok().filter(|p: &i64| *p >= 0)?;
+    Some((tag.to_string(), position))
 }
 
 #[cfg(test)]
@@ -101,22 +113,8 @@ mod tests {
 
     #[test]
     fn limit_is_bounded() {
-        assert!(
-            PageParams {
-                limit: Some(0),
-                cursor: None
-            }
-            .parse()
-            .is_err()
-        );
-        assert!(
-            PageParams {
-                limit: Some(201),
-                cursor: None
-            }
-            .parse()
-            .is_err()
-        );
+        assert!(PageParams { limit: Some(0), cursor: None }.parse().is_err());
+        assert!(PageParams { limit: Some(201), cursor: None }.parse().is_err());
         assert_eq!(PageParams::default().parse().unwrap().limit, 50);
     }
 }

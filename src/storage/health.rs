@@ -30,10 +30,7 @@ async fn check_pool<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> HealthPass {
     for _ in 0..pool.num_idle() {
         let Some(mut conn) = pool.try_acquire() else { break };
         pass.checked += 1;
-        let ok = matches!(
-            tokio::time::timeout(Duration::from_secs(5), conn.ping()).await,
-            Ok(Ok(()))
-        );
+        let ok = matches!(tokio::time::timeout(Duration::from_secs(5), conn.ping()).await, Ok(Ok(())));
         if !ok {
             pass.closed += 1;
             // Detached connections are not returned to the pool; the pool
@@ -85,10 +82,7 @@ pub async fn run_health_checks(db: Db, interval: Duration, backoff: Backoff, sto
                 }
                 Some(_) => (wait * 2).min(backoff.max),
             };
-            tracing::warn!(
-                retry_in_ms = wait.as_millis() as u64,
-                "database unreachable; reconnecting with backoff"
-            );
+            tracing::warn!(retry_in_ms = wait.as_millis() as u64, "database unreachable; reconnecting with backoff");
         }
     }
 }

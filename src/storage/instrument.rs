@@ -21,9 +21,7 @@ use utoipa::ToSchema;
 const WINDOW: usize = 4096;
 
 /// Prometheus histogram buckets for database timings, in seconds.
-const DB_BUCKETS: [f64; 14] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+const DB_BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OperationLabels {
@@ -98,9 +96,7 @@ impl DbMetrics {
     pub(crate) fn record_query(&self, operation: &'static str, sql: &str, elapsed: Duration, fault: bool) {
         let secs = elapsed.as_secs_f64();
         let ms = secs * 1000.0;
-        self.query_seconds
-            .get_or_create(&OperationLabels { operation })
-            .observe(secs);
+        self.query_seconds.get_or_create(&OperationLabels { operation }).observe(secs);
         self.queries_total.fetch_add(1, Ordering::Relaxed);
         push(&self.query_window, ms);
         if fault {
@@ -130,11 +126,7 @@ impl DbMetrics {
         self.acquire_seconds.observe(elapsed.as_secs_f64());
         push(&self.acquire_window, elapsed.as_secs_f64() * 1000.0);
         if failed {
-            self.errors
-                .get_or_create(&OperationLabels {
-                    operation: "pool.acquire",
-                })
-                .inc();
+            self.errors.get_or_create(&OperationLabels { operation: "pool.acquire" }).inc();
             self.errors_total.inc();
         }
     }

@@ -63,49 +63,27 @@ pub async fn status(db: &Db) -> Result<SchemaStatus, StorageError> {
         Pool::Sqlite(p) => {
             let mut c = db.acquire(p).await?;
             let exists: i64 = db
-                .observe(
-                    "schema.exists",
-                    SQL_SQLITE_EXISTS,
-                    sqlx::query_scalar(SQL_SQLITE_EXISTS).fetch_one(&mut *c),
-                )
+                .observe("schema.exists", SQL_SQLITE_EXISTS, sqlx::query_scalar(SQL_SQLITE_EXISTS).fetch_one(&mut *c))
                 .await?;
             if exists == 0 {
                 (None, 0)
             } else {
-                db.observe(
-                    "schema.version",
-                    SQL_VERSION,
-                    sqlx::query_as(SQL_VERSION).fetch_one(&mut *c),
-                )
-                .await?
+                db.observe("schema.version", SQL_VERSION, sqlx::query_as(SQL_VERSION).fetch_one(&mut *c)).await?
             }
         }
         Pool::Postgres(p) => {
             let mut c = db.acquire(p).await?;
             let exists: i64 = db
-                .observe(
-                    "schema.exists",
-                    SQL_PG_EXISTS,
-                    sqlx::query_scalar(SQL_PG_EXISTS).fetch_one(&mut *c),
-                )
+                .observe("schema.exists", SQL_PG_EXISTS, sqlx::query_scalar(SQL_PG_EXISTS).fetch_one(&mut *c))
                 .await?;
             if exists == 0 {
                 (None, 0)
             } else {
-                db.observe(
-                    "schema.version",
-                    SQL_VERSION,
-                    sqlx::query_as(SQL_VERSION).fetch_one(&mut *c),
-                )
-                .await?
+                db.observe("schema.version", SQL_VERSION, sqlx::query_as(SQL_VERSION).fetch_one(&mut *c)).await?
             }
         }
     };
-    Ok(SchemaStatus {
-        applied,
-        known,
-        dirty: dirty > 0,
-    })
+    Ok(SchemaStatus { applied, known, dirty: dirty > 0 })
 }
 
 /// Apply every pending migration; refuse a database from a newer herald.
@@ -114,10 +92,7 @@ pub async fn status(db: &Db) -> Result<SchemaStatus, StorageError> {
 pub async fn run(db: &Db) -> Result<SchemaStatus, MigrateError> {
     let before = status(db).await?;
     if let Some(found) = before.applied.filter(|v| *v > before.known) {
-        return Err(MigrateError::NewerDatabase {
-            found,
-            known: before.known,
-        });
+        return Err(MigrateError::NewerDatabase { found, known: before.known });
     }
     match db.pool() {
         Pool::Sqlite(p) => SQLITE.run(p).await?,

@@ -80,14 +80,7 @@ pub struct PoolFigures {
 
 impl Db {
     fn new(pool: Pool, max_connections: u32, metrics: DbMetrics) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                pool,
-                max_connections,
-                metrics,
-                waiting: AtomicI64::new(0),
-            }),
-        }
+        Self { inner: Arc::new(Inner { pool, max_connections, metrics, waiting: AtomicI64::new(0) }) }
     }
 
     pub fn pool(&self) -> &Pool {
@@ -115,6 +108,17 @@ impl Db {
             tracing::error!(error = %e, "could not acquire a database connection");
             StorageError::from_sqlx("pool.acquire", &e)
         })
+    }
+
+    /// Begin a transaction on `conn`. SQLite takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and
+    /// writes later can fail with SQLITE_BUSY without waiting.
+    pub async fn begin<'c, DB: sqlx::Database>(
+        &self,
+        conn: &'c mut PoolConnection<DB>,
+    ) -> Result<sqlx::Transaction<'c, DB>, StorageError> {
+        let statement = if DB::NAME == "SQLite" { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        self.observe("transaction.begin", statement, sqlx::Connection::begin_with(&mut **conn, statement)).await
     }
 
     /// Run one query future under an operation name: timed, slow queries
@@ -153,11 +157,7 @@ impl Db {
             in_use,
             waiting: self.inner.waiting.load(Ordering::Relaxed).max(0) as u32,
             max,
-            utilization: if max == 0 {
-                0.0
-            } else {
-                f64::from(in_use) / f64::from(max)
-            },
+            utilization: if max == 0 { 0.0 } else { f64::from(in_use) / f64::from(max) },
         }
     }
 
@@ -166,9 +166,7 @@ impl Db {
         let check = async {
             on_pool!(self, |p| {
                 let mut c = self.acquire(p).await?;
-                self.observe("system.ping", "SELECT 1", sqlx::query("SELECT 1").execute(&mut *c))
-                    .await
-                    .map(|_| ())
+                self.observe("system.ping", "SELECT 1", sqlx::query("SELECT 1").execute(&mut *c)).await.map(|_| ())
             })
         };
         matches!(tokio::time::timeout(timeout, check).await, Ok(Ok(())))

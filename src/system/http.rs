@@ -53,10 +53,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let timeout = Duration::from_secs(2);
     let answers = state.db.ping(timeout).await;
     let schema = if answers {
-        tokio::time::timeout(timeout, migrations::status(&state.db))
-            .await
-            .ok()
-            .and_then(Result::ok)
+        tokio::time::timeout(timeout, migrations::status(&state.db)).await.ok().and_then(Result::ok)
     } else {
         None
     };
@@ -67,11 +64,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         schema_version: schema.and_then(|s| s.applied),
         schema_known: schema.map(|s| s.known).unwrap_or_default(),
     };
-    let status = if current {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if current { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
 }
 
@@ -79,10 +72,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "system",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
 }
 
 /// Live database figures.

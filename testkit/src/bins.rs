@@ -27,10 +27,7 @@ pub(crate) fn find(name: &str) -> Option<PathBuf> {
             }
         }
     }
-    versioned_dirs()
-        .into_iter()
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
+    versioned_dirs().into_iter().map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
 }
 
 /// `/usr/lib/postgresql/*/bin` directories, newest major version first.
@@ -56,9 +53,7 @@ fn parse_version(name: &str) -> Vec<u64> {
 }
 
 fn is_executable(path: &Path) -> bool {
-    fs::metadata(path)
-        .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    fs::metadata(path).map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
 /// True when the effective user is root, where `initdb` and `postgres`
@@ -70,11 +65,7 @@ pub(crate) fn running_as_root() -> bool {
         // Fields: real, effective, saved, filesystem.
         return line.split_whitespace().nth(2) == Some("0");
     }
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|out| String::from_utf8_lossy(&out.stdout).trim() == "0").unwrap_or(false)
 }
 
 /// The argument vector that runs `program args...` as the cluster owner:
@@ -93,11 +84,8 @@ pub(crate) fn owner_argv(
              it is needed to run initdb/postgres as the postgres user",
         )?;
         argv.push(setpriv.into_os_string());
-        for flag in [
-            format!("--reuid={POSTGRES_USER}"),
-            format!("--regid={POSTGRES_USER}"),
-            "--init-groups".to_owned(),
-        ] {
+        for flag in [format!("--reuid={POSTGRES_USER}"), format!("--regid={POSTGRES_USER}"), "--init-groups".to_owned()]
+        {
             argv.push(flag.into());
         }
     }

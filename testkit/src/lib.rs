@@ -75,13 +75,7 @@ impl PgCluster {
             }
         };
         let stdin = launcher.stdin.take();
-        let mut cluster = PgCluster {
-            port,
-            dir,
-            psql,
-            stdin,
-            launcher,
-        };
+        let mut cluster = PgCluster { port, dir, psql, stdin, launcher };
         // On error `cluster` is dropped here, which stops and removes it.
         cluster.wait_ready()?;
         Ok(cluster)
@@ -194,9 +188,7 @@ impl PgCluster {
         };
         match fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
             // Format: "pid (comm) STATE ..."; comm may contain spaces.
-            Ok(stat) => stat
-                .rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+            Ok(stat) => stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
             Err(_) => true,
         }
     }
@@ -205,10 +197,7 @@ impl PgCluster {
         let log = fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         let tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n");
-        format!(
-            "PostgreSQL on port {} failed to start: {why}\n--- postgres.log (tail) ---\n{tail}",
-            self.port
-        )
+        format!("PostgreSQL on port {} failed to start: {why}\n--- postgres.log (tail) ---\n{tail}", self.port)
     }
 }
 
@@ -223,10 +212,7 @@ impl Drop for PgCluster {
 
 impl fmt::Debug for PgCluster {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgCluster")
-            .field("port", &self.port)
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
+        f.debug_struct("PgCluster").field("port", &self.port).field("dir", &self.dir).finish_non_exhaustive()
     }
 }
 

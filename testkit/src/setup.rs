@@ -51,10 +51,7 @@ pub(crate) fn require_bin(name: &str) -> Result<PathBuf, String> {
 
 /// Nanoseconds since the epoch, for unique names.
 pub(crate) fn nanos() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
 /// Creates `<tmp>/herald-pg-<pid>-<nanos>` with a `sock/` inside, both
@@ -89,10 +86,7 @@ pub(crate) fn prepare_data_dir(dir: &Path, initdb: &Path, as_root: bool) -> Resu
 
 /// Runs a set-up command with captured output, which is only shown on failure.
 fn run_quiet(command: &mut Command, what: &str) -> Result<(), String> {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    let output = command.stdin(Stdio::null()).output().map_err(|e| format!("cannot run {what}: {e}"))?;
     if output.status.success() {
         return Ok(());
     }

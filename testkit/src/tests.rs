@@ -4,14 +4,9 @@ use super::{PgCluster, postgres_required};
 
 /// Skips loudly when PostgreSQL is absent, unless CI demands it.
 fn binaries_present() -> bool {
-    let present = ["initdb", "postgres", "psql"]
-        .iter()
-        .all(|b| PgCluster::bin(b).is_some());
+    let present = ["initdb", "postgres", "psql"].iter().all(|b| PgCluster::bin(b).is_some());
     if !present {
-        assert!(
-            !postgres_required(),
-            "PostgreSQL binaries not found but CI demands them"
-        );
+        assert!(!postgres_required(), "PostgreSQL binaries not found but CI demands them");
         eprintln!("!!! SKIPPED: PostgreSQL binaries (initdb, postgres, psql) not found !!!");
     }
     present

@@ -20,26 +20,13 @@ async fn requests_without_a_valid_token_are_refused(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    for path in [
-        "/api/v1/me",
-        "/api/v1/users",
-        "/api/v1/tokens",
-        "/api/v1/system/database",
-    ] {
+    for path in ["/api/v1/me", "/api/v1/users", "/api/v1/tokens", "/api/v1/system/database"] {
         let none = app.call(Method::GET, path, None, None).await;
         none.problem(StatusCode::UNAUTHORIZED);
         assert_eq!(none.headers["www-authenticate"], "Bearer");
-        app.get(path, "hld_not-a-real-token")
-            .await
-            .problem(StatusCode::UNAUTHORIZED);
+        app.get(path, "hld_not-a-real-token").await.problem(StatusCode::UNAUTHORIZED);
     }
-    let basic = app
-        .client
-        .get(app.url("/api/v1/me"))
-        .basic_auth("admin", Some("x"))
-        .send()
-        .await
-        .unwrap();
+    let basic = app.client.get(app.url("/api/v1/me")).basic_auth("admin", Some("x")).send().await.unwrap();
     assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
     app.stop().await.expect("stop");
 }
@@ -53,26 +40,16 @@ async fn members_are_forbidden_admin_routes(backend: Backend) {
         let me = app.get("/api/v1/me", &token).await;
         assert_eq!(me.json["role"], role);
         app.get("/api/v1/users", &token).await.problem(StatusCode::FORBIDDEN);
-        app.post(
-            "/api/v1/users",
-            &token,
-            json!({"email": "x@example.com", "role": "admin"}),
-        )
-        .await
-        .problem(StatusCode::FORBIDDEN);
+        app.post("/api/v1/users", &token, json!({"email": "x@example.com", "role": "admin"}))
+            .await
+            .problem(StatusCode::FORBIDDEN);
     }
     let (_, member) = app.user_with_token("plain@example.com", "member").await;
-    app.get("/api/v1/system/database", &member)
-        .await
-        .problem(StatusCode::FORBIDDEN);
+    app.get("/api/v1/system/database", &member).await.problem(StatusCode::FORBIDDEN);
     // Nothing was created by the refused calls.
     let users = app.get("/api/v1/users?limit=200", &app.admin_token).await;
-    let emails: Vec<&str> = users.json["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["email"].as_str().unwrap())
-        .collect();
+    let emails: Vec<&str> =
+        users.json["items"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
     assert!(!emails.contains(&"x@example.com"));
     app.stop().await.expect("stop");
 }
@@ -81,35 +58,19 @@ async fn revoked_and_expired_tokens_are_refused(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let created = app
-        .post("/api/v1/tokens", &app.admin_token, json!({"name": "ci"}))
-        .await;
+    let created = app.post("/api/v1/tokens", &app.admin_token, json!({"name": "ci"})).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let token = created.json["token"].as_str().unwrap().to_string();
     let id = created.json["id"].as_i64().unwrap();
     assert_eq!(app.get("/api/v1/me", &token).await.status, StatusCode::OK);
-    let revoked = app
-        .call(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&token), None)
-        .await;
+    let revoked = app.call(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&token), None).await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.text);
     app.get("/api/v1/me", &token).await.problem(StatusCode::UNAUTHORIZED);
     let listed = app.get("/api/v1/tokens", &app.admin_token).await;
-    let entry = listed.json["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["id"] == id)
-        .cloned()
-        .unwrap();
+    let entry = listed.json["items"].as_array().unwrap().iter().find(|t| t["id"] == id).cloned().unwrap();
     assert!(entry["revoked_at"].is_string(), "revocation is recorded: {entry}");
 
-    let short = app
-        .post(
-            "/api/v1/tokens",
-            &app.admin_token,
-            json!({"name": "short", "expires_in_seconds": 1}),
-        )
-        .await;
+    let short = app.post("/api/v1/tokens", &app.admin_token, json!({"name": "short", "expires_in_seconds": 1})).await;
     let short = short.json["token"].as_str().unwrap().to_string();
     assert_eq!(app.get("/api/v1/me", &short).await.status, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -121,9 +82,7 @@ async fn tokens_are_shown_once_and_stored_hashed(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let created = app
-        .post("/api/v1/tokens", &app.admin_token, json!({"name": "deploy"}))
-        .await;
+    let created = app.post("/api/v1/tokens", &app.admin_token, json!({"name": "deploy"})).await;
     let raw = created.json["token"].as_str().unwrap().to_string();
     assert!(raw.starts_with("hld_") && raw.len() > 40);
     let listed = app.get("/api/v1/tokens", &app.admin_token).await;
@@ -132,21 +91,12 @@ async fn tokens_are_shown_once_and_stored_hashed(backend: Backend) {
     // last_used_at is recorded on use.
     app.get("/api/v1/me", &raw).await;
     let listed = app.get("/api/v1/tokens", &app.admin_token).await;
-    let deploy = listed.json["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "deploy")
-        .cloned()
-        .unwrap();
+    let deploy = listed.json["items"].as_array().unwrap().iter().find(|t| t["name"] == "deploy").cloned().unwrap();
     assert!(deploy["last_used_at"].is_string(), "{deploy}");
     // The database holds a 32-byte hash, not the token.
     let db = app.db.clone();
     let stored: Vec<Vec<u8>> = herald::on_pool!(db, |p| {
-        sqlx::query_scalar("SELECT token_hash FROM api_token")
-            .fetch_all(p)
-            .await
-            .unwrap()
+        sqlx::query_scalar("SELECT token_hash FROM api_token").fetch_all(p).await.unwrap()
     });
     assert!(stored.iter().all(|h| h.len() == 32));
     assert!(stored.iter().all(|h| !String::from_utf8_lossy(h).contains(&raw[4..])));
@@ -161,43 +111,18 @@ async fn token_lists_and_revocation_respect_ownership(backend: Backend) {
     let (_, bob) = app.user_with_token("bob@example.com", "member").await;
     let alice_tokens = app.get("/api/v1/tokens", &alice).await;
     let alice_token_id = alice_tokens.json["items"][0]["id"].as_i64().unwrap();
-    assert!(
-        alice_tokens.json["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["user_id"] == alice_id)
-    );
+    assert!(alice_tokens.json["items"].as_array().unwrap().iter().all(|t| t["user_id"] == alice_id));
     // Bob sees none of Alice's tokens, even asking by user id, and cannot revoke them.
     let asked = app.get(&format!("/api/v1/tokens?user_id={alice_id}"), &bob).await;
     assert_eq!(asked.json["items"].as_array().map(Vec::len), Some(0));
-    let attempt = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/tokens/{alice_token_id}"),
-            Some(&bob),
-            None,
-        )
-        .await;
+    let attempt = app.call(Method::DELETE, &format!("/api/v1/tokens/{alice_token_id}"), Some(&bob), None).await;
     attempt.problem(StatusCode::NOT_FOUND);
-    assert_eq!(
-        app.get("/api/v1/me", &alice).await.status,
-        StatusCode::OK,
-        "still valid"
-    );
+    assert_eq!(app.get("/api/v1/me", &alice).await.status, StatusCode::OK, "still valid");
     // The admin sees everyone's and may revoke any.
-    let all = app
-        .get(&format!("/api/v1/tokens?user_id={alice_id}"), &app.admin_token)
-        .await;
+    let all = app.get(&format!("/api/v1/tokens?user_id={alice_id}"), &app.admin_token).await;
     assert_eq!(all.json["items"].as_array().map(Vec::len), Some(1));
-    let by_admin = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/tokens/{alice_token_id}"),
-            Some(&app.admin_token),
-            None,
-        )
-        .await;
+    let by_admin =
+        app.call(Method::DELETE, &format!("/api/v1/tokens/{alice_token_id}"), Some(&app.admin_token), None).await;
     assert_eq!(by_admin.status, StatusCode::NO_CONTENT);
     app.get("/api/v1/me", &alice).await.problem(StatusCode::UNAUTHORIZED);
     app.stop().await.expect("stop");
@@ -218,13 +143,7 @@ async fn users_are_created_listed_and_paginated(backend: Backend) {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
         assert_eq!(r.json["email"], format!("u{i}@example.com"), "emails are normalized");
     }
-    let dup = app
-        .post(
-            "/api/v1/users",
-            &app.admin_token,
-            json!({"email": "u0@example.com", "role": "admin"}),
-        )
-        .await;
+    let dup = app.post("/api/v1/users", &app.admin_token, json!({"email": "u0@example.com", "role": "admin"})).await;
     dup.problem(StatusCode::CONFLICT);
     assert_eq!(dup.fields(), vec!["email"]);
     let mut seen = Vec::new();

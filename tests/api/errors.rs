@@ -25,75 +25,34 @@ async fn bad_bodies_get_problem_documents(backend: Backend) {
     };
     let malformed = crate::harness::Reply::from(send("{\"email\": ".into(), "application/json").await.unwrap()).await;
     malformed.problem(StatusCode::BAD_REQUEST);
-    let not_json = crate::harness::Reply::from(
-        send("email=x".into(), "application/x-www-form-urlencoded")
-            .await
-            .unwrap(),
-    )
-    .await;
+    let not_json =
+        crate::harness::Reply::from(send("email=x".into(), "application/x-www-form-urlencoded").await.unwrap()).await;
     not_json.problem(StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let big = format!("{{\"email\": \"{}@x.com\", \"role\": \"member\"}}", "a".repeat(4096));
     let too_large = crate::harness::Reply::from(send(big, "application/json").await.unwrap()).await;
     too_large.problem(StatusCode::PAYLOAD_TOO_LARGE);
 
-    let missing = app
-        .post("/api/v1/users", &app.admin_token, json!({"role": "member"}))
-        .await;
+    let missing = app.post("/api/v1/users", &app.admin_token, json!({"role": "member"})).await;
     missing.problem(StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(missing.fields(), vec!["email"]);
-    let wrong_type = app
-        .post("/api/v1/users", &app.admin_token, json!({"email": 5, "role": "member"}))
-        .await;
+    let wrong_type = app.post("/api/v1/users", &app.admin_token, json!({"email": 5, "role": "member"})).await;
     wrong_type.problem(StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(wrong_type.fields(), vec!["email"]);
-    let unknown = app
-        .post(
-            "/api/v1/users",
-            &app.admin_token,
-            json!({"email": "a@b.c", "role": "member", "admin": true}),
-        )
-        .await;
+    let unknown =
+        app.post("/api/v1/users", &app.admin_token, json!({"email": "a@b.c", "role": "member", "admin": true})).await;
     assert_eq!(unknown.fields(), vec!["admin"]);
-    let bad_email = app
-        .post(
-            "/api/v1/users",
-            &app.admin_token,
-            json!({"email": "not-an-email", "role": "member"}),
-        )
-        .await;
+    let bad_email =
+        app.post("/api/v1/users", &app.admin_token, json!({"email": "not-an-email", "role": "member"})).await;
     bad_email.problem(StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad_email.fields(), vec!["email"]);
-    let bad_token = app
-        .post(
-            "/api/v1/tokens",
-            &app.admin_token,
-            json!({"name": "", "expires_in_seconds": -5}),
-        )
-        .await;
+    let bad_token = app.post("/api/v1/tokens", &app.admin_token, json!({"name": "", "expires_in_seconds": -5})).await;
     assert_eq!(bad_token.fields(), vec!["name"]);
-    let bad_expiry = app
-        .post(
-            "/api/v1/tokens",
-            &app.admin_token,
-            json!({"name": "x", "expires_in_seconds": -5}),
-        )
-        .await;
+    let bad_expiry = app.post("/api/v1/tokens", &app.admin_token, json!({"name": "x", "expires_in_seconds": -5})).await;
     assert_eq!(bad_expiry.fields(), vec!["expires_in_seconds"]);
 
     // A refused duplicate says which field, and nothing about SQL.
-    app.post(
-        "/api/v1/users",
-        &app.admin_token,
-        json!({"email": "dup@x.com", "role": "member"}),
-    )
-    .await;
-    let dup = app
-        .post(
-            "/api/v1/users",
-            &app.admin_token,
-            json!({"email": "dup@x.com", "role": "member"}),
-        )
-        .await;
+    app.post("/api/v1/users", &app.admin_token, json!({"email": "dup@x.com", "role": "member"})).await;
+    let dup = app.post("/api/v1/users", &app.admin_token, json!({"email": "dup@x.com", "role": "member"})).await;
     dup.problem(StatusCode::CONFLICT);
     for leak in ["INSERT", "UNIQUE", "user_account", "constraint", "sqlx", "SELECT"] {
         assert!(!dup.text.contains(leak), "{leak} leaked: {}", dup.text);
@@ -105,18 +64,10 @@ async fn unknown_routes_and_methods_get_problem_documents(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    app.call(Method::GET, "/api/v1/nothing-here", Some(&app.admin_token), None)
-        .await
-        .problem(StatusCode::NOT_FOUND);
-    app.call(Method::GET, "/nope", None, None)
-        .await
-        .problem(StatusCode::NOT_FOUND);
-    app.call(Method::PUT, "/api/v1/me", Some(&app.admin_token), None)
-        .await
-        .problem(StatusCode::METHOD_NOT_ALLOWED);
-    app.call(Method::POST, "/healthz", None, None)
-        .await
-        .problem(StatusCode::METHOD_NOT_ALLOWED);
+    app.call(Method::GET, "/api/v1/nothing-here", Some(&app.admin_token), None).await.problem(StatusCode::NOT_FOUND);
+    app.call(Method::GET, "/nope", None, None).await.problem(StatusCode::NOT_FOUND);
+    app.call(Method::PUT, "/api/v1/me", Some(&app.admin_token), None).await.problem(StatusCode::METHOD_NOT_ALLOWED);
+    app.call(Method::POST, "/healthz", None, None).await.problem(StatusCode::METHOD_NOT_ALLOWED);
     app.stop().await.expect("stop");
 }
 
@@ -131,14 +82,7 @@ async fn bad_parameters_name_the_parameter(backend: Backend) {
     assert_eq!(range.fields(), vec!["limit"]);
     let cursor = app.get("/api/v1/users?cursor=forged", &app.admin_token).await;
     assert_eq!(cursor.fields(), vec!["cursor"]);
-    let path = app
-        .call(
-            Method::DELETE,
-            "/api/v1/tokens/not-a-number",
-            Some(&app.admin_token),
-            None,
-        )
-        .await;
+    let path = app.call(Method::DELETE, "/api/v1/tokens/not-a-number", Some(&app.admin_token), None).await;
     path.problem(StatusCode::BAD_REQUEST);
     app.stop().await.expect("stop");
 }

@@ -109,15 +109,7 @@ impl TestApp {
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
         let client = reqwest::Client::builder().no_proxy().build().expect("http client");
-        TestApp {
-            addr,
-            admin_token,
-            db,
-            client,
-            shutdown,
-            handle,
-            _dir: dir,
-        }
+        TestApp { addr, admin_token, db, client, shutdown, handle, _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -147,13 +139,8 @@ impl TestApp {
     /// Create a user through the API and a token for it (minted through
     /// the CLI's code path would need a process; the service is the same).
     pub async fn user_with_token(&self, email: &str, role: &str) -> (i64, String) {
-        let user = self
-            .post(
-                "/api/v1/users",
-                &self.admin_token,
-                serde_json::json!({"email": email, "role": role}),
-            )
-            .await;
+        let user =
+            self.post("/api/v1/users", &self.admin_token, serde_json::json!({"email": email, "role": role})).await;
         assert_eq!(user.status, StatusCode::CREATED, "{}", user.text);
         let id = user.json["id"].as_i64().expect("user id");
         let accounts = herald::accounts::AccountService::new(
@@ -187,19 +174,11 @@ impl Reply {
         let headers = response.headers().clone();
         let text = response.text().await.expect("body");
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            text,
-            json,
-        }
+        Reply { status, headers, text, json }
     }
 
     pub fn content_type(&self) -> &str {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
     /// Assert an RFC 9457 problem with this status; returns the document.
@@ -207,11 +186,7 @@ impl Reply {
         assert_eq!(self.status, status, "body: {}", self.text);
         assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.text);
         assert_eq!(self.json["status"].as_u64(), Some(u64::from(status.as_u16())));
-        assert!(
-            self.json["title"].is_string() && self.json["detail"].is_string(),
-            "{}",
-            self.text
-        );
+        assert!(self.json["title"].is_string() && self.json["detail"].is_string(), "{}", self.text);
         &self.json
     }
 
@@ -219,11 +194,7 @@ impl Reply {
     pub fn fields(&self) -> Vec<String> {
         self.json["errors"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
             .unwrap_or_default()
     }
 }

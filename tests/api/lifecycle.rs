@@ -25,18 +25,14 @@ async fn empty_database_bootstraps_one_admin_once(backend: Backend) {
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
     assert_eq!(me.json["role"], "admin");
     assert_eq!(me.json["email"], "admin@localhost");
-    if backend == Backend::Sqlite {
-        assert!(
-            config.data_dir.join("herald.db").exists(),
-            "SQLite file created in the data dir"
-        );
+    if let herald::storage::Pool::Sqlite(pool) = app.db.pool() {
+        assert!(config.data_dir.join("herald.db").exists(), "SQLite file created in the data dir");
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
+        assert_eq!(mode, "wal");
     }
     // A second start on the same database migrates nothing and creates no second admin.
     let again = App::build(config.clone()).await.expect("restart");
-    assert!(
-        again.bootstrap.is_none(),
-        "bootstrap must happen only on an empty database"
-    );
+    assert!(again.bootstrap.is_none(), "bootstrap must happen only on an empty database");
     again.db().close().await;
     let users = app.get("/api/v1/users", &app.admin_token).await;
     assert_eq!(users.json["items"].as_array().map(Vec::len), Some(1));
@@ -53,16 +49,10 @@ async fn newer_schema_is_refused(backend: Backend) {
     let sql = "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
                VALUES (99990101000000, 'from the future', TRUE, X'00', 1)";
     let sql_pg = sql.replace("X'00'", "'\\x00'::bytea");
-    let text = if db.backend() == "postgres" {
-        sql_pg.as_str()
-    } else {
-        sql
-    };
+    let text = if db.backend() == "postgres" { sql_pg.as_str() } else { sql };
     let inserted: Result<(), StorageError> = on_pool!(db, |p| async {
         let mut c = db.acquire(p).await?;
-        db.observe("test.future_migration", text, sqlx::query(text).execute(&mut *c))
-            .await
-            .map(|_| ())
+        db.observe("test.future_migration", text, sqlx::query(text).execute(&mut *c)).await.map(|_| ())
     }
     .await);
     inserted.expect("insert future migration");
@@ -73,10 +63,7 @@ async fn newer_schema_is_refused(backend: Backend) {
         "schema ahead of this build is not ready: {}",
         ready.text
     );
-    let error = App::build(config)
-        .await
-        .err()
-        .expect("a newer database must be refused");
+    let error = App::build(config).await.err().expect("a newer database must be refused");
     let message = format!("{error:#}");
     assert!(message.contains("newer"), "clear message, got: {message}");
     assert!(message.contains("99990101000000"), "names the version, got: {message}");
@@ -98,10 +85,7 @@ async fn in_flight_request_completes_during_graceful_shutdown(backend: Backend) 
     let client = app.client.clone();
     on_pool!(db, |p| {
         // Hold every connection so the request below has to wait: a real slow request.
-        let held = vec![
-            db.acquire(p).await.expect("conn 1"),
-            db.acquire(p).await.expect("conn 2"),
-        ];
+        let held = vec![db.acquire(p).await.expect("conn 1"), db.acquire(p).await.expect("conn 2")];
         let request = tokio::spawn(async move { client.get(url).bearer_auth(token).send().await });
         wait_until(|| db.figures().waiting >= 1).await;
         app.shutdown.cancel();
@@ -113,9 +97,7 @@ async fn in_flight_request_completes_during_graceful_shutdown(backend: Backend) 
         let response = request.await.expect("join").expect("in-flight request answered");
         assert_eq!(response.status(), StatusCode::OK);
     });
-    let result = tokio::time::timeout(Duration::from_secs(10), app.handle)
-        .await
-        .expect("stops in time");
+    let result = tokio::time::timeout(Duration::from_secs(10), app.handle).await.expect("stops in time");
     result.expect("join").expect("serve returns Ok after a graceful stop");
 }
 

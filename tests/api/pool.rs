@@ -45,11 +45,7 @@ async fn fills_at(backend: Backend, env: Environment, max: Option<u32>, expected
     on_pool!(db, |p| {
         let mut held = Vec::new();
         for i in 0..expected {
-            held.push(
-                db.acquire(p)
-                    .await
-                    .unwrap_or_else(|e| panic!("connection {} of {expected}: {e}", i + 1)),
-            );
+            held.push(db.acquire(p).await.unwrap_or_else(|e| panic!("connection {} of {expected}: {e}", i + 1)));
         }
         let f = db.figures();
         assert_eq!((f.max, f.size, f.in_use), (expected, expected, expected), "{f:?}");
@@ -71,10 +67,7 @@ async fn fills_at(backend: Backend, env: Environment, max: Option<u32>, expected
         }
         assert!(saw_waiting, "a blocked acquire is counted as waiting");
         let extra = waiter.await.expect("join");
-        assert!(
-            matches!(extra, Err(StorageError::Unavailable)),
-            "acquire beyond max times out: {extra:?}"
-        );
+        assert!(matches!(extra, Err(StorageError::Unavailable)), "acquire beyond max times out: {extra:?}");
 
         // The API reports the exhaustion as 503 problem+json.
         let me = app.get("/api/v1/me", &app.admin_token).await;
@@ -85,15 +78,8 @@ async fn fills_at(backend: Backend, env: Environment, max: Option<u32>, expected
     assert_eq!(me.status, StatusCode::OK, "recovers once connections return");
     let figures = app.get("/api/v1/system/database", &app.admin_token).await;
     assert_eq!(figures.json["pool"]["max"], expected);
-    assert!(
-        figures.json["errors_total"].as_u64().unwrap() >= 1,
-        "timeouts are counted: {}",
-        figures.text
-    );
-    assert!(
-        figures.json["acquire_wait"]["max_ms"].as_f64().unwrap() >= 250.0,
-        "the wait was measured"
-    );
+    assert!(figures.json["errors_total"].as_u64().unwrap() >= 1, "timeouts are counted: {}", figures.text);
+    assert!(figures.json["acquire_wait"]["max_ms"].as_f64().unwrap() >= 250.0, "the wait was measured");
     app.stop().await.expect("stop");
 }
 
@@ -102,13 +88,8 @@ async fn postgres_connections_killed_by_the_server_are_replaced() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
         return;
     };
-    let herald::storage::Pool::Postgres(pool) = app.db.pool() else {
-        unreachable!("postgres backend")
-    };
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let herald::storage::Pool::Postgres(pool) = app.db.pool() else { unreachable!("postgres backend") };
+    let name: String = sqlx::query_scalar("SELECT current_database()").fetch_one(pool).await.unwrap();
     assert_eq!(app.get("/api/v1/me", &app.admin_token).await.status, StatusCode::OK);
     let cluster = testkit::PgCluster::shared().expect("cluster running");
     let killed = cluster
@@ -130,17 +111,11 @@ async fn postgres_connections_killed_by_the_server_are_replaced() {
 #[tokio::test]
 async fn unreachable_postgres_is_retried_with_backoff_then_reported() {
     // A port nothing listens on: connection refused on every attempt.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
     let mut config = herald::config::Config {
         data_dir: dir.path().to_path_buf(),
-        database_url: Some(herald::config::Secret::new(format!(
-            "postgres://herald:pw@127.0.0.1:{port}/herald"
-        ))),
+        database_url: Some(herald::config::Secret::new(format!("postgres://herald:pw@127.0.0.1:{port}/herald"))),
         ..Default::default()
     };
     config.pool.connect_retry_initial_ms = 50;
@@ -149,10 +124,7 @@ async fn unreachable_postgres_is_retried_with_backoff_then_reported() {
     let started = std::time::Instant::now();
     let error = herald::App::build(config).await.err().expect("no database, no start");
     let message = format!("{error:#}");
-    assert!(
-        started.elapsed() >= Duration::from_millis(500),
-        "kept retrying for the configured time"
-    );
+    assert!(started.elapsed() >= Duration::from_millis(500), "kept retrying for the configured time");
     let attempts: u32 = message
         .split("(attempt ")
         .nth(1)
@@ -173,37 +145,15 @@ async fn postgres_statement_timeout_applies_and_slow_queries_are_counted() {
     else {
         return;
     };
-    let herald::storage::Pool::Postgres(pool) = app.db.pool() else {
-        unreachable!("postgres backend")
-    };
-    let shown: String = sqlx::query_scalar("SHOW statement_timeout")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let herald::storage::Pool::Postgres(pool) = app.db.pool() else { unreachable!("postgres backend") };
+    let shown: String = sqlx::query_scalar("SHOW statement_timeout").fetch_one(pool).await.unwrap();
     assert_eq!(shown, "250ms");
     let mut c = app.db.acquire(pool).await.unwrap();
-    let slow = app
-        .db
-        .observe(
-            "test.sleep",
-            "SELECT pg_sleep(2)",
-            sqlx::query("SELECT pg_sleep(2)").execute(&mut *c),
-        )
-        .await;
-    assert!(
-        matches!(slow, Err(StorageError::Other { .. })),
-        "cancelled by the server: {slow:?}"
-    );
-    assert_eq!(
-        app.db.metrics().errors_total(),
-        1,
-        "the cancelled statement is counted as an error"
-    );
-    assert_eq!(
-        app.db.metrics().slow_queries_total(),
-        1,
-        "and, at 250 ms over a 100 ms threshold, as slow"
-    );
+    let slow =
+        app.db.observe("test.sleep", "SELECT pg_sleep(2)", sqlx::query("SELECT pg_sleep(2)").execute(&mut *c)).await;
+    assert!(matches!(slow, Err(StorageError::Other { .. })), "cancelled by the server: {slow:?}");
+    assert_eq!(app.db.metrics().errors_total(), 1, "the cancelled statement is counted as an error");
+    assert_eq!(app.db.metrics().slow_queries_total(), 1, "and, at 250 ms over a 100 ms threshold, as slow");
     drop(c);
     app.stop().await.expect("stop");
 }

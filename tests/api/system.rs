@@ -25,8 +25,7 @@ async fn health_ready_and_metrics_answer(backend: Backend) {
     assert_eq!(ready.json["schema_version"], ready.json["schema_known"]);
 
     // Touch a parameterised route so its template shows up in the metrics.
-    app.call(Method::DELETE, "/api/v1/tokens/987654", Some(&app.admin_token), None)
-        .await;
+    app.call(Method::DELETE, "/api/v1/tokens/987654", Some(&app.admin_token), None).await;
     app.get("/api/v1/me", &app.admin_token).await;
     let metrics = app.call(Method::GET, "/metrics", None, None).await;
     assert_eq!(metrics.status, StatusCode::OK);
@@ -61,11 +60,7 @@ async fn database_figures_for_operators_only(backend: Backend) {
     let figures = app.get("/api/v1/system/database", &operator).await;
     assert_eq!(figures.status, StatusCode::OK, "{}", figures.text);
     let f = &figures.json;
-    let expected = if backend == Backend::Sqlite {
-        "sqlite"
-    } else {
-        "postgres"
-    };
+    let expected = if backend == Backend::Sqlite { "sqlite" } else { "postgres" };
     assert_eq!(f["backend"], expected);
     assert_eq!(f["pool"]["max"], 10);
     for key in ["size", "idle", "in_use", "waiting", "utilization"] {
@@ -76,16 +71,9 @@ async fn database_figures_for_operators_only(backend: Backend) {
         assert!(f[key]["p99_ms"].as_f64().unwrap_or(-1.0) >= f[key]["p50_ms"].as_f64().unwrap_or(0.0));
     }
     assert_eq!(f["errors_total"], 0);
-    let ops: Vec<&str> = f["operations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|o| o["operation"].as_str())
-        .collect();
+    let ops: Vec<&str> = f["operations"].as_array().unwrap().iter().filter_map(|o| o["operation"].as_str()).collect();
     assert!(ops.contains(&"accounts.principal"), "{ops:?}");
-    app.get("/api/v1/system/database", &member)
-        .await
-        .problem(StatusCode::FORBIDDEN);
+    app.get("/api/v1/system/database", &member).await.problem(StatusCode::FORBIDDEN);
     app.stop().await.expect("stop");
 }
 
@@ -98,10 +86,7 @@ async fn readyz_fails_when_database_is_gone(backend: Backend) {
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE, "{}", ready.text);
     assert_eq!(ready.json["database"], "unreachable");
     // Liveness does not depend on the database.
-    assert_eq!(
-        app.call(Method::GET, "/healthz", None, None).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.call(Method::GET, "/healthz", None, None).await.status, StatusCode::OK);
     // An API call answers 503 problem+json rather than hanging or leaking driver text.
     let me = app.get("/api/v1/me", &app.admin_token).await;
     me.problem(StatusCode::SERVICE_UNAVAILABLE);
@@ -114,29 +99,17 @@ async fn openapi_document_and_docs_are_served(backend: Backend) {
     };
     let spec = app.call(Method::GET, "/api/openapi.json", None, None).await;
     assert_eq!(spec.status, StatusCode::OK);
-    assert!(
-        spec.json["openapi"].as_str().unwrap_or("").starts_with("3.1"),
-        "OpenAPI 3.1: {}",
-        spec.json["openapi"]
-    );
-    for path in [
-        "/api/v1/me",
-        "/api/v1/users",
-        "/api/v1/tokens",
-        "/api/v1/tokens/{id}",
-        "/api/v1/system/database",
-        "/readyz",
-    ] {
+    assert!(spec.json["openapi"].as_str().unwrap_or("").starts_with("3.1"), "OpenAPI 3.1: {}", spec.json["openapi"]);
+    for path in
+        ["/api/v1/me", "/api/v1/users", "/api/v1/tokens", "/api/v1/tokens/{id}", "/api/v1/system/database", "/readyz"]
+    {
         assert!(spec.json["paths"][path].is_object(), "spec documents {path}");
     }
     assert!(spec.json["components"]["securitySchemes"]["bearer"].is_object());
     let docs = app.call(Method::GET, "/docs", None, None).await;
     assert_eq!(docs.status, StatusCode::OK);
     assert!(docs.content_type().starts_with("text/html"));
-    assert!(
-        docs.text.contains("/api/openapi.json") || docs.text.contains("\"openapi\""),
-        "docs load the spec"
-    );
+    assert!(docs.text.contains("/api/openapi.json") || docs.text.contains("\"openapi\""), "docs load the spec");
     app.stop().await.expect("stop");
 }
 
@@ -144,13 +117,7 @@ async fn request_id_is_echoed_or_generated(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let given = app
-        .client
-        .get(app.url("/healthz"))
-        .header("x-request-id", "abc-123")
-        .send()
-        .await
-        .unwrap();
+    let given = app.client.get(app.url("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
     assert_eq!(given.headers()["x-request-id"], "abc-123");
     let generated = app.client.get(app.url("/nope")).send().await.unwrap();
     let id = generated.headers()["x-request-id"].to_str().unwrap().to_string();

@@ -1,0 +1,489 @@
+//! Persistence of notifications and announcements.
+//!
+//! The per-user cursor: `user_account.notification_seq` is bumped in the
+//! same transaction (on PostgreSQL, the same statement) that inserts the
+//! notification, so the user row's lock orders concurrent writers — across
+//! instances too — and a failed insert rolls the bump back: no gaps.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::QueryBuilder;
+use sqlx::types::Json;
+
+use super::domain::{Audience, Content, Filter, IdempotencyKey, Notification, Position, TypeCount};
+use crate::on_pool;
+use crate::storage::{Db, Pool, StorageError, Ts};
+
+const COLUMNS: &str = "id, user_id, cursor, type, priority, title, body, data, created_at, read_at, expires_at";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    user_id: i64,
+    cursor: i64,
+    #[sqlx(rename = "type")]
+    kind: String,
+    priority: i16,
+    title: String,
+    body: String,
+    data: Option<Json<Value>>,
+    created_at: DateTime<Utc>,
+    read_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl From<Row> for Notification {
+    fn from(r: Row) -> Self {
+        Notification {
+            id: r.id,
+            user_id: r.user_id,
+            cursor: r.cursor,
+            kind: r.kind,
+            priority: r.priority,
+            title: r.title,
+            body: r.body,
+            data: r.data.map(|j| j.0),
+            created_at: r.created_at,
+            read_at: r.read_at,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+/// Why an announcement was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum AnnounceError {
+    #[error("unknown recipients")]
+    UnknownRecipients(Vec<String>),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// A recorded announcement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Announced {
+    pub id: i64,
+    pub recipients: i64,
+}
+
+/// Repository for the inbox.
+#[derive(Clone)]
+pub struct NotificationStore {
+    db: Db,
+}
+
+/// `TRUE` for rows a reader may see at `now`.
+const LIVE: &str = "(expires_at IS NULL OR expires_at > ";
+
+impl NotificationStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The notification a user created earlier with this key.
+    pub async fn by_idempotency_key(
+        &self,
+        user_id: i64,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Notification>, StorageError> {
+        let sql = format!("SELECT {COLUMNS} FROM notification WHERE user_id = $1 AND idempotency_key = $2");
+        let db = &self.db;
+        let row: Option<Row> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(&sql).bind(user_id).bind(key.as_str());
+            db.observe("notifications.by_idempotency_key", &sql, q.fetch_optional(&mut *c)).await?
+        });
+        Ok(row.map(Notification::from))
+    }
+
+    /// Insert one notification with the user's next cursor. `NotFound` when
+    /// the user does not exist; `Conflict` when the idempotency key is taken.
+    pub async fn insert(
+        &self,
+        user_id: i64,
+        content: &Content,
+        key: Option<&IdempotencyKey>,
+        now: DateTime<Utc>,
+    ) -> Result<Notification, StorageError> {
+        let db = &self.db;
+        let data = content.data.as_ref().map(Json);
+        let row: Option<Row> = match db.pool() {
+            Pool::Postgres(p) => {
+                // One statement: bump and insert commit or fail together.
+                let sql = format!(
+                    "WITH seq AS (UPDATE user_account SET notification_seq = notification_seq + 1 \
+                                  WHERE id = $1 RETURNING id, notification_seq) \
+                     INSERT INTO notification (user_id, cursor, type, priority, title, body, data, created_at, \
+                                               expires_at, idempotency_key) \
+                     SELECT id, notification_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM seq RETURNING {COLUMNS}"
+                );
+                let mut c = db.acquire(p).await?;
+                let q = sqlx::query_as(&sql)
+                    .bind(user_id)
+                    .bind(content.kind.as_str())
+                    .bind(content.priority)
+                    .bind(&content.title)
+                    .bind(&content.body)
+                    .bind(data)
+                    .bind(Ts(now))
+                    .bind(content.expires_at.map(Ts))
+                    .bind(key.map(IdempotencyKey::as_str));
+                db.observe("notifications.insert", &sql, q.fetch_optional(&mut *c)).await?
+            }
+            Pool::Sqlite(p) => {
+                const BUMP: &str = "UPDATE user_account SET notification_seq = notification_seq + 1 WHERE id = $1 RETURNING notification_seq";
+                let insert = format!(
+                    "INSERT INTO notification (user_id, cursor, type, priority, title, body, data, created_at, \
+                                               expires_at, idempotency_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+                );
+                let mut c = db.acquire(p).await?;
+                let mut tx = db.begin(&mut c).await?;
+                let seq: Option<i64> = db
+                    .observe(
+                        "notifications.bump_cursor",
+                        BUMP,
+                        sqlx::query_scalar(BUMP).bind(user_id).fetch_optional(&mut *tx),
+                    )
+                    .await?;
+                let Some(seq) = seq else { return Err(StorageError::NotFound) };
+                let q = sqlx::query_as(&insert)
+                    .bind(user_id)
+                    .bind(seq)
+                    .bind(content.kind.as_str())
+                    .bind(content.priority)
+                    .bind(&content.title)
+                    .bind(&content.body)
+                    .bind(data)
+                    .bind(Ts(now))
+                    .bind(content.expires_at.map(Ts))
+                    .bind(key.map(IdempotencyKey::as_str));
+                // On error the transaction is dropped and rolls back the bump.
+                let row = db.observe("notifications.insert", &insert, q.fetch_one(&mut *tx)).await?;
+                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
+                Some(row)
+            }
+        };
+        row.map(Notification::from).ok_or(StorageError::NotFound)
+    }
+
+    /// The announcement a sender recorded earlier with this key.
+    pub async fn announcement_by_key(
+        &self,
+        created_by: i64,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Announced>, StorageError> {
+        const SQL: &str =
+            "SELECT id, CAST(recipients AS BIGINT) FROM announcement WHERE created_by = $1 AND idempotency_key = $2";
+        let db = &self.db;
+        let row: Option<(i64, i64)> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(SQL).bind(created_by).bind(key.as_str());
+            db.observe("notifications.announcement_by_key", SQL, q.fetch_optional(&mut *c)).await?
+        });
+        Ok(row.map(|(id, recipients)| Announced { id, recipients }))
+    }
+
+    /// Record an announcement and give every recipient the notification, in
+    /// one transaction: all of them get it or none does.
+    pub async fn announce(
+        &self,
+        created_by: i64,
+        audience: &Audience,
+        audience_json: &Value,
+        content: &Content,
+        key: Option<&IdempotencyKey>,
+        now: DateTime<Utc>,
+    ) -> Result<Announced, AnnounceError> {
+        let db = &self.db;
+        let data = content.data.as_ref().map(Json);
+        const RECORD: &str = "INSERT INTO announcement (created_by, created_at, audience, recipients, type, title, \
+                              idempotency_key) VALUES ($1, $2, $3, 0, $4, $5, $6) RETURNING id";
+        const COUNT: &str = "UPDATE announcement SET recipients = $2 WHERE id = $1";
+        match db.pool() {
+            Pool::Postgres(p) => {
+                let filter = match audience {
+                    Audience::All => "$1",
+                    Audience::Role(_) => "u.role = $1",
+                    Audience::UserIds(_) => "u.id = ANY($1)",
+                    Audience::ExternalIds(_) => "u.external_id = ANY($1)",
+                };
+                // Lock the audience in id order (no deadlock between two
+                // overlapping announcements), bump each cursor, insert all
+                // notifications: one set-based statement.
+                let fan_out = format!(
+                    "WITH target AS (SELECT u.id FROM user_account u WHERE {filter} ORDER BY u.id FOR UPDATE), \
+                     bumped AS (UPDATE user_account u SET notification_seq = u.notification_seq + 1 FROM target \
+                                WHERE u.id = target.id RETURNING u.id, u.notification_seq) \
+                     INSERT INTO notification (user_id, cursor, type, priority, title, body, data, created_at, \
+                                               expires_at, announcement_id) \
+                     SELECT id, notification_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM bumped"
+                );
+                let mut c = db.acquire(p).await?;
+                let mut tx = db.begin(&mut c).await?;
+                const MISSING_IDS: &str = "SELECT x::text FROM unnest($1::bigint[]) x \
+                                           WHERE NOT EXISTS (SELECT 1 FROM user_account WHERE id = x)";
+                const MISSING_EXTERNAL: &str = "SELECT x FROM unnest($1::text[]) x \
+                                                WHERE NOT EXISTS (SELECT 1 FROM user_account WHERE external_id = x)";
+                let unknown: Vec<String> = match audience {
+                    Audience::UserIds(ids) => {
+                        let q = sqlx::query_scalar(MISSING_IDS).bind(ids.clone());
+                        db.observe("notifications.unknown_recipients", MISSING_IDS, q.fetch_all(&mut *tx)).await?
+                    }
+                    Audience::ExternalIds(ids) => {
+                        let q = sqlx::query_scalar(MISSING_EXTERNAL).bind(ids.clone());
+                        db.observe("notifications.unknown_recipients", MISSING_EXTERNAL, q.fetch_all(&mut *tx)).await?
+                    }
+                    Audience::All | Audience::Role(_) => Vec::new(),
+                };
+                if !unknown.is_empty() {
+                    return Err(AnnounceError::UnknownRecipients(unknown));
+                }
+                let q = sqlx::query_scalar(RECORD)
+                    .bind(created_by)
+                    .bind(Ts(now))
+                    .bind(Json(audience_json))
+                    .bind(content.kind.as_str())
+                    .bind(&content.title)
+                    .bind(key.map(IdempotencyKey::as_str));
+                let id: i64 = db.observe("notifications.record_announcement", RECORD, q.fetch_one(&mut *tx)).await?;
+                let q = sqlx::query(&fan_out);
+                let q = match audience {
+                    Audience::All => q.bind(true),
+                    Audience::Role(role) => q.bind(role.as_str()),
+                    Audience::UserIds(ids) => q.bind(ids.clone()),
+                    Audience::ExternalIds(ids) => q.bind(ids.clone()),
+                };
+                let q = q
+                    .bind(content.kind.as_str())
+                    .bind(content.priority)
+                    .bind(&content.title)
+                    .bind(&content.body)
+                    .bind(data)
+                    .bind(Ts(now))
+                    .bind(content.expires_at.map(Ts))
+                    .bind(id);
+                let recipients =
+                    db.observe("notifications.fan_out", &fan_out, q.execute(&mut *tx)).await?.rows_affected() as i64;
+                let q = sqlx::query(COUNT).bind(id).bind(recipients as i32);
+                db.observe("notifications.count_announcement", COUNT, q.execute(&mut *tx)).await?;
+                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
+                Ok(Announced { id, recipients })
+            }
+            Pool::Sqlite(p) => {
+                // SQLite has no arrays: lists travel as one JSON array.
+                let (filter, missing) = match audience {
+                    Audience::All => ("$1", None),
+                    Audience::Role(_) => ("role = $1", None),
+                    Audience::UserIds(_) => (
+                        "id IN (SELECT value FROM json_each($1))",
+                        Some(
+                            "SELECT CAST(value AS TEXT) FROM json_each($1) WHERE value NOT IN (SELECT id FROM user_account)",
+                        ),
+                    ),
+                    Audience::ExternalIds(_) => (
+                        "external_id IN (SELECT value FROM json_each($1))",
+                        Some(
+                            "SELECT value FROM json_each($1) WHERE value NOT IN (SELECT external_id FROM user_account WHERE external_id IS NOT NULL)",
+                        ),
+                    ),
+                };
+                let list = match audience {
+                    Audience::UserIds(ids) => serde_json::to_string(ids).unwrap_or_default(),
+                    Audience::ExternalIds(ids) => serde_json::to_string(ids).unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let bump = format!("UPDATE user_account SET notification_seq = notification_seq + 1 WHERE {filter}");
+                let fan_out = format!(
+                    "INSERT INTO notification (user_id, cursor, type, priority, title, body, data, created_at, \
+                                               expires_at, announcement_id) \
+                     SELECT id, notification_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM user_account WHERE {filter}"
+                );
+                let mut c = db.acquire(p).await?;
+                // BEGIN IMMEDIATE: the audience cannot change under us.
+                let mut tx = db.begin(&mut c).await?;
+                if let Some(missing) = missing {
+                    let q = sqlx::query_scalar(missing).bind(&list);
+                    let unknown: Vec<String> =
+                        db.observe("notifications.unknown_recipients", missing, q.fetch_all(&mut *tx)).await?;
+                    if !unknown.is_empty() {
+                        return Err(AnnounceError::UnknownRecipients(unknown));
+                    }
+                }
+                let q = sqlx::query_scalar(RECORD)
+                    .bind(created_by)
+                    .bind(Ts(now))
+                    .bind(Json(audience_json))
+                    .bind(content.kind.as_str())
+                    .bind(&content.title)
+                    .bind(key.map(IdempotencyKey::as_str));
+                let id: i64 = db.observe("notifications.record_announcement", RECORD, q.fetch_one(&mut *tx)).await?;
+                let q = with_filter(&bump, audience, &list);
+                db.observe("notifications.bump_cursors", &bump, q.execute(&mut *tx)).await?;
+                let q = with_filter(&fan_out, audience, &list)
+                    .bind(content.kind.as_str())
+                    .bind(content.priority)
+                    .bind(&content.title)
+                    .bind(&content.body)
+                    .bind(data)
+                    .bind(Ts(now))
+                    .bind(content.expires_at.map(Ts))
+                    .bind(id);
+                let recipients =
+                    db.observe("notifications.fan_out", &fan_out, q.execute(&mut *tx)).await?.rows_affected() as i64;
+                let q = sqlx::query(COUNT).bind(id).bind(recipients);
+                db.observe("notifications.count_announcement", COUNT, q.execute(&mut *tx)).await?;
+                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
+                Ok(Announced { id, recipients })
+            }
+        }
+    }
+
+    /// One page of a user's live notifications; fetches `limit` rows.
+    pub async fn list(
+        &self,
+        user_id: i64,
+        filter: &Filter,
+        position: Position,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Notification>, StorageError> {
+        let db = &self.db;
+        let rows: Vec<Row> = on_pool!(db, |p| {
+            let mut qb = QueryBuilder::new(format!("SELECT {COLUMNS} FROM notification WHERE user_id = "));
+            qb.push_bind(user_id).push(format!(" AND {LIVE}")).push_bind(Ts(now)).push(")");
+            if filter.unread_only {
+                // Written literally so the planner can use the partial unread index.
+                qb.push(" AND read_at IS NULL");
+            }
+            if let Some(kind) = &filter.kind {
+                qb.push(" AND type = ").push_bind(kind.as_str().to_string());
+            }
+            match position {
+                Position::Before(None) => qb.push(" ORDER BY cursor DESC"),
+                Position::Before(Some(c)) => qb.push(" AND cursor < ").push_bind(c).push(" ORDER BY cursor DESC"),
+                Position::After(c) => qb.push(" AND cursor > ").push_bind(c).push(" ORDER BY cursor ASC"),
+            };
+            qb.push(" LIMIT ").push_bind(limit);
+            let sql = qb.sql().to_string();
+            let mut c = db.acquire(p).await?;
+            db.observe("notifications.list", &sql, qb.build_query_as().fetch_all(&mut *c)).await?
+        });
+        Ok(rows.into_iter().map(Notification::from).collect())
+    }
+
+    /// One live notification of this user.
+    pub async fn get(&self, user_id: i64, id: i64, now: DateTime<Utc>) -> Result<Option<Notification>, StorageError> {
+        let sql = format!("SELECT {COLUMNS} FROM notification WHERE id = $1 AND user_id = $2 AND {LIVE}$3)");
+        let db = &self.db;
+        let row: Option<Row> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(&sql).bind(id).bind(user_id).bind(Ts(now));
+            db.observe("notifications.get", &sql, q.fetch_optional(&mut *c)).await?
+        });
+        Ok(row.map(Notification::from))
+    }
+
+    /// Mark one read (keeping the first read time) or unread.
+    pub async fn set_read(
+        &self,
+        user_id: i64,
+        id: i64,
+        read: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Notification>, StorageError> {
+        let set = if read { "COALESCE(read_at, $3)" } else { "NULL" };
+        let sql = format!(
+            "UPDATE notification SET read_at = {set} WHERE id = $1 AND user_id = $2 AND {LIVE}$3) RETURNING {COLUMNS}"
+        );
+        let db = &self.db;
+        let row: Option<Row> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(&sql).bind(id).bind(user_id).bind(Ts(now));
+            db.observe("notifications.set_read", &sql, q.fetch_optional(&mut *c)).await?
+        });
+        Ok(row.map(Notification::from))
+    }
+
+    /// Mark every unread live notification read, optionally only up to a cursor.
+    pub async fn read_all(&self, user_id: i64, up_to: Option<i64>, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        let sql = format!(
+            "UPDATE notification SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL AND {LIVE}$2) AND cursor <= $3"
+        );
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query(&sql).bind(user_id).bind(Ts(now)).bind(up_to.unwrap_or(i64::MAX));
+            Ok(db.observe("notifications.read_all", &sql, q.execute(&mut *c)).await?.rows_affected())
+        })
+    }
+
+    /// Delete one live notification of this user; whether it existed.
+    pub async fn delete(&self, user_id: i64, id: i64, now: DateTime<Utc>) -> Result<bool, StorageError> {
+        let sql = format!("DELETE FROM notification WHERE id = $1 AND user_id = $2 AND {LIVE}$3)");
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query(&sql).bind(id).bind(user_id).bind(Ts(now));
+            Ok(db.observe("notifications.delete", &sql, q.execute(&mut *c)).await?.rows_affected() == 1)
+        })
+    }
+
+    /// Totals by type over the user's live notifications.
+    pub async fn stats(&self, user_id: i64, now: DateTime<Utc>) -> Result<Vec<TypeCount>, StorageError> {
+        let sql = format!(
+            "SELECT type, CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN read_at IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM notification WHERE user_id = $1 AND {LIVE}$2) GROUP BY type ORDER BY type"
+        );
+        let db = &self.db;
+        let rows: Vec<(String, i64, i64)> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(&sql).bind(user_id).bind(Ts(now));
+            db.observe("notifications.stats", &sql, q.fetch_all(&mut *c)).await?
+        });
+        Ok(rows.into_iter().map(|(kind, total, unread)| TypeCount { kind, total, unread }).collect())
+    }
+
+    /// Delete up to `batch` expired notifications; how many went.
+    pub async fn delete_expired(&self, now: DateTime<Utc>, batch: i64) -> Result<u64, StorageError> {
+        const SQL: &str = "DELETE FROM notification WHERE id IN \
+                           (SELECT id FROM notification WHERE expires_at <= $1 LIMIT $2)";
+        self.delete_batch("notifications.delete_expired", SQL, now, batch).await
+    }
+
+    /// Delete up to `batch` notifications read before `before`; how many went.
+    pub async fn delete_read_before(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StorageError> {
+        const SQL: &str = "DELETE FROM notification WHERE id IN \
+                           (SELECT id FROM notification WHERE read_at < $1 LIMIT $2)";
+        self.delete_batch("notifications.delete_read", SQL, before, batch).await
+    }
+
+    async fn delete_batch(
+        &self,
+        operation: &'static str,
+        sql: &str,
+        at: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<u64, StorageError> {
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query(sql).bind(Ts(at)).bind(batch);
+            Ok(db.observe(operation, sql, q.execute(&mut *c)).await?.rows_affected())
+        })
+    }
+}
+
+/// A SQLite statement with the audience filter's `$1` bound.
+fn with_filter<'q>(
+    sql: &'q str,
+    audience: &'q Audience,
+    list: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    let q = sqlx::query(sql);
+    match audience {
+        Audience::All => q.bind(true),
+        Audience::Role(role) => q.bind(role.as_str()),
+        Audience::UserIds(_) | Audience::ExternalIds(_) => q.bind(list),
+    }
+}
