@@ -25,7 +25,10 @@ use error::{ApiError, InternalDetail};
 
 /// The complete application router.
 pub fn router(state: AppState) -> Router {
-    let api = openapi::api_router().merge(crate::accounts::http::router()).merge(crate::system::http::router());
+    let api = openapi::api_router()
+        .merge(crate::accounts::http::router())
+        .merge(crate::notifications::http::router())
+        .merge(crate::system::http::router());
     let (routes, spec) = api.split_for_parts();
     Router::new()
         .merge(routes)

@@ -71,9 +71,17 @@ impl From<Notification> for NotificationOut {
     }
 }
 
-/// The notification fields shared by a create and an announcement.
+/// Create body. (Fields are listed out rather than flattened from a shared
+/// struct: serde's flatten loses the path a validation error must name.)
 #[derive(Debug, Deserialize, ToSchema)]
-pub struct ContentIn {
+#[serde(deny_unknown_fields)]
+pub struct CreateNotificationIn {
+    /// The herald user id; give this or `external_id`.
+    pub user_id: Option<i64>,
+    /// The application's id for the user; give this or `user_id`.
+    pub external_id: Option<String>,
+    /// A retry with the same key for the same user returns the first result.
+    pub idempotency_key: Option<String>,
     /// `[a-z0-9_.-]{1,64}`, e.g. `system`, `alert`, `message`.
     #[serde(rename = "type")]
     pub kind: Option<String>,
@@ -89,30 +97,11 @@ pub struct ContentIn {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-impl From<ContentIn> for RawContent {
-    fn from(c: ContentIn) -> Self {
-        RawContent {
-            kind: c.kind,
-            priority: c.priority,
-            title: c.title,
-            body: c.body,
-            data: c.data,
-            expires_at: c.expires_at,
-        }
+impl CreateNotificationIn {
+    fn content(self) -> RawContent {
+        let Self { kind, priority, title, body, data, expires_at, .. } = self;
+        RawContent { kind, priority, title, body, data, expires_at }
     }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateNotificationIn {
-    /// The herald user id; give this or `external_id`.
-    pub user_id: Option<i64>,
-    /// The application's id for the user; give this or `user_id`.
-    pub external_id: Option<String>,
-    /// A retry with the same key for the same user returns the first result.
-    pub idempotency_key: Option<String>,
-    #[serde(flatten)]
-    pub content: ContentIn,
 }
 
 /// Exactly one of the four fields.
@@ -129,13 +118,27 @@ pub struct AudienceIn {
     pub external_ids: Option<Vec<String>>,
 }
 
+/// Announcement body: an audience and the notification fields.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnnounceIn {
     pub audience: AudienceIn,
+    /// A retry with the same key from the same caller returns the first result.
     pub idempotency_key: Option<String>,
-    #[serde(flatten)]
-    pub content: ContentIn,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub priority: Option<i64>,
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub data: Option<Value>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl AnnounceIn {
+    fn content(self) -> RawContent {
+        let Self { kind, priority, title, body, data, expires_at, .. } = self;
+        RawContent { kind, priority, title, body, data, expires_at }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -232,14 +235,14 @@ async fn create_notification(
     ApiJson(body): ApiJson<CreateNotificationIn>,
 ) -> Result<impl IntoResponse, ApiError> {
     auth.require(&[Role::Admin, Role::Sender])?;
-    let to = match (body.user_id, body.external_id) {
+    let to = match (body.user_id, &body.external_id) {
         (Some(id), None) => Recipient::UserId(id),
-        (None, Some(external)) => Recipient::ExternalId(external),
+        (None, Some(external)) => Recipient::ExternalId(external.clone()),
         (Some(_), Some(_)) => return Err(ApiError::field("user_id", "give user_id or external_id, not both")),
         (None, None) => return Err(ApiError::field("user_id", "user_id or external_id is required")),
     };
     let key = parse_key(body.idempotency_key.as_deref())?;
-    let created = state.notifications.create(to, body.content.into(), key).await?;
+    let created = state.notifications.create(to, body.content(), key).await?;
     let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(NotificationOut::from(created.value))))
 }
@@ -255,14 +258,15 @@ async fn announce(
 ) -> Result<impl IntoResponse, ApiError> {
     let caller = auth.require(&[Role::Admin, Role::Sender])?;
     let audience_json = serde_json::to_value(&body.audience).unwrap_or(Value::Null);
-    let audience = parse_audience(body.audience)?;
     let key = parse_key(body.idempotency_key.as_deref())?;
-    let sent = state.notifications.announce(caller.user.id, audience, &audience_json, body.content.into(), key).await?;
+    let AnnounceIn { audience, .. } = &body;
+    let audience = parse_audience(audience)?;
+    let sent = state.notifications.announce(caller.user.id, audience, &audience_json, body.content(), key).await?;
     let status = if sent.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(AnnouncedOut { id: sent.value.id, recipients: sent.value.recipients })))
 }
 
-fn parse_audience(a: AudienceIn) -> Result<Audience, ApiError> {
+fn parse_audience(a: &AudienceIn) -> Result<Audience, ApiError> {
     let given = [a.all.is_some(), a.role.is_some(), a.user_ids.is_some(), a.external_ids.is_some()];
     if given.iter().filter(|g| **g).count() != 1 {
         return Err(ApiError::field("audience", "give exactly one of all, role, user_ids, external_ids"));
@@ -271,15 +275,15 @@ fn parse_audience(a: AudienceIn) -> Result<Audience, ApiError> {
     match a {
         AudienceIn { all: Some(true), .. } => Ok(Audience::All),
         AudienceIn { all: Some(false), .. } => Err(ApiError::field("audience.all", "must be true")),
-        AudienceIn { role: Some(role), .. } => Ok(Audience::Role(role)),
+        AudienceIn { role: Some(role), .. } => Ok(Audience::Role(*role)),
         AudienceIn { user_ids: Some(ids), .. } if too_many(ids.len()) => {
             Err(ApiError::field("audience.user_ids", format!("must list 1 to {MAX_AUDIENCE_LIST} ids")))
         }
-        AudienceIn { user_ids: Some(ids), .. } => Ok(Audience::UserIds(ids)),
+        AudienceIn { user_ids: Some(ids), .. } => Ok(Audience::UserIds(ids.clone())),
         AudienceIn { external_ids: Some(ids), .. } if too_many(ids.len()) => {
             Err(ApiError::field("audience.external_ids", format!("must list 1 to {MAX_AUDIENCE_LIST} ids")))
         }
-        AudienceIn { external_ids: Some(ids), .. } => Ok(Audience::ExternalIds(ids)),
+        AudienceIn { external_ids: Some(ids), .. } => Ok(Audience::ExternalIds(ids.clone())),
         _ => Err(ApiError::field("audience", "give exactly one of all, role, user_ids, external_ids")),
     }
 }

@@ -147,7 +147,10 @@ impl Db {
 
     /// Pool figures right now.
     pub fn figures(&self) -> PoolFigures {
-        let (size, idle) = on_pool!(self, |p| (p.size(), p.num_idle() as u32));
+        // sqlx keeps the idle count in an atomic that a release and an acquire
+        // racing can briefly wrap below zero: read it as signed and clamp.
+        let (size, idle) = on_pool!(self, |p| (p.size(), p.num_idle() as isize));
+        let idle = idle.clamp(0, size as isize) as u32;
         let in_use = size.saturating_sub(idle);
         let max = self.inner.max_connections;
         PoolFigures {

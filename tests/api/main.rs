@@ -8,5 +8,6 @@ mod accounts;
 mod cli;
 mod errors;
 mod lifecycle;
+mod notifications;
 mod pool;
 mod system;
