@@ -4,7 +4,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 
 use super::domain::{Email, ExternalId, Label, Principal, RawToken, Role, Token, TokenHash, User};
-use super::store::{AccountStore, ExternalUser, NewToken, NewUser, TokenScope};
+use super::store::{AccountStore, ExternalUser, NewToken, NewUser, TOKEN_TOUCH_INTERVAL, TokenScope};
 use crate::clock::Clock;
 use crate::storage::StorageError;
 
@@ -133,9 +133,12 @@ impl AccountService {
     /// Turn a bearer token into the principal it belongs to.
     pub async fn authenticate(&self, raw: &str) -> Result<Principal, AccountError> {
         let now = self.clock.now();
-        let (user, token_id) =
+        let (user, token_id, last_used_at) =
             self.store.principal(&TokenHash::of(raw), now).await?.ok_or(AccountError::Unauthenticated)?;
-        self.store.touch_token(token_id, now).await?;
+        // Only a stale last_used_at costs a write; most requests stay a single read.
+        if last_used_at.is_none_or(|t| t < now - TOKEN_TOUCH_INTERVAL) {
+            self.store.touch_token(token_id, now).await?;
+        }
         Ok(Principal { user, token_id })
     }
 

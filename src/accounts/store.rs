@@ -66,6 +66,7 @@ impl From<TokenRow> for Token {
 #[derive(sqlx::FromRow)]
 struct PrincipalRow {
     token_id: i64,
+    last_used_at: Option<DateTime<Utc>>,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -102,6 +103,10 @@ pub enum TokenScope {
     User(i64),
     All,
 }
+
+/// How stale `last_used_at` may get before a request refreshes it: a
+/// write per request would serialize every request on SQLite's write lock.
+pub const TOKEN_TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
 
 const USER_COLUMNS: &str = "id, email, display_name, role, external_id, created_at";
 const TOKEN_COLUMNS: &str = "id, user_id, name, created_at, last_used_at, expires_at, revoked_at";
@@ -240,9 +245,14 @@ impl AccountStore {
         Ok(row.into())
     }
 
-    /// The user behind a live (not revoked, not expired) token, with the token id.
-    pub async fn principal(&self, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<(User, i64)>, StorageError> {
-        const SQL: &str = "SELECT t.id AS token_id, u.id, u.email, u.display_name, u.role, u.external_id, u.created_at \
+    /// The user behind a live (not revoked, not expired) token, with the
+    /// token's id and when it was last used.
+    pub async fn principal(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(User, i64, Option<DateTime<Utc>>)>, StorageError> {
+        const SQL: &str = "SELECT t.id AS token_id, t.last_used_at, u.id, u.email, u.display_name, u.role, u.external_id, u.created_at \
                            FROM api_token t JOIN user_account u ON u.id = t.user_id \
                            WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
                            AND (t.expires_at IS NULL OR t.expires_at > $2)";
@@ -252,15 +262,15 @@ impl AccountStore {
             let q = sqlx::query_as(SQL).bind(&hash.0[..]).bind(Ts(now));
             db.observe("accounts.principal", SQL, q.fetch_optional(&mut *c)).await?
         });
-        row.map(|r| Ok((User::try_from(r.user)?, r.token_id))).transpose()
+        row.map(|r| Ok((User::try_from(r.user)?, r.token_id, r.last_used_at))).transpose()
     }
 
-    /// Record use of a token, at most once a minute per token so that
-    /// authenticating stays a read on the hot path.
+    /// Record use of a token; the condition keeps concurrent requests from
+    /// writing the same minute twice.
     pub async fn touch_token(&self, token_id: i64, now: DateTime<Utc>) -> Result<(), StorageError> {
         const SQL: &str = "UPDATE api_token SET last_used_at = $2 \
                            WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)";
-        let stale_before = now - chrono::Duration::seconds(60);
+        let stale_before = now - TOKEN_TOUCH_INTERVAL;
         let db = &self.db;
         on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
