@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::http;
 use crate::http::metrics::Metrics;
 use crate::notifications::{self, NotificationService};
+use crate::realtime::{Bus, Hub, Listener, Realtime};
 use crate::state::AppState;
 use crate::storage::{self, Db, migrations};
 
@@ -23,6 +24,8 @@ pub struct App {
     state: AppState,
     /// Set when this start created the first admin: its one-time token.
     pub bootstrap: Option<(User, RawToken)>,
+    /// The realtime LISTEN connection (PostgreSQL), already listening.
+    listener: Listener,
 }
 
 impl App {
@@ -36,13 +39,19 @@ impl App {
         let db = storage::connect(&config).await?;
         migrations::run(&db).await.context("database migration")?;
         let accounts = AccountService::new(AccountStore::new(db.clone()), clock.clone());
-        let notifications = NotificationService::new(db.clone(), clock);
+        let realtime = &config.realtime;
+        let bus = Bus::new(db.clone(), Hub::new(realtime.send_queue, realtime.max_sockets_per_user));
+        // Listening before the server is ready: no event committed after
+        // readiness can be missed.
+        let listener = bus.listen().await.context("realtime listener")?;
+        let notifications = NotificationService::new(db.clone(), clock, bus.clone());
         let email =
             Email::parse(&config.bootstrap_admin_email).map_err(|e| anyhow::anyhow!("bootstrap_admin_email: {e}"))?;
         let bootstrap = accounts.bootstrap_admin(&email).await.context("creating the first admin")?;
-        let metrics = Metrics::new(db.clone(), &notifications);
-        let state = AppState { config: Arc::new(config), db, accounts, notifications, metrics };
-        Ok(Self { state, bootstrap })
+        let metrics = Metrics::new(db.clone(), &notifications, bus.hub());
+        let realtime = Realtime { bus, shutdown: CancellationToken::new() };
+        let state = AppState { config: Arc::new(config), db, accounts, notifications, realtime, metrics };
+        Ok(Self { state, bootstrap, listener })
     }
 
     pub fn state(&self) -> &AppState {
@@ -59,7 +68,7 @@ impl App {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
         let state = self.state;
         let background = CancellationToken::new();
-        let pool = &state.config.pool;
+        let pool = state.config.pool.clone();
         let health = tokio::spawn(storage::run_health_checks(
             state.db.clone(),
             Duration::from_secs(pool.health_check_interval_seconds),
@@ -74,6 +83,12 @@ impl App {
             state.config.notifications.clone(),
             background.clone(),
         ));
+        let backoff = storage::Backoff {
+            initial: Duration::from_millis(pool.connect_retry_initial_ms),
+            max: Duration::from_millis(pool.connect_retry_max_ms),
+        };
+        let listen = tokio::spawn(state.realtime.bus.clone().run_listener(self.listener, backoff, background.clone()));
+        let sockets = state.realtime.shutdown.clone();
         let grace = state.config.shutdown_grace();
         let db = state.db.clone();
         let router = http::router(state);
@@ -84,6 +99,8 @@ impl App {
             result = &mut server => result,
             _ = shutdown.cancelled() => {
                 tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight requests");
+                // Sockets close with 1001 so clients reconnect elsewhere.
+                sockets.cancel();
                 match tokio::time::timeout(grace, &mut server).await {
                     Ok(result) => result,
                     Err(_) => {
@@ -94,8 +111,9 @@ impl App {
                 }
             }
         };
+        sockets.cancel();
         background.cancel();
-        let _ = tokio::join!(health, cleanup);
+        let _ = tokio::join!(health, cleanup, listen);
         if tokio::time::timeout(Duration::from_secs(10), db.close()).await.is_err() {
             tracing::warn!("database pool did not close within 10 s");
         }

@@ -81,6 +81,42 @@ pub struct Config {
     pub pool: PoolConfig,
     /// Inbox cleanup and retention.
     pub notifications: NotificationsConfig,
+    /// WebSocket delivery.
+    pub realtime: RealtimeConfig,
+}
+
+/// WebSocket limits and liveness.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RealtimeConfig {
+    /// The server pings each socket this often.
+    pub ping_interval_seconds: u64,
+    /// A socket silent (no frame, not even a pong) for this long is dropped.
+    pub idle_timeout_seconds: u64,
+    /// A socket without a token must send an `auth` message within this time.
+    pub auth_timeout_seconds: u64,
+    /// Messages queued for one socket; past this the socket is closed as a slow consumer.
+    pub send_queue: usize,
+    /// A write to a socket that takes longer than this closes it.
+    pub write_timeout_seconds: u64,
+    /// Largest client message answered normally; larger ones get an `error`.
+    pub max_message_bytes: usize,
+    /// Open sockets allowed per user.
+    pub max_sockets_per_user: usize,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            ping_interval_seconds: 20,
+            idle_timeout_seconds: 60,
+            auth_timeout_seconds: 5,
+            send_queue: 256,
+            write_timeout_seconds: 10,
+            max_message_bytes: 64 * 1024,
+            max_sockets_per_user: 16,
+        }
+    }
 }
 
 /// Inbox housekeeping.
@@ -145,6 +181,7 @@ impl Default for Config {
             bootstrap_admin_email: "admin@localhost".into(),
             pool: PoolConfig::default(),
             notifications: NotificationsConfig::default(),
+            realtime: RealtimeConfig::default(),
         }
     }
 }
@@ -246,6 +283,13 @@ impl Config {
             ("pool.connect_retry_max_ms", p.connect_retry_max_ms),
             ("notifications.cleanup_interval_seconds", self.notifications.cleanup_interval_seconds),
             ("notifications.cleanup_batch", u64::from(self.notifications.cleanup_batch)),
+            ("realtime.ping_interval_seconds", self.realtime.ping_interval_seconds),
+            ("realtime.idle_timeout_seconds", self.realtime.idle_timeout_seconds),
+            ("realtime.auth_timeout_seconds", self.realtime.auth_timeout_seconds),
+            ("realtime.send_queue", self.realtime.send_queue as u64),
+            ("realtime.write_timeout_seconds", self.realtime.write_timeout_seconds),
+            ("realtime.max_message_bytes", self.realtime.max_message_bytes as u64),
+            ("realtime.max_sockets_per_user", self.realtime.max_sockets_per_user as u64),
         ] {
             if value == 0 {
                 return Err(ConfigError::new(key, "must be greater than 0"));

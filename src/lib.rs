@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod notifications;
+pub mod realtime;
 pub mod state;
 pub mod storage;
 pub mod system;

@@ -6,6 +6,7 @@ use crate::accounts::AccountService;
 use crate::config::Config;
 use crate::http::metrics::Metrics;
 use crate::notifications::NotificationService;
+use crate::realtime::Realtime;
 use crate::storage::Db;
 
 #[derive(Clone)]
@@ -14,5 +15,6 @@ pub struct AppState {
     pub db: Db,
     pub accounts: AccountService,
     pub notifications: NotificationService,
+    pub realtime: Realtime,
     pub metrics: Arc<Metrics>,
 }

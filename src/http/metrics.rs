@@ -16,6 +16,7 @@ use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
 use crate::notifications::NotificationService;
+use crate::realtime::Hub;
 use crate::storage::Db;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -59,7 +60,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(db: Db, notifications: &NotificationService) -> Arc<Self> {
+    pub fn new(db: Db, notifications: &NotificationService, hub: &Hub) -> Arc<Self> {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(http_histogram);
@@ -107,6 +108,7 @@ impl Metrics {
             m.slow_queries.clone(),
         );
         notifications.register_metrics(&mut registry);
+        hub.register_metrics(&mut registry);
         Arc::new(Self { registry, requests, durations, pool, db })
     }
 

@@ -19,6 +19,7 @@ use crate::state::AppState;
     tags(
         (name = "accounts", description = "Users and API tokens"),
         (name = "notifications", description = "Per-user inbox and announcements"),
+        (name = "realtime", description = "Live delivery over WebSocket (docs/realtime.md)"),
         (name = "system", description = "Health, readiness, metrics and database figures"),
     )
 )]

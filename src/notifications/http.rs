@@ -375,8 +375,8 @@ async fn read_all(
     if body.up_to_cursor.is_some_and(|c| c < 0) {
         return Err(ApiError::field("up_to_cursor", "must be 0 or more"));
     }
-    let updated = state.notifications.read_all(auth.0.user.id, body.up_to_cursor).await?;
-    Ok(Json(ReadAllOut { updated }))
+    let changed = state.notifications.read_all(auth.0.user.id, body.up_to_cursor).await?;
+    Ok(Json(ReadAllOut { updated: changed.len() as u64 }))
 }
 
 /// One of your notifications.

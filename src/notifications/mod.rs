@@ -10,4 +10,4 @@ mod store;
 pub use cleanup::run_cleanup;
 pub use domain::{Audience, Content, Filter, IdempotencyKey, Kind, Notification, Position, RawContent, TypeCount};
 pub use service::{Cleaned, Created, NotificationError, NotificationService, Recipient};
-pub use store::Announced;
+pub use store::{Announced, NotificationStore};

@@ -13,6 +13,7 @@ use super::domain::{
 use super::store::{AnnounceError, Announced, NotificationStore};
 use crate::accounts::AccountStore;
 use crate::clock::Clock;
+use crate::realtime::Bus;
 use crate::storage::{Db, StorageError};
 
 /// What inbox operations answer besides success.
@@ -59,16 +60,18 @@ pub struct NotificationService {
     store: NotificationStore,
     accounts: AccountStore,
     clock: Clock,
+    bus: Bus,
     cleaned_expired: Counter,
     cleaned_read: Counter,
 }
 
 impl NotificationService {
-    pub fn new(db: Db, clock: Clock) -> Self {
+    pub fn new(db: Db, clock: Clock, bus: Bus) -> Self {
         Self {
             store: NotificationStore::new(db.clone()),
             accounts: AccountStore::new(db),
             clock,
+            bus,
             cleaned_expired: Counter::default(),
             cleaned_read: Counter::default(),
         }
@@ -111,7 +114,10 @@ impl NotificationService {
             return Ok(Created { value: existing, created: false });
         }
         match self.store.insert(user_id, &content, key.as_ref(), now).await {
-            Ok(n) => Ok(Created { value: n, created: true }),
+            Ok(n) => {
+                self.bus.created(&n);
+                Ok(Created { value: n, created: true })
+            }
             Err(StorageError::NotFound) => Err(NotificationError::UnknownUser { field: "user_id" }),
             // A concurrent retry won the race for this key: answer with its result.
             Err(StorageError::Conflict { .. }) if key.is_some() => {
@@ -142,6 +148,7 @@ impl NotificationService {
         match self.store.announce(created_by, &audience, audience_json, &content, key.as_ref(), now).await {
             Ok(a) => {
                 tracing::info!(announcement_id = a.id, recipients = a.recipients, "announcement sent");
+                self.bus.announced(a.id).await;
                 Ok(Created { value: a, created: true })
             }
             Err(AnnounceError::UnknownRecipients(ids)) => Err(NotificationError::UnknownRecipients(ids)),
@@ -169,16 +176,33 @@ impl NotificationService {
         self.store.get(user_id, id, self.clock.now()).await?.ok_or(NotificationError::NotFound)
     }
 
+    /// Mark read or unread; every socket of the user hears of it.
     pub async fn set_read(&self, user_id: i64, id: i64, read: bool) -> Result<Notification, NotificationError> {
-        self.store.set_read(user_id, id, read, self.clock.now()).await?.ok_or(NotificationError::NotFound)
+        let n = self.store.set_read(user_id, id, read, self.clock.now()).await?.ok_or(NotificationError::NotFound)?;
+        self.bus.updated(&n).await;
+        Ok(n)
     }
 
-    pub async fn read_all(&self, user_id: i64, up_to: Option<i64>) -> Result<u64, NotificationError> {
-        Ok(self.store.read_all(user_id, up_to, self.clock.now()).await?)
+    /// Mark everything (up to a cursor) read; returns what changed.
+    pub async fn read_all(&self, user_id: i64, up_to: Option<i64>) -> Result<Vec<Notification>, NotificationError> {
+        let changed = self.store.read_all(user_id, up_to, self.clock.now()).await?;
+        for n in &changed {
+            self.bus.updated(n).await;
+        }
+        Ok(changed)
     }
 
     pub async fn delete(&self, user_id: i64, id: i64) -> Result<(), NotificationError> {
-        if self.store.delete(user_id, id, self.clock.now()).await? { Ok(()) } else { Err(NotificationError::NotFound) }
+        if !self.store.delete(user_id, id, self.clock.now()).await? {
+            return Err(NotificationError::NotFound);
+        }
+        self.bus.deleted(user_id, id).await;
+        Ok(())
+    }
+
+    /// The cursor of the user's newest notification (0 when none).
+    pub async fn current_cursor(&self, user_id: i64) -> Result<i64, NotificationError> {
+        Ok(self.store.current_cursor(user_id).await?)
     }
 
     pub async fn stats(&self, user_id: i64) -> Result<Vec<TypeCount>, NotificationError> {

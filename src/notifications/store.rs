@@ -16,6 +16,11 @@ use crate::storage::{Db, Pool, StorageError, Ts};
 
 const COLUMNS: &str = "id, user_id, cursor, type, priority, title, body, data, created_at, read_at, expires_at";
 
+/// PostgreSQL: tell every instance's realtime listener about the inserted
+/// row `ins` (format: [`crate::realtime::wire::Wire::New`]).
+const NOTIFY_NEW: &str = "pg_notify('herald_events', \
+    json_build_object('k', 'new', 'u', ins.user_id, 'i', ins.id, 'c', ins.cursor)::text)";
+
 #[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
@@ -109,13 +114,16 @@ impl NotificationStore {
         let data = content.data.as_ref().map(Json);
         let row: Option<Row> = match db.pool() {
             Pool::Postgres(p) => {
-                // One statement: bump and insert commit or fail together.
+                // One statement: bump, insert and the realtime NOTIFY commit or
+                // fail together, so listeners hear of exactly the committed rows.
                 let sql = format!(
                     "WITH seq AS (UPDATE user_account SET notification_seq = notification_seq + 1 \
-                                  WHERE id = $1 RETURNING id, notification_seq) \
-                     INSERT INTO notification (user_id, cursor, type, priority, title, body, data, created_at, \
-                                               expires_at, idempotency_key) \
-                     SELECT id, notification_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM seq RETURNING {COLUMNS}"
+                                  WHERE id = $1 RETURNING id, notification_seq), \
+                     ins AS (INSERT INTO notification (user_id, cursor, type, priority, title, body, data, \
+                                                       created_at, expires_at, idempotency_key) \
+                             SELECT id, notification_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM seq \
+                             RETURNING {COLUMNS}) \
+                     SELECT ins.* FROM ins, LATERAL (SELECT {NOTIFY_NEW}) AS announced"
                 );
                 let mut c = db.acquire(p).await?;
                 let q = sqlx::query_as(&sql)
@@ -267,6 +275,10 @@ impl NotificationStore {
                     db.observe("notifications.fan_out", &fan_out, q.execute(&mut *tx)).await?.rows_affected() as i64;
                 let q = sqlx::query(COUNT).bind(id).bind(recipients as i32);
                 db.observe("notifications.count_announcement", COUNT, q.execute(&mut *tx)).await?;
+                // Delivered to listeners only if the transaction commits.
+                const NOTIFY: &str = "SELECT pg_notify('herald_events', $1)";
+                let payload = crate::realtime::wire::Wire::Announcement { a: id }.to_json();
+                db.observe("notifications.notify", NOTIFY, sqlx::query(NOTIFY).bind(payload).execute(&mut *tx)).await?;
                 db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
                 Ok(Announced { id, recipients })
             }
@@ -405,17 +417,88 @@ impl NotificationStore {
         Ok(row.map(Notification::from))
     }
 
-    /// Mark every unread live notification read, optionally only up to a cursor.
-    pub async fn read_all(&self, user_id: i64, up_to: Option<i64>, now: DateTime<Utc>) -> Result<u64, StorageError> {
+    /// Mark every unread live notification read, optionally only up to a
+    /// cursor; returns the notifications it changed.
+    pub async fn read_all(
+        &self,
+        user_id: i64,
+        up_to: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Notification>, StorageError> {
         let sql = format!(
-            "UPDATE notification SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL AND {LIVE}$2) AND cursor <= $3"
+            "UPDATE notification SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL AND {LIVE}$2) \
+             AND cursor <= $3 RETURNING {COLUMNS}"
         );
         let db = &self.db;
-        on_pool!(db, |p| {
+        let rows: Vec<Row> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            let q = sqlx::query(&sql).bind(user_id).bind(Ts(now)).bind(up_to.unwrap_or(i64::MAX));
-            Ok(db.observe("notifications.read_all", &sql, q.execute(&mut *c)).await?.rows_affected())
-        })
+            let q = sqlx::query_as(&sql).bind(user_id).bind(Ts(now)).bind(up_to.unwrap_or(i64::MAX));
+            db.observe("notifications.read_all", &sql, q.fetch_all(&mut *c)).await?
+        });
+        let mut out: Vec<Notification> = rows.into_iter().map(Notification::from).collect();
+        out.sort_by_key(|n| n.cursor);
+        Ok(out)
+    }
+
+    /// A live notification by id, whoever it belongs to (realtime delivery).
+    pub async fn live_by_id(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Notification>, StorageError> {
+        let sql = format!("SELECT {COLUMNS} FROM notification WHERE id = $1 AND {LIVE}$2)");
+        let db = &self.db;
+        let row: Option<Row> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            db.observe(
+                "notifications.live_by_id",
+                &sql,
+                sqlx::query_as(&sql).bind(id).bind(Ts(now)).fetch_optional(&mut *c),
+            )
+            .await?
+        });
+        Ok(row.map(Notification::from))
+    }
+
+    /// The notifications an announcement gave to these users.
+    pub async fn of_announcement(
+        &self,
+        announcement_id: i64,
+        user_ids: &[i64],
+    ) -> Result<Vec<Notification>, StorageError> {
+        let db = &self.db;
+        let rows: Vec<Row> = match db.pool() {
+            Pool::Postgres(p) => {
+                let sql =
+                    format!("SELECT {COLUMNS} FROM notification WHERE announcement_id = $1 AND user_id = ANY($2)");
+                let mut c = db.acquire(p).await?;
+                let q = sqlx::query_as(&sql).bind(announcement_id).bind(user_ids);
+                db.observe("notifications.of_announcement", &sql, q.fetch_all(&mut *c)).await?
+            }
+            Pool::Sqlite(p) => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM notification WHERE announcement_id = $1 \
+                     AND user_id IN (SELECT value FROM json_each($2))"
+                );
+                let list = serde_json::to_string(user_ids).unwrap_or_else(|_| "[]".into());
+                let mut c = db.acquire(p).await?;
+                let q = sqlx::query_as(&sql).bind(announcement_id).bind(list);
+                db.observe("notifications.of_announcement", &sql, q.fetch_all(&mut *c)).await?
+            }
+        };
+        Ok(rows.into_iter().map(Notification::from).collect())
+    }
+
+    /// The cursor of the user's newest notification (0 when none).
+    pub async fn current_cursor(&self, user_id: i64) -> Result<i64, StorageError> {
+        const SQL: &str = "SELECT notification_seq FROM user_account WHERE id = $1";
+        let db = &self.db;
+        let seq: Option<i64> = on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            db.observe(
+                "notifications.current_cursor",
+                SQL,
+                sqlx::query_scalar(SQL).bind(user_id).fetch_optional(&mut *c),
+            )
+            .await?
+        });
+        seq.ok_or(StorageError::NotFound)
     }
 
     /// Delete one live notification of this user; whether it existed.

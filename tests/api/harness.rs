@@ -78,6 +78,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub admin_token: String,
     pub db: Db,
+    /// The server's own services, for driving background work step by step.
+    pub state: herald::state::AppState,
     pub client: reqwest::Client,
     pub shutdown: CancellationToken,
     pub handle: JoinHandle<anyhow::Result<()>>,
@@ -104,12 +106,13 @@ impl TestApp {
         let (_, token) = app.bootstrap.as_ref().expect("an empty database bootstraps an admin");
         let admin_token = token.expose().to_string();
         let db = app.db().clone();
+        let state = app.state().clone();
         let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
         let client = reqwest::Client::builder().no_proxy().build().expect("http client");
-        TestApp { addr, admin_token, db, client, shutdown, handle, _dir: dir }
+        TestApp { addr, admin_token, db, state, client, shutdown, handle, _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util_free::join_all;
-use herald::clock::Clock;
-use herald::notifications::NotificationService;
 use herald::on_pool;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -281,7 +279,7 @@ async fn expired_notifications_are_hidden_then_cleaned(backend: Backend) {
     let old_id = old.json["id"].as_i64().unwrap();
     app.call(Method::PATCH, &format!("/api/v1/notifications/{old_id}"), Some(&member), Some(json!({"read": true})))
         .await;
-    let service = NotificationService::new(app.db.clone(), Clock::system());
+    let service = &app.state.notifications;
     let cleaned = service.cleanup_once(chrono::Duration::days(90), 1).await.expect("cleanup");
     assert_eq!((cleaned.expired, cleaned.read), (1, 0), "read yesterday is within 90 days");
     let cleaned = service.cleanup_once(chrono::Duration::zero(), 1).await.expect("cleanup");

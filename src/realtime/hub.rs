@@ -1,0 +1,277 @@
+//! The sockets this instance holds, by user and by channel, and delivery
+//! to them. Delivery never waits on a socket: each has a bounded queue, and
+//! a socket whose queue is full is told to close (slow consumer) instead
+//! of letting memory grow.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::notifications::http::NotificationOut;
+
+/// Something for one socket to send.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    New(Arc<NotificationOut>),
+    Updated(Arc<NotificationOut>),
+    Deleted(i64),
+    /// A rendered channel message.
+    Channel(Arc<str>),
+    /// Events may have been missed (listener reconnected): reload after the last cursor.
+    Resync,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// Realtime figures for `/metrics`.
+#[derive(Clone)]
+pub struct RealtimeMetrics {
+    pub open: Gauge,
+    pub sent: Counter,
+    closed: Family<ReasonLabels, Counter>,
+    pub lag: Histogram,
+}
+
+impl RealtimeMetrics {
+    fn new() -> Self {
+        Self {
+            open: Gauge::default(),
+            sent: Counter::default(),
+            closed: Family::default(),
+            lag: Histogram::new([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0]),
+        }
+    }
+
+    pub fn closed(&self, reason: &'static str) {
+        self.closed.get_or_create(&ReasonLabels { reason }).inc();
+    }
+}
+
+/// One subscribed socket, as the hub sees it.
+#[derive(Clone)]
+struct Peer {
+    id: u64,
+    tx: mpsc::Sender<Delivery>,
+    /// Cancelled when the socket must close because its queue is full.
+    overflow: CancellationToken,
+}
+
+#[derive(Default)]
+struct Peers {
+    by_user: HashMap<i64, Vec<Peer>>,
+    by_channel: HashMap<&'static str, Vec<Peer>>,
+}
+
+/// Registry of this instance's sockets. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    peers: Arc<RwLock<Peers>>,
+    next_id: Arc<AtomicU64>,
+    queue: usize,
+    max_per_user: usize,
+    pub metrics: RealtimeMetrics,
+}
+
+/// A socket's place in the hub; leaving is automatic on drop.
+pub struct Membership {
+    hub: Hub,
+    id: u64,
+    user_id: i64,
+    pub rx: mpsc::Receiver<Delivery>,
+    pub overflow: CancellationToken,
+    tx: mpsc::Sender<Delivery>,
+}
+
+/// The user already holds the maximum number of sockets.
+#[derive(Debug)]
+pub struct TooManySockets;
+
+impl Hub {
+    pub fn new(queue: usize, max_per_user: usize) -> Self {
+        Self {
+            peers: Arc::default(),
+            next_id: Arc::new(AtomicU64::new(1)),
+            queue: queue.max(1),
+            max_per_user,
+            metrics: RealtimeMetrics::new(),
+        }
+    }
+
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        let m = &self.metrics;
+        registry.register("herald_ws_open_sockets", "Open WebSocket connections", m.open.clone());
+        registry.register("herald_ws_messages_sent", "Messages sent to WebSocket clients", m.sent.clone());
+        registry.register("herald_ws_closed", "WebSocket connections closed, by reason", m.closed.clone());
+        registry.register(
+            "herald_ws_fanout_lag_seconds",
+            "Time from a notification's creation to its hand-off to a socket",
+            m.lag.clone(),
+        );
+    }
+
+    /// Join as a socket of `user_id` (receiving nothing until subscribed).
+    pub fn join(&self, user_id: i64) -> Result<Membership, TooManySockets> {
+        let (tx, rx) = mpsc::channel(self.queue);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let overflow = CancellationToken::new();
+        let mut peers = self.peers.write().unwrap_or_else(|e| e.into_inner());
+        let list = peers.by_user.entry(user_id).or_default();
+        if list.len() >= self.max_per_user {
+            return Err(TooManySockets);
+        }
+        list.push(Peer { id, tx: tx.clone(), overflow: overflow.clone() });
+        Ok(Membership { hub: self.clone(), id, user_id, rx, overflow, tx })
+    }
+
+    /// Whether any socket of this user is here (so loading its row is worth it).
+    pub fn has_user(&self, user_id: i64) -> bool {
+        self.peers.read().map(|p| p.by_user.contains_key(&user_id)).unwrap_or(false)
+    }
+
+    /// Users with a socket here.
+    pub fn users(&self) -> Vec<i64> {
+        self.peers.read().map(|p| p.by_user.keys().copied().collect()).unwrap_or_default()
+    }
+
+    /// Hand `delivery` to every socket of `user_id`.
+    pub fn to_user(&self, user_id: i64, delivery: Delivery) {
+        let targets: Vec<Peer> =
+            self.peers.read().ok().and_then(|p| p.by_user.get(&user_id).cloned()).unwrap_or_default();
+        for peer in targets {
+            self.offer(&peer, delivery.clone());
+        }
+    }
+
+    /// Hand a rendered message to every socket on `channel`.
+    pub fn to_channel(&self, channel: &str, message: Arc<str>) {
+        let targets: Vec<Peer> =
+            self.peers.read().ok().and_then(|p| p.by_channel.get(channel).cloned()).unwrap_or_default();
+        for peer in targets {
+            self.offer(&peer, Delivery::Channel(message.clone()));
+        }
+    }
+
+    /// Tell every socket to reload what it may have missed.
+    pub fn resync_all(&self) {
+        let targets: Vec<Peer> =
+            self.peers.read().map(|p| p.by_user.values().flatten().cloned().collect()).unwrap_or_default();
+        for peer in targets {
+            self.offer(&peer, Delivery::Resync);
+        }
+    }
+
+    fn offer(&self, peer: &Peer, delivery: Delivery) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = peer.tx.try_send(delivery) {
+            peer.overflow.cancel();
+        }
+    }
+
+    fn leave(&self, user_id: i64, id: u64) {
+        let mut peers = self.peers.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(list) = peers.by_user.get_mut(&user_id) {
+            list.retain(|p| p.id != id);
+            if list.is_empty() {
+                peers.by_user.remove(&user_id);
+            }
+        }
+        for list in peers.by_channel.values_mut() {
+            list.retain(|p| p.id != id);
+        }
+        peers.by_channel.retain(|_, l| !l.is_empty());
+    }
+}
+
+impl Membership {
+    /// Also receive `channel` on this socket.
+    pub fn subscribe_channel(&self, channel: &'static str) {
+        let mut peers = self.hub.peers.write().unwrap_or_else(|e| e.into_inner());
+        let list = peers.by_channel.entry(channel).or_default();
+        if !list.iter().any(|p| p.id == self.id) {
+            list.push(Peer { id: self.id, tx: self.tx.clone(), overflow: self.overflow.clone() });
+        }
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        self.hub.leave(self.user_id, self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(user_id: i64, cursor: i64) -> Arc<NotificationOut> {
+        Arc::new(NotificationOut {
+            id: cursor,
+            user_id,
+            cursor,
+            kind: "t".into(),
+            priority: 3,
+            title: "x".into(),
+            body: String::new(),
+            data: None,
+            created_at: chrono::Utc::now(),
+            read_at: None,
+            expires_at: None,
+        })
+    }
+
+    #[test]
+    fn deliveries_reach_only_the_users_sockets() {
+        let hub = Hub::new(8, 4);
+        let mut a = hub.join(1).unwrap();
+        let mut b = hub.join(2).unwrap();
+        hub.to_user(1, Delivery::New(note(1, 1)));
+        assert!(matches!(a.rx.try_recv(), Ok(Delivery::New(n)) if n.user_id == 1));
+        assert!(b.rx.try_recv().is_err());
+        drop(a);
+        assert!(!hub.has_user(1));
+        assert_eq!(hub.users(), vec![2]);
+    }
+
+    #[test]
+    fn a_full_queue_marks_the_socket_as_slow() {
+        let hub = Hub::new(2, 4);
+        let m = hub.join(1).unwrap();
+        for c in 1..=2 {
+            hub.to_user(1, Delivery::New(note(1, c)));
+        }
+        assert!(!m.overflow.is_cancelled());
+        hub.to_user(1, Delivery::New(note(1, 3)));
+        assert!(m.overflow.is_cancelled());
+    }
+
+    #[test]
+    fn sockets_per_user_are_limited() {
+        let hub = Hub::new(2, 2);
+        let _a = hub.join(1).unwrap();
+        let _b = hub.join(1).unwrap();
+        assert!(hub.join(1).is_err());
+        assert!(hub.join(2).is_ok());
+    }
+
+    #[test]
+    fn channels_reach_their_subscribers() {
+        let hub = Hub::new(4, 4);
+        let mut ops = hub.join(1).unwrap();
+        let mut member = hub.join(2).unwrap();
+        ops.subscribe_channel("services");
+        hub.to_channel("services", Arc::from("{}"));
+        assert!(matches!(ops.rx.try_recv(), Ok(Delivery::Channel(_))));
+        assert!(member.rx.try_recv().is_err());
+    }
+}
