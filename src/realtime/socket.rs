@@ -32,7 +32,7 @@ pub async fn serve(socket: WebSocket, state: AppState, principal: Option<Princip
     let metrics = state.realtime.bus.hub().metrics.clone();
     metrics.open.inc();
     let (sink, stream) = socket.split();
-    let mut session = Session { state, sink, subscribed: false, last_cursor: 0 };
+    let mut session = Session { state, sink, subscribed: false, last_cursor: 0, overflow: None };
     let reason = session.run(stream, principal).await;
     metrics.open.dec();
     metrics.closed(reason);
@@ -44,6 +44,8 @@ struct Session {
     subscribed: bool,
     /// Cursor of the newest notification this socket has sent.
     last_cursor: i64,
+    /// Cancelled by the hub when this socket's queue overflows.
+    overflow: Option<tokio_util::sync::CancellationToken>,
 }
 
 /// Why a socket ended (the `reason` label of `herald_ws_closed_total`).
@@ -69,6 +71,7 @@ impl Session {
         }
         let shutdown = self.state.realtime.shutdown.clone();
         let overflow = membership.overflow.clone();
+        self.overflow = Some(overflow.clone());
         let idle_timeout = Duration::from_secs(cfg.idle_timeout_seconds);
         let mut ping = tokio::time::interval(Duration::from_secs(cfg.ping_interval_seconds));
         ping.tick().await;
@@ -79,17 +82,14 @@ impl Session {
                     self.close(GOING_AWAY, "server shutting down").await;
                     return "shutdown";
                 }
-                _ = overflow.cancelled() => {
-                    self.close(POLICY, "slow consumer: send queue full; reconnect and catch up").await;
-                    return "slow_consumer";
-                }
+                _ = overflow.cancelled() => return self.write_failed().await,
                 _ = ping.tick() => {
                     if last_seen.elapsed() > idle_timeout {
                         self.close(NORMAL, "idle timeout").await;
                         return "idle_timeout";
                     }
                     if self.write(Message::Ping(Default::default())).await.is_err() {
-                        return "write_failed";
+                        return self.write_failed().await;
                     }
                 }
                 frame = stream.next() => {
@@ -107,12 +107,12 @@ impl Session {
                         }
                     };
                     if outcome.is_err() {
-                        return "write_failed";
+                        return self.write_failed().await;
                     }
                 }
                 Some(delivery) = membership.rx.recv() => {
                     if self.deliver(user_id, delivery).await.is_err() {
-                        return "write_failed";
+                        return self.write_failed().await;
                     }
                 }
             }
@@ -296,13 +296,30 @@ impl Session {
         Ok(())
     }
 
-    /// Write one frame, bounded by the write timeout: a peer that stops
-    /// reading must not hold this task forever.
+    /// Why a write failed: a slow consumer gets a close frame with the
+    /// reason, queued after what it has not read yet; anything else ends.
+    async fn write_failed(&mut self) -> Reason {
+        if self.overflow.as_ref().is_some_and(|o| o.is_cancelled()) {
+            self.close(POLICY, "slow consumer: send queue full; reconnect and catch up").await;
+            "slow_consumer"
+        } else {
+            "write_failed"
+        }
+    }
+
+    /// Write one frame, bounded by the write timeout (a peer that stops
+    /// reading must not hold this task forever) and abandoned when the hub
+    /// declares this socket a slow consumer.
     async fn write(&mut self, message: Message) -> Result<(), ()> {
         let timeout = Duration::from_secs(self.state.config.realtime.write_timeout_seconds);
-        match tokio::time::timeout(timeout, self.sink.send(message)).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(()),
+        let overflow = self.overflow.clone().unwrap_or_default();
+        let closing = matches!(message, Message::Close(_));
+        tokio::select! {
+            written = tokio::time::timeout(timeout, self.sink.send(message)) => match written {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(()),
+            },
+            _ = overflow.cancelled(), if !closing => Err(()),
         }
     }
 

@@ -80,6 +80,7 @@ pub struct TestApp {
     pub db: Db,
     /// The server's own services, for driving background work step by step.
     pub state: herald::state::AppState,
+    pub config: Config,
     pub client: reqwest::Client,
     pub shutdown: CancellationToken,
     pub handle: JoinHandle<anyhow::Result<()>>,
@@ -102,6 +103,10 @@ impl TestApp {
     /// Build and serve `config` (its database must be empty: the admin
     /// token comes from the first-start bootstrap).
     pub async fn start(config: Config, dir: TempDir) -> TestApp {
+        // TEST_LOG=debug shows the server's logs for a failing test.
+        if let Ok(level) = std::env::var("TEST_LOG") {
+            herald::telemetry::init(herald::config::LogFormat::Human, &level);
+        }
         let app = App::build(config.clone()).await.expect("herald builds");
         let (_, token) = app.bootstrap.as_ref().expect("an empty database bootstraps an admin");
         let admin_token = token.expose().to_string();
@@ -112,7 +117,26 @@ impl TestApp {
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
         let client = reqwest::Client::builder().no_proxy().build().expect("http client");
-        TestApp { addr, admin_token, db, state, client, shutdown, handle, _dir: dir }
+        TestApp { addr, admin_token, db, state, config, client, shutdown, handle, _dir: dir }
+    }
+
+    /// A second herald on the same PostgreSQL database (another instance
+    /// behind the same load balancer); it shares this one's admin token.
+    pub async fn peer(&self) -> TestApp {
+        assert!(self.config.database_url.is_some(), "peers share a PostgreSQL database");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config { data_dir: dir.path().join("data"), ..self.config.clone() };
+        let app = App::build(config.clone()).await.expect("peer builds");
+        assert!(app.bootstrap.is_none(), "the database already has its admin");
+        let db = app.db().clone();
+        let state = app.state().clone();
+        let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
+        let client = reqwest::Client::builder().no_proxy().build().expect("http client");
+        let admin_token = self.admin_token.clone();
+        TestApp { addr, admin_token, db, state, config, client, shutdown, handle, _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -10,4 +10,6 @@ mod errors;
 mod lifecycle;
 mod notifications;
 mod pool;
+mod realtime;
 mod system;
+mod ws;
