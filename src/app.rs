@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::{AccountService, AccountStore, Email, RawToken, User};
+use crate::accounts::{AccountService, AccountStore, Email, RawToken, TokenCache, User};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http;
@@ -38,9 +38,10 @@ impl App {
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let db = storage::connect(&config).await?;
         migrations::run(&db).await.context("database migration")?;
-        let accounts = AccountService::new(AccountStore::new(db.clone()), clock.clone());
+        let tokens = TokenCache::new(Duration::from_secs(config.auth_cache_seconds));
+        let accounts = AccountService::new(AccountStore::new(db.clone()), clock.clone(), tokens.clone());
         let realtime = &config.realtime;
-        let bus = Bus::new(db.clone(), Hub::new(realtime.send_queue, realtime.max_sockets_per_user));
+        let bus = Bus::new(db.clone(), Hub::new(realtime.send_queue, realtime.max_sockets_per_user), tokens);
         // Listening before the server is ready: no event committed after
         // readiness can be missed.
         let listener = bus.listen().await.context("realtime listener")?;

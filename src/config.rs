@@ -77,6 +77,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Email of the admin created on the first start of an empty database.
     pub bootstrap_admin_email: String,
+    /// How long an authenticated token is remembered in memory (0 turns the
+    /// cache off). Revocation reaches every instance at once regardless.
+    pub auth_cache_seconds: u64,
     /// Connection pool and query instrumentation settings.
     pub pool: PoolConfig,
     /// Inbox cleanup and retention.
@@ -179,6 +182,7 @@ impl Default for Config {
             shutdown_grace_seconds: 30,
             max_body_bytes: 256 * 1024,
             bootstrap_admin_email: "admin@localhost".into(),
+            auth_cache_seconds: 30,
             pool: PoolConfig::default(),
             notifications: NotificationsConfig::default(),
             realtime: RealtimeConfig::default(),

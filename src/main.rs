@@ -3,10 +3,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use herald::accounts::{AccountService, AccountStore, Email, Label, Role};
+use herald::accounts::{AccountService, AccountStore, Email, Label, Role, TokenCache};
 use herald::clock::Clock;
 use herald::config::{Config, ConfigError, Overrides};
 use herald::storage::{self, migrations};
@@ -190,7 +191,7 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 async fn accounts(config: &Config) -> anyhow::Result<(storage::Db, AccountService)> {
     let db = storage::connect(config).await?;
     migrations::run(&db).await?;
-    let service = AccountService::new(AccountStore::new(db.clone()), Clock::system());
+    let service = AccountService::new(AccountStore::new(db.clone()), Clock::system(), TokenCache::new(Duration::ZERO));
     Ok((db, service))
 }
 

@@ -1,10 +1,12 @@
 //! Users, roles and API tokens: who may call herald and as what.
 
+mod cache;
 mod domain;
 pub mod http;
 mod service;
 mod store;
 
+pub use cache::TokenCache;
 pub use domain::{Email, ExternalId, Label, Principal, RawToken, Role, Token, User};
 pub use service::{AccountError, AccountService};
 pub use store::AccountStore;

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 
+use super::cache::TokenCache;
 use super::domain::{Email, ExternalId, Label, Principal, RawToken, Role, Token, TokenHash, User};
 use super::store::{AccountStore, ExternalUser, NewToken, NewUser, TOKEN_TOUCH_INTERVAL, TokenScope};
 use crate::clock::Clock;
@@ -44,11 +45,12 @@ pub const MAX_TOKEN_LIFETIME_SECONDS: i64 = 10 * 365 * 24 * 3600;
 pub struct AccountService {
     store: AccountStore,
     clock: Clock,
+    cache: TokenCache,
 }
 
 impl AccountService {
-    pub fn new(store: AccountStore, clock: Clock) -> Self {
-        Self { store, clock }
+    pub fn new(store: AccountStore, clock: Clock, cache: TokenCache) -> Self {
+        Self { store, clock, cache }
     }
 
     /// On an empty database, create the first admin and a token for it.
@@ -94,7 +96,10 @@ impl AccountService {
         let u = ExternalUser { external_id, email, display_name: display_name.map(Label::as_str), now };
         // None: the external id names an operator or admin, which
         // applications may not manage; it was left untouched.
-        self.store.upsert_external(u).await.map_err(conflict_field)?.ok_or(AccountError::NotAMember)
+        let (user, created) =
+            self.store.upsert_external(u).await.map_err(conflict_field)?.ok_or(AccountError::NotAMember)?;
+        self.cache.forget_user(user.id);
+        Ok((user, created))
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<User, AccountError> {
@@ -130,16 +135,26 @@ impl AccountService {
         Ok((token, raw))
     }
 
-    /// Turn a bearer token into the principal it belongs to.
+    /// Turn a bearer token into the principal it belongs to: from the
+    /// cache when it was seen recently, else from the database.
     pub async fn authenticate(&self, raw: &str) -> Result<Principal, AccountError> {
         let now = self.clock.now();
-        let (user, token_id, last_used_at) =
-            self.store.principal(&TokenHash::of(raw), now).await?.ok_or(AccountError::Unauthenticated)?;
+        let hash = TokenHash::of(raw);
+        let (principal, last_used_at) = match self.cache.get(&hash, now) {
+            Some(cached) => (cached.principal, cached.last_used_at),
+            None => {
+                let found = self.store.principal(&hash, now).await?.ok_or(AccountError::Unauthenticated)?;
+                let principal = Principal { user: found.user, token_id: found.token_id };
+                self.cache.put(&hash, principal.clone(), found.expires_at, found.last_used_at);
+                (principal, found.last_used_at)
+            }
+        };
         // Only a stale last_used_at costs a write; most requests stay a single read.
         if last_used_at.is_none_or(|t| t < now - TOKEN_TOUCH_INTERVAL) {
-            self.store.touch_token(token_id, now).await?;
+            self.store.touch_token(principal.token_id, now).await?;
+            self.cache.touched(&hash, now);
         }
-        Ok(Principal { user, token_id })
+        Ok(principal)
     }
 
     /// Tokens the caller may see: their own, or for an admin any user's (or all).
@@ -162,6 +177,8 @@ impl AccountService {
             return Err(AccountError::TokenNotFound);
         }
         self.store.revoke_token(id, self.clock.now()).await?;
+        // Other instances hear of it through the realtime bus (the caller publishes).
+        self.cache.forget_token(id);
         self.store.token_by_id(id).await?.ok_or(AccountError::TokenNotFound)
     }
 

@@ -67,8 +67,17 @@ impl From<TokenRow> for Token {
 struct PrincipalRow {
     token_id: i64,
     last_used_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
     #[sqlx(flatten)]
     user: UserRow,
+}
+
+/// A live token and its user.
+pub struct TokenMatch {
+    pub user: User,
+    pub token_id: i64,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// New user fields, already parsed.
@@ -245,14 +254,9 @@ impl AccountStore {
         Ok(row.into())
     }
 
-    /// The user behind a live (not revoked, not expired) token, with the
-    /// token's id and when it was last used.
-    pub async fn principal(
-        &self,
-        hash: &TokenHash,
-        now: DateTime<Utc>,
-    ) -> Result<Option<(User, i64, Option<DateTime<Utc>>)>, StorageError> {
-        const SQL: &str = "SELECT t.id AS token_id, t.last_used_at, u.id, u.email, u.display_name, u.role, u.external_id, u.created_at \
+    /// The user behind a live (not revoked, not expired) token.
+    pub async fn principal(&self, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<TokenMatch>, StorageError> {
+        const SQL: &str = "SELECT t.id AS token_id, t.last_used_at, t.expires_at, u.id, u.email, u.display_name, u.role, u.external_id, u.created_at \
                            FROM api_token t JOIN user_account u ON u.id = t.user_id \
                            WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
                            AND (t.expires_at IS NULL OR t.expires_at > $2)";
@@ -262,7 +266,15 @@ impl AccountStore {
             let q = sqlx::query_as(SQL).bind(&hash.0[..]).bind(Ts(now));
             db.observe("accounts.principal", SQL, q.fetch_optional(&mut *c)).await?
         });
-        row.map(|r| Ok((User::try_from(r.user)?, r.token_id, r.last_used_at))).transpose()
+        row.map(|r| {
+            Ok(TokenMatch {
+                user: User::try_from(r.user)?,
+                token_id: r.token_id,
+                last_used_at: r.last_used_at,
+                expires_at: r.expires_at,
+            })
+        })
+        .transpose()
     }
 
     /// Record use of a token; the condition keeps concurrent requests from

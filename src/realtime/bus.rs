@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::hub::{Delivery, Hub};
 use super::wire::{CHANNEL, MAX_PAYLOAD, Wire};
+use crate::accounts::TokenCache;
 use crate::notifications::http::NotificationOut;
 use crate::notifications::{Notification, NotificationStore};
 use crate::storage::{Backoff, Db, Pool};
@@ -21,14 +22,15 @@ pub struct Bus {
     hub: Hub,
     db: Db,
     store: NotificationStore,
+    tokens: TokenCache,
 }
 
 /// A listening PostgreSQL connection, ready before the server accepts sockets.
 pub struct Listener(Option<PgListener>);
 
 impl Bus {
-    pub fn new(db: Db, hub: Hub) -> Self {
-        Self { store: NotificationStore::new(db.clone()), hub, db }
+    pub fn new(db: Db, hub: Hub, tokens: TokenCache) -> Self {
+        Self { store: NotificationStore::new(db.clone()), hub, db, tokens }
     }
 
     pub fn hub(&self) -> &Hub {
@@ -69,6 +71,14 @@ impl Bus {
             self.notify(Wire::Deleted { u: user_id, i: id }).await;
         } else {
             self.hub.to_user(user_id, Delivery::Deleted(id));
+        }
+    }
+
+    /// A token was revoked: other instances drop it from their auth cache
+    /// (this one already has).
+    pub async fn token_revoked(&self, token_id: i64) {
+        if self.distributed() {
+            self.notify(Wire::Revoked { t: token_id }).await;
         }
     }
 
@@ -156,6 +166,7 @@ impl Bus {
             Wire::Deleted { u, i } => self.hub.to_user(u, Delivery::Deleted(i)),
             Wire::Announcement { a } => self.deliver_announcement(a).await,
             Wire::Channel { ch, m } => self.hub.to_channel(&ch, Arc::from(m)),
+            Wire::Revoked { t } => self.tokens.forget_token(t),
             // Nobody here to tell.
             Wire::New { .. } | Wire::Updated { .. } => {}
         }
@@ -211,6 +222,8 @@ impl Bus {
                 }
             };
             tracing::info!("realtime listener reconnected; sockets catch up on what they may have missed");
+            // Revocations may have gone by unheard too.
+            self.tokens.clear();
             self.hub.resync_all();
         }
     }

@@ -25,6 +25,9 @@ pub enum Wire {
     /// An announcement was committed.
     #[serde(rename = "ann")]
     Announcement { a: i64 },
+    /// A token was revoked: forget it in every instance's auth cache.
+    #[serde(rename = "rev")]
+    Revoked { t: i64 },
     /// A channel message (`services`, `incidents`), already rendered.
     #[serde(rename = "ch")]
     Channel { ch: String, m: String },

@@ -170,3 +170,28 @@ async fn users_are_created_listed_and_paginated(backend: Backend) {
     assert_eq!(seen.len(), 5, "admin + 4 users, no gaps");
     app.stop().await.expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_revocation_reaches_every_instances_auth_cache() {
+    let Some(a) = TestApp::spawn(Backend::Postgres).await else { return };
+    let b = a.peer().await;
+    let created = a.post("/api/v1/tokens", &a.admin_token, json!({"name": "roaming"})).await;
+    let token = created.json["token"].as_str().unwrap().to_string();
+    let id = created.json["id"].as_i64().unwrap();
+    // B has seen (and cached) the token.
+    assert_eq!(b.get("/api/v1/me", &token).await.status, StatusCode::OK);
+    assert_eq!(b.get("/api/v1/me", &token).await.status, StatusCode::OK);
+    let revoked = a.call(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&a.admin_token), None).await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let status = b.get("/api/v1/me", &token).await.status;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "B still accepts a token revoked on A");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    b.stop().await.expect("stop b");
+    a.stop().await.expect("stop a");
+}

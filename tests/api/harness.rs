@@ -170,12 +170,8 @@ impl TestApp {
             self.post("/api/v1/users", &self.admin_token, serde_json::json!({"email": email, "role": role})).await;
         assert_eq!(user.status, StatusCode::CREATED, "{}", user.text);
         let id = user.json["id"].as_i64().expect("user id");
-        let accounts = herald::accounts::AccountService::new(
-            herald::accounts::AccountStore::new(self.db.clone()),
-            herald::clock::Clock::system(),
-        );
         let name = herald::accounts::Label::parse("test").expect("label");
-        let (_, raw) = accounts.create_token(id, &name, None).await.expect("token");
+        let (_, raw) = self.state.accounts.create_token(id, &name, None).await.expect("token");
         (id, raw.expose().to_string())
     }
 
