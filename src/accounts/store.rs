@@ -138,7 +138,7 @@ impl AccountStore {
         );
         let db = &self.db;
         let row: UserRow = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
+            let mut c = db.acquire_write(p).await?;
             let q = sqlx::query_as(&sql)
                 .bind(new.email.map(Email::as_str))
                 .bind(new.display_name)
@@ -168,7 +168,7 @@ impl AccountStore {
         );
         let db = &self.db;
         let row: Option<UserRow> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
+            let mut c = db.acquire_write(p).await?;
             let q = sqlx::query_as(&sql)
                 .bind(u.email.map(Email::as_str))
                 .bind(u.display_name)
@@ -242,7 +242,7 @@ impl AccountStore {
         );
         let db = &self.db;
         let row: TokenRow = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
+            let mut c = db.acquire_write(p).await?;
             let q = sqlx::query_as(&sql)
                 .bind(new.user_id)
                 .bind(new.name)
@@ -285,7 +285,7 @@ impl AccountStore {
         let stale_before = now - TOKEN_TOUCH_INTERVAL;
         let db = &self.db;
         on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
+            let mut c = db.acquire_write(p).await?;
             let q = sqlx::query(SQL).bind(token_id).bind(Ts(now)).bind(Ts(stale_before));
             db.observe("accounts.touch_token", SQL, q.execute(&mut *c)).await?;
         });
@@ -321,7 +321,7 @@ impl AccountStore {
         const SQL: &str = "UPDATE api_token SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
         let db = &self.db;
         on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
+            let mut c = db.acquire_write(p).await?;
             db.observe("accounts.revoke_token", SQL, sqlx::query(SQL).bind(id).bind(Ts(now)).execute(&mut *c)).await?;
         });
         Ok(())

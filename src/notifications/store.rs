@@ -125,7 +125,7 @@ impl NotificationStore {
                              RETURNING {COLUMNS}) \
                      SELECT ins.* FROM ins, LATERAL (SELECT {NOTIFY_NEW}) AS announced"
                 );
-                let mut c = db.acquire(p).await?;
+                let mut c = db.acquire_write(p).await?;
                 let q = sqlx::query_as(&sql)
                     .bind(user_id)
                     .bind(content.kind.as_str())
@@ -145,8 +145,8 @@ impl NotificationStore {
                                                expires_at, idempotency_key) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
                 );
-                let mut c = db.acquire(p).await?;
-                let mut tx = db.begin(&mut c).await?;
+                let mut c = db.acquire_write(p).await?;
+                let mut tx = db.begin::<sqlx::Sqlite>(&mut *c).await?;
                 let seq: Option<i64> = db
                     .observe(
                         "notifications.bump_cursor",
@@ -227,8 +227,8 @@ impl NotificationStore {
                                                expires_at, announcement_id) \
                      SELECT id, notification_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM bumped"
                 );
-                let mut c = db.acquire(p).await?;
-                let mut tx = db.begin(&mut c).await?;
+                let mut c = db.acquire_write(p).await?;
+                let mut tx = db.begin::<sqlx::Postgres>(&mut *c).await?;
                 const MISSING_IDS: &str = "SELECT x::text FROM unnest($1::bigint[]) x \
                                            WHERE NOT EXISTS (SELECT 1 FROM user_account WHERE id = x)";
                 const MISSING_EXTERNAL: &str = "SELECT x FROM unnest($1::text[]) x \
@@ -311,9 +311,9 @@ impl NotificationStore {
                                                expires_at, announcement_id) \
                      SELECT id, notification_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM user_account WHERE {filter}"
                 );
-                let mut c = db.acquire(p).await?;
+                let mut c = db.acquire_write(p).await?;
                 // BEGIN IMMEDIATE: the audience cannot change under us.
-                let mut tx = db.begin(&mut c).await?;
+                let mut tx = db.begin::<sqlx::Sqlite>(&mut *c).await?;
                 if let Some(missing) = missing {
                     let q = sqlx::query_scalar(missing).bind(&list);
                     let unknown: Vec<String> =
@@ -410,7 +410,7 @@ impl NotificationStore {
         );
         let db = &self.db;
         let row: Option<Row> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
+            let mut c = db.acquire_write(p).await?;
             let q = sqlx::query_as(&sql).bind(id).bind(user_id).bind(Ts(now));
             db.observe("notifications.set_read", &sql, q.fetch_optional(&mut *c)).await?
         });
@@ -431,7 +431,7 @@ impl NotificationStore {
         );
         let db = &self.db;
         let rows: Vec<Row> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
+            let mut c = db.acquire_write(p).await?;
             let q = sqlx::query_as(&sql).bind(user_id).bind(Ts(now)).bind(up_to.unwrap_or(i64::MAX));
             db.observe("notifications.read_all", &sql, q.fetch_all(&mut *c)).await?
         });
@@ -506,7 +506,7 @@ impl NotificationStore {
         let sql = format!("DELETE FROM notification WHERE id = $1 AND user_id = $2 AND {LIVE}$3)");
         let db = &self.db;
         on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
+            let mut c = db.acquire_write(p).await?;
             let q = sqlx::query(&sql).bind(id).bind(user_id).bind(Ts(now));
             Ok(db.observe("notifications.delete", &sql, q.execute(&mut *c)).await?.rows_affected() == 1)
         })
@@ -550,7 +550,7 @@ impl NotificationStore {
     ) -> Result<u64, StorageError> {
         let db = &self.db;
         on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
+            let mut c = db.acquire_write(p).await?;
             let q = sqlx::query(sql).bind(Ts(at)).bind(batch);
             Ok(db.observe(operation, sql, q.execute(&mut *c)).await?.rows_affected())
         })

@@ -60,6 +60,29 @@ struct Inner {
     max_connections: u32,
     metrics: DbMetrics,
     waiting: AtomicI64,
+    /// SQLite admits one writer at a time. Queuing writers here, in order,
+    /// beats letting them spin in SQLite's busy handler, whose sleeps grow
+    /// to 100 ms (a p99 of ~180 ms at 32 concurrent writers).
+    write_gate: Option<tokio::sync::Mutex<()>>,
+}
+
+/// A connection taken for a write: on SQLite it also holds the write gate.
+pub struct WriteConnection<'a, DB: sqlx::Database> {
+    conn: PoolConnection<DB>,
+    _gate: Option<tokio::sync::MutexGuard<'a, ()>>,
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for WriteConnection<'_, DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for WriteConnection<'_, DB> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
 }
 
 /// Live pool figures for `/api/v1/system/database` and `/metrics`.
@@ -80,7 +103,8 @@ pub struct PoolFigures {
 
 impl Db {
     fn new(pool: Pool, max_connections: u32, metrics: DbMetrics) -> Self {
-        Self { inner: Arc::new(Inner { pool, max_connections, metrics, waiting: AtomicI64::new(0) }) }
+        let write_gate = matches!(pool, Pool::Sqlite(_)).then(|| tokio::sync::Mutex::new(()));
+        Self { inner: Arc::new(Inner { pool, max_connections, metrics, waiting: AtomicI64::new(0), write_gate }) }
     }
 
     pub fn pool(&self) -> &Pool {
@@ -110,15 +134,30 @@ impl Db {
         })
     }
 
+    /// Take a connection for a write: on SQLite, first wait (in order) for
+    /// the write gate, then for a connection, so waiting writers never hold
+    /// connections that readers need.
+    pub async fn acquire_write<DB: sqlx::Database>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+    ) -> Result<WriteConnection<'_, DB>, StorageError> {
+        let gate = match &self.inner.write_gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        };
+        let conn = self.acquire(pool).await?;
+        Ok(WriteConnection { conn, _gate: gate })
+    }
+
     /// Begin a transaction on `conn`. SQLite takes the write lock up front
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and
     /// writes later can fail with SQLITE_BUSY without waiting.
     pub async fn begin<'c, DB: sqlx::Database>(
         &self,
-        conn: &'c mut PoolConnection<DB>,
+        conn: &'c mut DB::Connection,
     ) -> Result<sqlx::Transaction<'c, DB>, StorageError> {
         let statement = if DB::NAME == "SQLite" { "BEGIN IMMEDIATE" } else { "BEGIN" };
-        self.observe("transaction.begin", statement, sqlx::Connection::begin_with(&mut **conn, statement)).await
+        self.observe("transaction.begin", statement, sqlx::Connection::begin_with(conn, statement)).await
     }
 
     /// Run one query future under an operation name: timed, slow queries
