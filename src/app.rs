@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::{AccountService, AccountStore, Email, RawToken, TokenCache, User};
+use crate::accounts::{self, AccountService, AccountStore, Email, RawToken, TokenCache, User};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http;
@@ -79,6 +79,7 @@ impl App {
             },
             background.clone(),
         ));
+        let usage = tokio::spawn(accounts::run_usage_flush(state.accounts.clone(), background.clone()));
         let cleanup = tokio::spawn(notifications::run_cleanup(
             state.notifications.clone(),
             state.config.notifications.clone(),
@@ -114,7 +115,7 @@ impl App {
         };
         sockets.cancel();
         background.cancel();
-        let _ = tokio::join!(health, cleanup, listen);
+        let _ = tokio::join!(health, cleanup, listen, usage);
         if tokio::time::timeout(Duration::from_secs(10), db.close()).await.is_err() {
             tracing::warn!("database pool did not close within 10 s");
         }

@@ -1,11 +1,14 @@
 //! Account rules: who may create which user or token, how a bearer token
 //! becomes a principal, and the first-admin bootstrap.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, SubsecRound, Utc};
 
 use super::cache::TokenCache;
 use super::domain::{Email, ExternalId, Label, Principal, RawToken, Role, Token, TokenHash, User};
-use super::store::{AccountStore, ExternalUser, NewToken, NewUser, TOKEN_TOUCH_INTERVAL, TokenScope};
+use super::store::{AccountStore, ExternalUser, NewToken, NewUser, TokenScope};
 use crate::clock::Clock;
 use crate::storage::StorageError;
 
@@ -46,11 +49,16 @@ pub struct AccountService {
     store: AccountStore,
     clock: Clock,
     cache: TokenCache,
+    /// Token uses not yet written: token id → when.
+    usage: Arc<Mutex<HashMap<i64, DateTime<Utc>>>>,
 }
+
+/// How stale `last_used_at` may get before a use is recorded again.
+pub const TOKEN_TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
 
 impl AccountService {
     pub fn new(store: AccountStore, clock: Clock, cache: TokenCache) -> Self {
-        Self { store, clock, cache }
+        Self { store, clock, cache, usage: Arc::default() }
     }
 
     /// On an empty database, create the first admin and a token for it.
@@ -149,16 +157,35 @@ impl AccountService {
                 (principal, found.last_used_at)
             }
         };
-        // Only a stale last_used_at costs a write; most requests stay a single read.
+        // A stale last_used_at is noted in memory and written in batches
+        // (flush_usage), so authenticating never waits on a write.
         if last_used_at.is_none_or(|t| t < now - TOKEN_TOUCH_INTERVAL) {
-            self.store.touch_token(principal.token_id, now).await?;
+            self.usage.lock().unwrap_or_else(|e| e.into_inner()).insert(principal.token_id, now);
             self.cache.touched(&hash, now);
         }
         Ok(principal)
     }
 
+    /// Write the token uses noted since the last flush. Runs periodically,
+    /// at shutdown, and before tokens are listed.
+    pub async fn flush_usage(&self) -> Result<usize, AccountError> {
+        let used: Vec<(i64, DateTime<Utc>)> =
+            std::mem::take(&mut *self.usage.lock().unwrap_or_else(|e| e.into_inner())).into_iter().collect();
+        if let Err(e) = self.store.record_usage(&used).await {
+            // Put them back for the next flush (keeping any newer use).
+            let mut pending = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+            for (id, at) in used {
+                pending.entry(id).or_insert(at);
+            }
+            return Err(e.into());
+        }
+        Ok(used.len())
+    }
+
     /// Tokens the caller may see: their own, or for an admin any user's (or all).
     pub async fn list_tokens(&self, caller: &Principal, user_id: Option<i64>) -> Result<Vec<Token>, AccountError> {
+        // Show the latest uses, including ones this instance has not written yet.
+        self.flush_usage().await?;
         let scope = match (caller.user.role, user_id) {
             (Role::Admin, Some(id)) => TokenScope::User(id),
             (Role::Admin, None) => TokenScope::All,
@@ -184,5 +211,25 @@ impl AccountService {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+}
+
+/// Write noted token uses every 30 s until `stop`, then once more, so a
+/// graceful shutdown loses none.
+pub async fn run_usage_flush(accounts: AccountService, stop: tokio_util::sync::CancellationToken) {
+    let every = (TOKEN_TOUCH_INTERVAL / 2).to_std().unwrap_or(std::time::Duration::from_secs(30));
+    loop {
+        let stopping = tokio::select! {
+            _ = stop.cancelled() => true,
+            _ = tokio::time::sleep(every) => false,
+        };
+        match accounts.flush_usage().await {
+            Ok(n) if n > 0 => tracing::debug!(tokens = n, "recorded token use"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not record token use; retrying at the next flush"),
+        }
+        if stopping {
+            return;
+        }
     }
 }

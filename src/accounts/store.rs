@@ -113,10 +113,6 @@ pub enum TokenScope {
     All,
 }
 
-/// How stale `last_used_at` may get before a request refreshes it: a
-/// write per request would serialize every request on SQLite's write lock.
-pub const TOKEN_TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
-
 const USER_COLUMNS: &str = "id, email, display_name, role, external_id, created_at";
 const TOKEN_COLUMNS: &str = "id, user_id, name, created_at, last_used_at, expires_at, revoked_at";
 
@@ -277,17 +273,23 @@ impl AccountStore {
         .transpose()
     }
 
-    /// Record use of a token; the condition keeps concurrent requests from
-    /// writing the same minute twice.
-    pub async fn touch_token(&self, token_id: i64, now: DateTime<Utc>) -> Result<(), StorageError> {
+    /// Record when tokens were last used, in one transaction. A later time
+    /// already stored (another instance's flush) is kept.
+    pub async fn record_usage(&self, used: &[(i64, DateTime<Utc>)]) -> Result<(), StorageError> {
         const SQL: &str = "UPDATE api_token SET last_used_at = $2 \
-                           WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)";
-        let stale_before = now - TOKEN_TOUCH_INTERVAL;
+                           WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
+        if used.is_empty() {
+            return Ok(());
+        }
         let db = &self.db;
         on_pool!(db, |p| {
             let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query(SQL).bind(token_id).bind(Ts(now)).bind(Ts(stale_before));
-            db.observe("accounts.touch_token", SQL, q.execute(&mut *c)).await?;
+            let mut tx = db.begin(&mut c).await?;
+            for (token_id, at) in used {
+                let q = sqlx::query(SQL).bind(token_id).bind(Ts(*at));
+                db.observe("accounts.record_usage", SQL, q.execute(&mut *tx)).await?;
+            }
+            db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
         });
         Ok(())
     }

@@ -146,7 +146,7 @@ impl NotificationStore {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
                 );
                 let mut c = db.acquire_write(p).await?;
-                let mut tx = db.begin::<sqlx::Sqlite>(&mut *c).await?;
+                let mut tx = db.begin(&mut c).await?;
                 let seq: Option<i64> = db
                     .observe(
                         "notifications.bump_cursor",
@@ -228,7 +228,7 @@ impl NotificationStore {
                      SELECT id, notification_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM bumped"
                 );
                 let mut c = db.acquire_write(p).await?;
-                let mut tx = db.begin::<sqlx::Postgres>(&mut *c).await?;
+                let mut tx = db.begin(&mut c).await?;
                 const MISSING_IDS: &str = "SELECT x::text FROM unnest($1::bigint[]) x \
                                            WHERE NOT EXISTS (SELECT 1 FROM user_account WHERE id = x)";
                 const MISSING_EXTERNAL: &str = "SELECT x FROM unnest($1::text[]) x \
@@ -313,7 +313,7 @@ impl NotificationStore {
                 );
                 let mut c = db.acquire_write(p).await?;
                 // BEGIN IMMEDIATE: the audience cannot change under us.
-                let mut tx = db.begin::<sqlx::Sqlite>(&mut *c).await?;
+                let mut tx = db.begin(&mut c).await?;
                 if let Some(missing) = missing {
                     let q = sqlx::query_scalar(missing).bind(&list);
                     let unknown: Vec<String> =

@@ -154,10 +154,10 @@ impl Db {
     /// writes later can fail with SQLITE_BUSY without waiting.
     pub async fn begin<'c, DB: sqlx::Database>(
         &self,
-        conn: &'c mut DB::Connection,
+        conn: &'c mut WriteConnection<'_, DB>,
     ) -> Result<sqlx::Transaction<'c, DB>, StorageError> {
         let statement = if DB::NAME == "SQLite" { "BEGIN IMMEDIATE" } else { "BEGIN" };
-        self.observe("transaction.begin", statement, sqlx::Connection::begin_with(conn, statement)).await
+        self.observe("transaction.begin", statement, sqlx::Connection::begin_with(&mut **conn, statement)).await
     }
 
     /// Run one query future under an operation name: timed, slow queries
