@@ -49,8 +49,12 @@ pub struct Launch<'a> {
     pub data_dir: &'a Path,
     /// `None` selects SQLite inside `data_dir`.
     pub database_url: Option<&'a str>,
-    /// stdout and stderr are appended here and quoted on failure.
+    /// stdout and stderr are appended here and quoted on failure; stdout
+    /// carries the admin token on a first start (see [`Herald::admin_token`]).
     pub log: &'a Path,
+    /// `HERALD_ENV=production`: the pool herald would run with when deployed
+    /// (max 20 connections instead of 10), for load scenarios.
+    pub production: bool,
 }
 
 /// A running `herald serve`; killed on drop if it was not stopped cleanly,
@@ -88,6 +92,9 @@ impl Herald {
         if let Some(url) = launch.database_url {
             command.env("HERALD_DATABASE_URL", url);
         }
+        if launch.production {
+            command.env("HERALD_ENV", "production");
+        }
         let child = command
             .stdin(Stdio::null())
             .stdout(log)
@@ -102,7 +109,6 @@ impl Herald {
     }
 
     /// Where herald listens; for scenarios that send it requests.
-    #[allow(dead_code, reason = "startup only probes /readyz; load scenarios use it")]
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -125,6 +131,19 @@ impl Herald {
             }
             thread::sleep(READY_POLL);
         }
+    }
+
+    /// The admin token printed once on stdout (an indented `hld_…` line) when
+    /// herald starts on an empty database; herald stores only its hash, so
+    /// the log is the one place to get it. Call after [`Herald::wait_ready`]:
+    /// herald prints it before it starts serving.
+    pub fn admin_token(&self) -> Result<String, String> {
+        let text = fs::read_to_string(&self.log).map_err(|e| format!("cannot read {}: {e}", self.log.display()))?;
+        text.lines()
+            .rev()
+            .find_map(|line| line.strip_prefix("    ").filter(|t| t.starts_with("hld_")))
+            .map(|token| token.trim().to_owned())
+            .ok_or_else(|| self.failure("printed no admin token (was the database not empty?)"))
     }
 
     /// SIGTERM (herald's graceful shutdown) and wait; returns the exit status

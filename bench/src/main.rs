@@ -1,14 +1,17 @@
 //! herald's benchmark program.
 //!
-//! `bench <scenario> [--runs N] [--herald PATH]` runs one scenario against a
-//! release build of herald and prints Markdown for BENCHMARKS.md on stdout;
-//! progress and diagnostics go to stderr so stdout stays pasteable.
+//! `bench <scenario> [options]` runs one scenario against a release build of
+//! herald and prints Markdown for BENCHMARKS.md on stdout; progress and
+//! diagnostics go to stderr so stdout stays pasteable.
 //!
 //! Adding a scenario: write a module with `pub fn run(&Options) -> Result<(),
 //! String>` and add one entry to [`SCENARIOS`].
 
+mod cpu;
 mod herald;
 mod http;
+mod load;
+mod notifications;
 mod proc;
 mod report;
 mod startup;
@@ -18,13 +21,23 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Settings shared by all scenarios, parsed from the command line.
-#[derive(Debug)]
+/// Settings shared by all scenarios, parsed from the command line. `None`
+/// means "the scenario's default": a sensible number of repetitions differs
+/// between a 50 ms start and a 15 s load phase.
+#[derive(Debug, Default)]
 pub struct Options {
     /// Repetitions per measured case; medians need several.
-    pub runs: usize,
+    pub runs: Option<usize>,
     /// Explicit herald binary; default is `herald` next to this executable.
     pub herald: Option<PathBuf>,
+    /// Length of each load phase (notifications).
+    pub seconds: Option<u64>,
+    /// Members for the create and list parts (notifications).
+    pub users: Option<u64>,
+    /// Seeded notifications per member for the list part (notifications).
+    pub per_user: Option<u64>,
+    /// Members an announcement goes to (notifications).
+    pub announce_users: Option<u64>,
 }
 
 /// One benchmark scenario: its CLI name, a one-line description and entry point.
@@ -35,13 +48,18 @@ struct Scenario {
 }
 
 /// Every scenario, in the order `--help` lists them.
-const SCENARIOS: &[Scenario] = &[Scenario {
-    name: "startup",
-    about: "time to /readyz 200 and idle RSS, empty and existing database, SQLite and PostgreSQL",
-    run: startup::run,
-}];
-
-const DEFAULT_RUNS: usize = 5;
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "startup",
+        about: "time to /readyz 200 and idle RSS, empty and existing database, SQLite and PostgreSQL",
+        run: startup::run,
+    },
+    Scenario {
+        name: "notifications",
+        about: "inbox create and unread-list throughput vs pgbench, list p99, announcement fan-out vs direct SQL",
+        run: notifications::run,
+    },
+];
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -73,7 +91,7 @@ fn main() -> ExitCode {
 /// Parses the arguments after the program name. `Ok(None)` means help was asked for.
 fn parse(args: &[OsString]) -> Result<Option<(String, Options)>, String> {
     let mut scenario = None;
-    let mut options = Options { runs: DEFAULT_RUNS, herald: None };
+    let mut options = Options::default();
     let mut rest = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = rest.next() {
         // Accept both `--flag value` and `--flag=value`.
@@ -85,13 +103,11 @@ fn parse(args: &[OsString]) -> Result<Option<(String, Options)>, String> {
             |what: &str| inline.clone().or_else(|| rest.next()).ok_or_else(|| format!("{flag} needs {what}"));
         match flag.as_str() {
             "-h" | "--help" => return Ok(None),
-            "--runs" => {
-                let text = value("a number")?;
-                options.runs = match text.parse() {
-                    Ok(n) if n > 0 => n,
-                    _ => return Err(format!("--runs must be a positive integer, not {text:?}")),
-                };
-            }
+            "--runs" => options.runs = Some(positive(&flag, &value("a number")?)? as usize),
+            "--seconds" => options.seconds = Some(positive(&flag, &value("a number")?)?),
+            "--users" => options.users = Some(positive(&flag, &value("a number")?)?),
+            "--per-user" => options.per_user = Some(positive(&flag, &value("a number")?)?),
+            "--announce-users" => options.announce_users = Some(positive(&flag, &value("a number")?)?),
             "--herald" => options.herald = Some(PathBuf::from(value("a path")?)),
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
             _ if scenario.is_some() => return Err(format!("unexpected argument {arg:?}")),
@@ -102,22 +118,41 @@ fn parse(args: &[OsString]) -> Result<Option<(String, Options)>, String> {
     Ok(Some((scenario, options)))
 }
 
+/// A positive integer flag value.
+fn positive(flag: &str, text: &str) -> Result<u64, String> {
+    match text.parse() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{flag} must be a positive integer, not {text:?}")),
+    }
+}
+
 fn usage() -> String {
     let mut text = format!(
-        "usage: bench <scenario> [--runs N] [--herald PATH]\n\n\
-         --runs N       repetitions per case (default {DEFAULT_RUNS})\n\
+        "usage: bench <scenario> [--runs N] [--herald PATH] [notifications options]\n\n\
+         --runs N       repetitions per case (default: startup {}, notifications {})\n\
          --herald PATH  herald binary (default: `herald` next to this executable;\n\
-         \x20              build both with `cargo build --release`)\n\nscenarios:\n"
+         \x20              build both with `cargo build --release`)\n\n\
+         notifications options (defaults are the issue's sizes):\n\
+         --seconds N         length of each load phase (default {})\n\
+         --users N           members for create and unread list (default {})\n\
+         --per-user N        seeded notifications per member (default {})\n\
+         --announce-users N  members an announcement goes to (default {})\n\nscenarios:\n",
+        startup::DEFAULT_RUNS,
+        notifications::DEFAULT_RUNS,
+        notifications::DEFAULT_SECONDS,
+        notifications::DEFAULT_USERS,
+        notifications::DEFAULT_PER_USER,
+        notifications::DEFAULT_ANNOUNCE_USERS,
     );
     for scenario in SCENARIOS {
-        text.push_str(&format!("  {:<12} {}\n", scenario.name, scenario.about));
+        text.push_str(&format!("  {:<14} {}\n", scenario.name, scenario.about));
     }
     text
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{DEFAULT_RUNS, parse};
+    use super::parse;
     use std::ffi::OsString;
 
     fn args(list: &[&str]) -> Vec<OsString> {
@@ -129,10 +164,18 @@ mod tests {
         let (name, opts) =
             parse(&args(&["startup", "--runs", "3", "--herald=/x/herald"])).expect("valid").expect("not help");
         assert_eq!(name, "startup");
-        assert_eq!(opts.runs, 3);
+        assert_eq!(opts.runs, Some(3));
         assert_eq!(opts.herald.as_deref(), Some(std::path::Path::new("/x/herald")));
         let (_, opts) = parse(&args(&["startup"])).expect("valid").expect("not help");
-        assert_eq!(opts.runs, DEFAULT_RUNS);
+        assert_eq!(opts.runs, None);
+        let (_, opts) =
+            parse(&args(&["notifications", "--seconds=2", "--users", "50", "--per-user", "4", "--announce-users=9"]))
+                .expect("valid")
+                .expect("not help");
+        assert_eq!(
+            (opts.seconds, opts.users, opts.per_user, opts.announce_users),
+            (Some(2), Some(50), Some(4), Some(9))
+        );
     }
 
     #[test]
@@ -142,6 +185,7 @@ mod tests {
         assert!(parse(&args(&["startup", "--runs"])).is_err());
         assert!(parse(&args(&["startup", "--nope"])).is_err());
         assert!(parse(&args(&["startup", "extra"])).is_err());
+        assert!(parse(&args(&["notifications", "--seconds", "0"])).is_err());
         assert!(parse(&args(&["--help"])).expect("help").is_none());
     }
 }

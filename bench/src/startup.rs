@@ -30,6 +30,9 @@ const IDLE_BEFORE_RSS: Duration = Duration::from_secs(2);
 const GOAL_READY_MS: f64 = 1000.0;
 const GOAL_RSS_MIB: f64 = 30.0;
 
+/// Starts per case unless `--runs` says otherwise.
+pub const DEFAULT_RUNS: usize = 5;
+
 const CASES: [&str; 2] = ["empty database", "existing database"];
 
 /// Samples of one backend × case.
@@ -53,7 +56,8 @@ pub fn run(options: &Options) -> Result<(), String> {
     let binary = herald::locate(options.herald.as_deref())?;
     let mut context = vec![format!("- herald: `{}`", binary.display())];
     let mut notes = Vec::new();
-    let mut series = measure(&binary, "sqlite", options.runs, &mut notes, || Ok(None))?;
+    let runs = options.runs.unwrap_or(DEFAULT_RUNS);
+    let mut series = measure(&binary, "sqlite", runs, &mut notes, || Ok(None))?;
 
     let have_pg = ["initdb", "postgres", "psql"].iter().all(|b| PgCluster::bin(b).is_some());
     if have_pg {
@@ -62,7 +66,7 @@ pub fn run(options: &Options) -> Result<(), String> {
         let version = cluster.psql("postgres", "show server_version")?;
         context.push(format!("- postgres: {version}, throwaway local cluster (testkit: fsync=off, TCP on 127.0.0.1)"));
         let create = || cluster.create_database().map(Some);
-        series.extend(measure(&binary, "postgres", options.runs, &mut notes, create)?);
+        series.extend(measure(&binary, "postgres", runs, &mut notes, create)?);
     } else {
         let line = "- postgres: SKIPPED, PostgreSQL binaries (initdb, postgres, psql) not found";
         eprintln!("{line}");
@@ -99,7 +103,7 @@ fn measure(
         fs::create_dir(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
         let log = scratch.path().join("herald.log");
         let url = database()?;
-        let launch = Launch { binary, data_dir: &data_dir, database_url: url.as_deref(), log: &log };
+        let launch = Launch { binary, data_dir: &data_dir, database_url: url.as_deref(), log: &log, production: false };
         for series in &mut all {
             let sample = start_once(&launch)?;
             let rss_mib = sample.rss_kib as f64 / 1024.0;
