@@ -92,7 +92,7 @@ async fn senders_create_and_members_read_their_inbox(backend: Backend) {
 
     let inbox = app.get("/api/v1/notifications", &alice).await;
     assert_eq!(items(&inbox).len(), 1);
-    assert_eq!(items(&inbox)[0]["id"], n["id"]);
+    assert_eq!(&items(&inbox)[0], n, "a listed notification renders exactly as the created one");
     assert!(inbox.json["next_cursor"].is_null());
     let one = app.get(&format!("/api/v1/notifications/{}", n["id"]), &alice).await;
     assert_eq!(one.json["title"], "Hi");
