@@ -111,8 +111,10 @@ pub struct RealtimeConfig {
 impl Default for RealtimeConfig {
     fn default() -> Self {
         Self {
-            ping_interval_seconds: 20,
-            idle_timeout_seconds: 60,
+            // Under the 60 s idle timeout of common proxies and load
+            // balancers; each ping costs every idle socket a wake-up.
+            ping_interval_seconds: 30,
+            idle_timeout_seconds: 75,
             auth_timeout_seconds: 5,
             send_queue: 256,
             write_timeout_seconds: 10,

@@ -38,6 +38,8 @@ CREATE INDEX notification_unread_idx ON notification (user_id, cursor) WHERE rea
 CREATE INDEX notification_expires_idx ON notification (expires_at) WHERE expires_at IS NOT NULL;
 -- Retention purge of old read notifications.
 CREATE INDEX notification_read_idx ON notification (read_at) WHERE read_at IS NOT NULL;
+-- Realtime delivery of an announcement to the users connected to an instance.
+CREATE INDEX notification_announcement_idx ON notification (announcement_id, user_id) WHERE announcement_id IS NOT NULL;
 -- A retried create with the same key finds the first result.
 CREATE UNIQUE INDEX notification_idempotency_key ON notification (user_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;

@@ -56,7 +56,8 @@ impl Session {
         let cfg = self.state.config.realtime.clone();
         let principal = match principal {
             Some(p) => p,
-            None => match self.authenticate(&mut stream, Duration::from_secs(cfg.auth_timeout_seconds)).await {
+            None => match Box::pin(self.authenticate(&mut stream, Duration::from_secs(cfg.auth_timeout_seconds))).await
+            {
                 Ok(p) => p,
                 Err(reason) => return reason,
             },
@@ -95,7 +96,12 @@ impl Session {
                 frame = stream.next() => {
                     last_seen = Instant::now();
                     let outcome = match frame {
-                        Some(Ok(Message::Text(text))) => self.on_text(text.as_str(), &principal, &membership).await,
+                        // Boxed: the handler's future (database queries and all)
+                        // is allocated while it runs, not kept in every idle
+                        // socket's task.
+                        Some(Ok(Message::Text(text))) => {
+                            Box::pin(self.on_text(text.as_str(), &principal, &membership)).await
+                        }
                         Some(Ok(Message::Binary(_))) => {
                             self.error("unsupported", "binary frames are not supported; send JSON text").await
                         }
@@ -111,7 +117,7 @@ impl Session {
                     }
                 }
                 Some(delivery) = membership.rx.recv() => {
-                    if self.deliver(user_id, delivery).await.is_err() {
+                    if Box::pin(self.deliver(user_id, delivery)).await.is_err() {
                         return self.write_failed().await;
                     }
                 }
