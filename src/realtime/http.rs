@@ -54,7 +54,7 @@ async fn upgrade(
     Ok(upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
+        .write_buffer_size(0)
         .on_upgrade(move |ws| socket::serve(ws, state, principal)))
 }

@@ -21,6 +21,7 @@ both!(
     bad_frames_get_errors_and_the_socket_lives_on,
     slow_consumers_are_closed_and_catch_up_on_reconnect,
     shutdown_closes_sockets_with_going_away,
+    silent_peers_are_dropped_and_sockets_per_user_are_limited,
 );
 
 async fn create(app: &TestApp, user_id: i64, title: &str) -> Value {
@@ -296,6 +297,39 @@ async fn shutdown_closes_sockets_with_going_away(backend: Backend) {
     let close = ws.closed().await.expect("close frame");
     assert_eq!(u16::from(close.code), 1001);
     tokio::time::timeout(Duration::from_secs(10), app.handle).await.expect("stops").expect("join").expect("clean");
+}
+
+async fn silent_peers_are_dropped_and_sockets_per_user_are_limited(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.realtime.ping_interval_seconds = 1;
+        c.realtime.idle_timeout_seconds = 2;
+        c.realtime.max_sockets_per_user = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, token) = app.user_with_token("m@example.com", "member").await;
+    // A peer that never reads never answers the server's pings.
+    let _silent = Ws::connect(&app, Auth::Header(&token)).await;
+    let dropped = r#"herald_ws_closed_total{reason="idle_timeout"} 1"#;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !app.call(Method::GET, "/metrics", None, None).await.text.contains(dropped) {
+        assert!(Instant::now() < deadline, "the silent socket was not dropped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A peer that reads answers pings and stays.
+    let (mut alive, _) = Ws::subscribed(&app, &token, None).await;
+    assert!(alive.recv_within(Duration::from_secs(3)).await.is_none(), "nothing but pings for 3 s");
+    alive.send(json!({"type": "ping"})).await;
+    assert_eq!(alive.recv().await["type"], "pong", "still open past the idle timeout");
+    // Two sockets per user here: a third is refused.
+    let _second = Ws::subscribed(&app, &token, None).await;
+    let mut third = Ws::connect(&app, Auth::Header(&token)).await;
+    let close = third.closed().await.expect("close frame");
+    assert_eq!(u16::from(close.code), 1008);
+    assert!(close.reason.contains("too many sockets"), "{close:?}");
+    app.stop().await.expect("stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
