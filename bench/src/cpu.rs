@@ -89,7 +89,7 @@ pub fn snapshot(herald: Option<u32>, postmaster: Option<u32>) -> Snapshot {
 
 /// CPU used between two snapshots, in percent of one CPU (the machine has
 /// `nproc` × 100 %).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Usage {
     pub herald: f64,
     pub database: f64,

@@ -13,6 +13,7 @@ mod http;
 mod load;
 mod notifications;
 mod proc;
+mod realtime;
 mod report;
 mod startup;
 mod stats;
@@ -30,7 +31,8 @@ pub struct Options {
     pub runs: Option<usize>,
     /// Explicit herald binary; default is `herald` next to this executable.
     pub herald: Option<PathBuf>,
-    /// Length of each load phase (notifications).
+    /// Length of each load phase (notifications); of the latency sending
+    /// and the idle CPU window (realtime).
     pub seconds: Option<u64>,
     /// Members for the create and list parts (notifications).
     pub users: Option<u64>,
@@ -38,6 +40,12 @@ pub struct Options {
     pub per_user: Option<u64>,
     /// Members an announcement goes to (notifications).
     pub announce_users: Option<u64>,
+    /// Idle sockets, which the announcements also go to (realtime).
+    pub sockets: Option<u64>,
+    /// Subscribed sockets in the latency part (realtime).
+    pub latency_sockets: Option<u64>,
+    /// Notifications created per second in the latency part (realtime).
+    pub rate: Option<u64>,
 }
 
 /// One benchmark scenario: its CLI name, a one-line description and entry point.
@@ -58,6 +66,11 @@ const SCENARIOS: &[Scenario] = &[
         name: "notifications",
         about: "inbox create and unread-list throughput vs pgbench, list p99, announcement fan-out vs direct SQL",
         run: notifications::run,
+    },
+    Scenario {
+        name: "realtime",
+        about: "WebSocket push: RSS and CPU per idle socket, create→receive p99, announcement to every socket",
+        run: realtime::run,
     },
 ];
 
@@ -108,6 +121,9 @@ fn parse(args: &[OsString]) -> Result<Option<(String, Options)>, String> {
             "--users" => options.users = Some(positive(&flag, &value("a number")?)?),
             "--per-user" => options.per_user = Some(positive(&flag, &value("a number")?)?),
             "--announce-users" => options.announce_users = Some(positive(&flag, &value("a number")?)?),
+            "--sockets" => options.sockets = Some(positive(&flag, &value("a number")?)?),
+            "--latency-sockets" => options.latency_sockets = Some(positive(&flag, &value("a number")?)?),
+            "--rate" => options.rate = Some(positive(&flag, &value("a number")?)?),
             "--herald" => options.herald = Some(PathBuf::from(value("a path")?)),
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
             _ if scenario.is_some() => return Err(format!("unexpected argument {arg:?}")),
@@ -128,21 +144,31 @@ fn positive(flag: &str, text: &str) -> Result<u64, String> {
 
 fn usage() -> String {
     let mut text = format!(
-        "usage: bench <scenario> [--runs N] [--herald PATH] [notifications options]\n\n\
-         --runs N       repetitions per case (default: startup {}, notifications {})\n\
+        "usage: bench <scenario> [--runs N] [--herald PATH] [scenario options]\n\n\
+         --runs N       repetitions per case (default: startup {}, notifications {}, realtime {})\n\
          --herald PATH  herald binary (default: `herald` next to this executable;\n\
          \x20              build both with `cargo build --release`)\n\n\
          notifications options (defaults are the issue's sizes):\n\
          --seconds N         length of each load phase (default {})\n\
          --users N           members for create and unread list (default {})\n\
          --per-user N        seeded notifications per member (default {})\n\
-         --announce-users N  members an announcement goes to (default {})\n\nscenarios:\n",
+         --announce-users N  members an announcement goes to (default {})\n\n\
+         realtime options (defaults are the issue's sizes):\n\
+         --sockets N          idle sockets, also the announcements' recipients (default {})\n\
+         --latency-sockets N  subscribed sockets in the latency part (default {})\n\
+         --rate N             notifications per second in the latency part (default {})\n\
+         --seconds N          latency sending time and idle CPU window (default {})\n\nscenarios:\n",
         startup::DEFAULT_RUNS,
         notifications::DEFAULT_RUNS,
+        realtime::DEFAULT_RUNS,
         notifications::DEFAULT_SECONDS,
         notifications::DEFAULT_USERS,
         notifications::DEFAULT_PER_USER,
         notifications::DEFAULT_ANNOUNCE_USERS,
+        realtime::DEFAULT_SOCKETS,
+        realtime::DEFAULT_LATENCY_SOCKETS,
+        realtime::DEFAULT_RATE,
+        realtime::DEFAULT_SECONDS,
     );
     for scenario in SCENARIOS {
         text.push_str(&format!("  {:<14} {}\n", scenario.name, scenario.about));
@@ -176,6 +202,10 @@ mod tests {
             (opts.seconds, opts.users, opts.per_user, opts.announce_users),
             (Some(2), Some(50), Some(4), Some(9))
         );
+        let (_, opts) = parse(&args(&["realtime", "--sockets=200", "--latency-sockets", "50", "--rate", "20"]))
+            .expect("valid")
+            .expect("not help");
+        assert_eq!((opts.sockets, opts.latency_sockets, opts.rate), (Some(200), Some(50), Some(20)));
     }
 
     #[test]

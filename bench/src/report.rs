@@ -66,9 +66,30 @@ impl Table {
     }
 }
 
+/// "PASS" or "MISS" for a goal.
+pub fn mark(pass: bool) -> String {
+    if pass { "PASS" } else { "MISS" }.to_owned()
+}
+
+/// Whole number with space-separated thousands: 1 000 000.
+pub fn fmt0(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    let digits = format!("{:.0}", value.abs());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    if value < -0.5 { format!("-{out}") } else { out }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{Table, shell_quote};
+    use super::{Table, fmt0, shell_quote};
 
     #[test]
     fn renders_markdown() {
@@ -82,5 +103,13 @@ mod tests {
         assert_eq!(shell_quote(&"--runs".into()), "--runs");
         assert_eq!(shell_quote(&"a b".into()), "'a b'");
         assert_eq!(shell_quote(&"it's".into()), r"'it'\''s'");
+    }
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(fmt0(1_000_000.0), "1 000 000");
+        assert_eq!(fmt0(999.4), "999");
+        assert_eq!(fmt0(12_345.0), "12 345");
+        assert_eq!(fmt0(0.0), "0");
     }
 }

@@ -25,6 +25,13 @@ impl Summary {
     }
 }
 
+/// [`Summary::of`] for a sample that may be empty: then all NaN (shown as
+/// "NaN" in a report, which is what an empty phase deserves).
+pub fn summary(values: impl Iterator<Item = f64>) -> Summary {
+    let values: Vec<f64> = values.collect();
+    Summary::of(&values).unwrap_or(Summary { median: f64::NAN, min: f64::NAN, max: f64::NAN })
+}
+
 #[cfg(test)]
 mod tests {
     use super::Summary;

@@ -18,7 +18,7 @@
 mod pg;
 mod phases;
 mod results;
-mod sqlite;
+pub mod sqlite;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -94,14 +94,14 @@ impl Members {
         }
     }
 
-    fn count(&self) -> u64 {
+    pub fn count(&self) -> u64 {
         (self.last - self.first + 1) as u64
     }
 }
 
 /// Which database a rig uses.
 #[derive(Clone, Copy)]
-enum Backend<'a> {
+pub enum Backend<'a> {
     Postgres(&'a PgCluster),
     Sqlite,
 }
@@ -115,19 +115,19 @@ enum Store<'a> {
 
 /// A herald serving one fresh, seeded database, with what requests need.
 pub struct Rig<'a> {
-    herald: Herald,
-    admin: String,
+    pub herald: Herald,
+    pub admin: String,
     store: Store<'a>,
-    members: Members,
+    pub members: Members,
     /// The cluster's postmaster, for CPU accounting (PostgreSQL only).
-    postmaster: Option<u32>,
+    pub postmaster: Option<u32>,
     scratch: TempDir,
 }
 
 impl<'a> Rig<'a> {
     /// Fresh database → herald migrates it and prints the admin token →
     /// herald stops → seed → herald starts again on the seeded data.
-    fn new(binary: &Path, backend: Backend<'a>, seed: &Seed) -> Result<Rig<'a>, String> {
+    pub fn new(binary: &Path, backend: Backend<'a>, seed: &Seed) -> Result<Rig<'a>, String> {
         let scratch = TempDir::new("herald-bench-notifications")?;
         let data_dir = scratch.path().join("data");
         std::fs::create_dir(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
@@ -162,7 +162,7 @@ impl<'a> Rig<'a> {
         Ok(Rig { herald, admin, store, members, postmaster, scratch })
     }
 
-    fn backend(&self) -> &'static str {
+    pub fn backend(&self) -> &'static str {
         match self.store {
             Store::Postgres(_) => "postgres",
             Store::Sqlite(_) => "sqlite",
@@ -170,7 +170,7 @@ impl<'a> Rig<'a> {
     }
 
     /// Stops herald; an unclean exit is an error worth seeing, not a figure.
-    fn finish(self) -> Result<(), String> {
+    pub fn finish(self) -> Result<(), String> {
         stop(self.herald)
     }
 }

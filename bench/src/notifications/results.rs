@@ -6,8 +6,8 @@ use super::Sizes;
 use super::phases::{CLIENTS, LATENCY_CLIENTS, WARMUP};
 use crate::cpu::Usage;
 use crate::load::Outcome;
-use crate::report::Table;
-use crate::stats::Summary;
+use crate::report::{Table, fmt0, mark};
+use crate::stats::{Summary, summary};
 
 /// Goals from the issue.
 const GOAL_THROUGHPUT_RATIO: f64 = 0.5;
@@ -174,45 +174,6 @@ impl Results {
     }
 }
 
-/// Summary of a sample that may be empty (then all NaN, shown as "NaN").
-fn summary(values: impl Iterator<Item = f64>) -> Summary {
-    let values: Vec<f64> = values.collect();
-    Summary::of(&values).unwrap_or(Summary { median: f64::NAN, min: f64::NAN, max: f64::NAN })
-}
-
-fn mark(pass: bool) -> String {
-    if pass { "PASS" } else { "MISS" }.to_owned()
-}
-
-/// Whole number with space-separated thousands: 1 000 000.
-fn fmt0(value: f64) -> String {
-    if !value.is_finite() {
-        return value.to_string();
-    }
-    let digits = format!("{:.0}", value.abs());
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(' ');
-        }
-        out.push(c);
-    }
-    if value < -0.5 { format!("-{out}") } else { out }
-}
-
 fn range0(s: &Summary) -> String {
     format!("{}–{}", fmt0(s.min), fmt0(s.max))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::fmt0;
-
-    #[test]
-    fn groups_thousands() {
-        assert_eq!(fmt0(1_000_000.0), "1 000 000");
-        assert_eq!(fmt0(999.4), "999");
-        assert_eq!(fmt0(12_345.0), "12 345");
-        assert_eq!(fmt0(0.0), "0");
-    }
 }
