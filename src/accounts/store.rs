@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::domain::{Email, ExternalId, Role, Token, TokenHash, User};
 use crate::on_pool;
-use crate::storage::{Db, StorageError, Ts};
+use crate::storage::{Db, Pool, StorageError, Ts};
 
 /// A row of `user_account` as the database returns it.
 #[derive(sqlx::FromRow)]
@@ -276,21 +276,34 @@ impl AccountStore {
     /// Record when tokens were last used, in one transaction. A later time
     /// already stored (another instance's flush) is kept.
     pub async fn record_usage(&self, used: &[(i64, DateTime<Utc>)]) -> Result<(), StorageError> {
-        const SQL: &str = "UPDATE api_token SET last_used_at = $2 \
-                           WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
         if used.is_empty() {
             return Ok(());
         }
         let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let mut tx = db.begin(&mut c).await?;
-            for (token_id, at) in used {
-                let q = sqlx::query(SQL).bind(token_id).bind(Ts(*at));
-                db.observe("accounts.record_usage", SQL, q.execute(&mut *tx)).await?;
+        match db.pool() {
+            Pool::Postgres(p) => {
+                // One set-based statement, however many tokens were used.
+                const SQL: &str = "UPDATE api_token t SET last_used_at = v.at \
+                                   FROM UNNEST($1::bigint[], $2::timestamptz[]) AS v(id, at) \
+                                   WHERE t.id = v.id AND (t.last_used_at IS NULL OR t.last_used_at < v.at)";
+                let ids: Vec<i64> = used.iter().map(|(id, _)| *id).collect();
+                let ats: Vec<DateTime<Utc>> = used.iter().map(|(_, at)| *at).collect();
+                let mut c = db.acquire_write(p).await?;
+                db.observe("accounts.record_usage", SQL, sqlx::query(SQL).bind(ids).bind(ats).execute(&mut *c)).await?;
             }
-            db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
-        });
+            Pool::Sqlite(p) => {
+                // In-process statements are cheap; one transaction makes them one commit.
+                const SQL: &str = "UPDATE api_token SET last_used_at = $2 \
+                                   WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
+                let mut c = db.acquire_write(p).await?;
+                let mut tx = db.begin(&mut c).await?;
+                for (token_id, at) in used {
+                    let q = sqlx::query(SQL).bind(token_id).bind(Ts(*at));
+                    db.observe("accounts.record_usage", SQL, q.execute(&mut *tx)).await?;
+                }
+                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
+            }
+        }
         Ok(())
     }
 

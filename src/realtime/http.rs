@@ -49,12 +49,14 @@ async fn upgrade(
         None => None,
     };
     // Frames up to 4× the message limit are read and answered with an
-    // `error`; past that the protocol layer closes the socket (1009).
+    // `error`; past that the protocol layer closes the socket (1009). The
+    // read buffer is allocated up front for every socket: client messages
+    // are small, and a larger one grows as needed.
     let limit = state.config.realtime.max_message_bytes.saturating_mul(4);
     Ok(upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
-        .read_buffer_size(1024)
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .on_upgrade(move |ws| socket::serve(ws, state, principal)))
 }
