@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::domain::{Email, ExternalId, Role, Token, TokenHash, User};
 use crate::on_pool;
-use crate::storage::{Db, Pool, StorageError, Ts};
+use crate::storage::{Db, Pool, StorageError, Ts, sqlite_time};
 
 /// A row of `user_account` as the database returns it.
 #[derive(sqlx::FromRow)]
@@ -292,16 +292,16 @@ impl AccountStore {
                 db.observe("accounts.record_usage", SQL, sqlx::query(SQL).bind(ids).bind(ats).execute(&mut *c)).await?;
             }
             Pool::Sqlite(p) => {
-                // In-process statements are cheap; one transaction makes them one commit.
-                const SQL: &str = "UPDATE api_token SET last_used_at = $2 \
-                                   WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)";
+                // One statement over a JSON list of [id, time] pairs: each
+                // statement is a hand-off to sqlx's SQLite worker thread.
+                const SQL: &str = "UPDATE api_token SET last_used_at = json_extract(u.value, '$[1]') \
+                                   FROM json_each($1) AS u WHERE api_token.id = json_extract(u.value, '$[0]') \
+                                   AND (api_token.last_used_at IS NULL \
+                                        OR api_token.last_used_at < json_extract(u.value, '$[1]'))";
+                let pairs: Vec<(i64, String)> = used.iter().map(|(id, at)| (*id, sqlite_time(*at))).collect();
+                let list = serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into());
                 let mut c = db.acquire_write(p).await?;
-                let mut tx = db.begin(&mut c).await?;
-                for (token_id, at) in used {
-                    let q = sqlx::query(SQL).bind(token_id).bind(Ts(*at));
-                    db.observe("accounts.record_usage", SQL, q.execute(&mut *tx)).await?;
-                }
-                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
+                db.observe("accounts.record_usage", SQL, sqlx::query(SQL).bind(list).execute(&mut *c)).await?;
             }
         }
         Ok(())
