@@ -26,12 +26,15 @@ pub(super) const COLUMNS: &str =
 const NOTIFY_NEW: &str = "pg_notify('herald_events', \
     json_build_object('k', 'new', 'u', ins.user_id, 'i', ins.id, 'c', ins.cursor)::text)";
 
-#[derive(sqlx::FromRow)]
+/// A notification row: read by sqlx, or (SQLite pages) deserialized from
+/// the JSON that `json_object` renders with the same names.
+#[derive(sqlx::FromRow, serde::Deserialize)]
 pub(super) struct Row {
     id: i64,
     user_id: i64,
     cursor: i64,
     #[sqlx(rename = "type")]
+    #[serde(rename = "type")]
     kind: String,
     priority: i16,
     title: String,
@@ -53,41 +56,6 @@ impl From<Row> for Notification {
             title: r.title,
             body: r.body,
             data: r.data.map(|j| j.0),
-            created_at: r.created_at,
-            read_at: r.read_at,
-            expires_at: r.expires_at,
-        }
-    }
-}
-
-/// A row as SQLite's `json_object` renders it (see [`NotificationStore::list`]).
-#[derive(serde::Deserialize)]
-struct JsonRow {
-    id: i64,
-    user_id: i64,
-    cursor: i64,
-    #[serde(rename = "type")]
-    kind: String,
-    priority: i16,
-    title: String,
-    body: String,
-    data: Option<Value>,
-    created_at: DateTime<Utc>,
-    read_at: Option<DateTime<Utc>>,
-    expires_at: Option<DateTime<Utc>>,
-}
-
-impl From<JsonRow> for Notification {
-    fn from(r: JsonRow) -> Self {
-        Notification {
-            id: r.id,
-            user_id: r.user_id,
-            cursor: r.cursor,
-            kind: r.kind,
-            priority: r.priority,
-            title: r.title,
-            body: r.body,
-            data: r.data,
             created_at: r.created_at,
             read_at: r.read_at,
             expires_at: r.expires_at,
@@ -266,7 +234,7 @@ impl NotificationStore {
                 let mut c = db.acquire(p).await?;
                 let json: String =
                     db.observe("notifications.list", &sql, qb.build_query_scalar().fetch_one(&mut *c)).await?;
-                let rows: Vec<JsonRow> = serde_json::from_str(&json).map_err(|e| {
+                let rows: Vec<Row> = serde_json::from_str(&json).map_err(|e| {
                     tracing::error!(error = %e, "SQLite returned an unreadable notification page");
                     StorageError::Other { operation: "notifications.list" }
                 })?;
