@@ -94,6 +94,11 @@ impl Label {
         }
         Ok(Self(label.to_string()))
     }
+    /// A label written in the code, known to be valid.
+    pub(super) fn fixed(label: &'static str) -> Self {
+        Self(label.to_string())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

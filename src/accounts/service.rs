@@ -73,8 +73,7 @@ impl AccountService {
             Err(AccountError::EmailTaken) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let name = Label::parse("bootstrap").map_err(|_| AccountError::TokenNotFound)?;
-        let (_, raw) = self.create_token(user.id, &name, None).await?;
+        let (_, raw) = self.create_token(user.id, &Label::fixed("bootstrap"), None).await?;
         Ok(Some((user, raw)))
     }
 
@@ -207,10 +206,6 @@ impl AccountService {
         // Other instances hear of it through the realtime bus (the caller publishes).
         self.cache.forget_token(id);
         self.store.token_by_id(id).await?.ok_or(AccountError::TokenNotFound)
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
     }
 }
 

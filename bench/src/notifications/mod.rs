@@ -106,6 +106,16 @@ pub enum Backend<'a> {
     Sqlite,
 }
 
+impl Backend<'_> {
+    /// The name used in progress lines and report rows.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Postgres(_) => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
 /// A fresh database in a backend, once herald has migrated it.
 enum Store<'a> {
     Postgres(PgDb<'a>),
@@ -217,10 +227,7 @@ pub fn run(options: &Options) -> Result<(), String> {
 
 /// The three parts on one backend, each on its own fresh database.
 fn all_parts(binary: &Path, backend: Backend<'_>, sizes: &Sizes, results: &mut Results) -> Result<(), String> {
-    let name = match backend {
-        Backend::Postgres(_) => "postgres",
-        Backend::Sqlite => "sqlite",
-    };
+    let name = backend.name();
     eprintln!("{name} / 1 create:");
     let rig = Rig::new(binary, backend, &Seed { users: sizes.users, per_user: 0, tokens: false })?;
     phases::create(&rig, sizes, results)?;

@@ -113,10 +113,7 @@ pub fn run(options: &Options) -> Result<(), String> {
 /// The latency part on its own herald, then idle sockets and announcements
 /// on a second one: the announcements go to the sockets part 1 measured.
 fn all_parts(binary: &Path, backend: Backend<'_>, sizes: &Sizes, results: &mut Results) -> Result<(), String> {
-    let name = match backend {
-        Backend::Postgres(_) => "postgres",
-        Backend::Sqlite => "sqlite",
-    };
+    let name = backend.name();
     eprintln!("{name} / 2 latency:");
     let rig = Rig::new(binary, backend, &Seed { users: sizes.latency_sockets, per_user: 0, tokens: true })?;
     let latency = latency::run(&rig, sizes)?;
