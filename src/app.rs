@@ -16,7 +16,7 @@ use crate::http;
 use crate::http::metrics::Metrics;
 use crate::notifications::{self, NotificationService};
 use crate::realtime::{Bus, Hub, Listener, Realtime};
-use crate::state::AppState;
+use crate::state::{AppState, Services};
 use crate::storage::{self, Db, migrations};
 
 /// A connected, migrated herald, ready to serve.
@@ -51,7 +51,8 @@ impl App {
         let bootstrap = accounts.bootstrap_admin(&email).await.context("creating the first admin")?;
         let metrics = Metrics::new(db.clone(), &notifications, bus.hub());
         let realtime = Realtime { bus, shutdown: CancellationToken::new() };
-        let state = AppState { config: Arc::new(config), db, accounts, notifications, realtime, metrics };
+        let state =
+            AppState::new(Services { config: Arc::new(config), db, accounts, notifications, realtime, metrics });
         Ok(Self { state, bootstrap, listener })
     }
 

@@ -1,5 +1,6 @@
 //! What every handler can reach. Built once in `app::App::build`.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::accounts::AccountService;
@@ -9,12 +10,31 @@ use crate::notifications::NotificationService;
 use crate::realtime::Realtime;
 use crate::storage::Db;
 
+/// The shared state, one pointer wide: every request and every open socket
+/// holds a clone, so it is an `Arc` rather than a few hundred bytes of
+/// service handles copied into each task.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+pub struct Services {
     pub config: Arc<Config>,
     pub db: Db,
     pub accounts: AccountService,
     pub notifications: NotificationService,
     pub realtime: Realtime,
     pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
 }

@@ -3,9 +3,9 @@
 //! a socket whose queue is full is told to close (slow consumer) instead
 //! of letting memory grow.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -13,8 +13,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
 
 use crate::notifications::http::NotificationOut;
 
@@ -59,13 +58,86 @@ impl RealtimeMetrics {
     }
 }
 
+/// One socket's bounded send queue.
+///
+/// Hand-rolled rather than a `tokio::sync::mpsc` channel because of what an
+/// idle socket costs: a channel allocates its first block of slots (and
+/// cache-padded state) up front, about 1.4 KB per socket, while this holds
+/// an empty `VecDeque` (no allocation) and a `Notify` until something is
+/// queued. Exactly one task — the socket's own — ever waits on it, so a
+/// single `Notify` with its stored permit loses no wake-up.
+pub struct Outbox {
+    queue: Mutex<VecDeque<Delivery>>,
+    capacity: usize,
+    /// Set once the queue was full: the socket must close as a slow consumer.
+    overflowed: AtomicBool,
+    ready: Notify,
+}
+
+/// What the socket's task takes from its outbox.
+pub enum Next {
+    Deliver(Delivery),
+    /// The queue overflowed: close as a slow consumer.
+    Overflowed,
+}
+
+impl Outbox {
+    fn new(capacity: usize) -> Self {
+        Self { queue: Mutex::default(), capacity, overflowed: AtomicBool::new(false), ready: Notify::new() }
+    }
+
+    /// Queue `delivery`, or mark the outbox overflowed when it is full.
+    fn offer(&self, delivery: Delivery) {
+        {
+            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if queue.len() >= self.capacity {
+                self.overflowed.store(true, Ordering::Release);
+            } else {
+                queue.push_back(delivery);
+            }
+        }
+        self.ready.notify_one();
+    }
+
+    /// The next delivery, in order; overflow wins over what is queued.
+    pub async fn next(&self) -> Next {
+        loop {
+            if self.is_overflowed() {
+                return Next::Overflowed;
+            }
+            let popped = {
+                let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                let popped = queue.pop_front();
+                if queue.is_empty() && queue.capacity() > 0 {
+                    // Give a burst's memory back instead of keeping it per idle socket.
+                    queue.shrink_to_fit();
+                }
+                popped
+            };
+            if let Some(delivery) = popped {
+                return Next::Deliver(delivery);
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    /// Resolves once the outbox has overflowed (to abandon a blocked write).
+    pub async fn overflowed(&self) {
+        while !self.is_overflowed() {
+            self.ready.notified().await;
+        }
+    }
+
+    pub fn is_overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Acquire)
+    }
+}
+
 /// One subscribed socket, as the hub sees it.
 #[derive(Clone)]
 struct Peer {
     id: u64,
-    tx: mpsc::Sender<Delivery>,
-    /// Cancelled when the socket must close because its queue is full.
-    overflow: CancellationToken,
+    outbox: Arc<Outbox>,
 }
 
 #[derive(Default)]
@@ -89,9 +161,7 @@ pub struct Membership {
     hub: Hub,
     id: u64,
     user_id: i64,
-    pub rx: mpsc::Receiver<Delivery>,
-    pub overflow: CancellationToken,
-    tx: mpsc::Sender<Delivery>,
+    pub outbox: Arc<Outbox>,
 }
 
 /// The user already holds the maximum number of sockets.
@@ -123,16 +193,15 @@ impl Hub {
 
     /// Join as a socket of `user_id` (receiving nothing until subscribed).
     pub fn join(&self, user_id: i64) -> Result<Membership, TooManySockets> {
-        let (tx, rx) = mpsc::channel(self.queue);
+        let outbox = Arc::new(Outbox::new(self.queue));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let overflow = CancellationToken::new();
         let mut peers = self.peers.write().unwrap_or_else(|e| e.into_inner());
         let list = peers.by_user.entry(user_id).or_default();
         if list.len() >= self.max_per_user {
             return Err(TooManySockets);
         }
-        list.push(Peer { id, tx: tx.clone(), overflow: overflow.clone() });
-        Ok(Membership { hub: self.clone(), id, user_id, rx, overflow, tx })
+        list.push(Peer { id, outbox: outbox.clone() });
+        Ok(Membership { hub: self.clone(), id, user_id, outbox })
     }
 
     /// Whether any socket of this user is here (so loading its row is worth it).
@@ -150,7 +219,7 @@ impl Hub {
         let targets: Vec<Peer> =
             self.peers.read().ok().and_then(|p| p.by_user.get(&user_id).cloned()).unwrap_or_default();
         for peer in targets {
-            self.offer(&peer, delivery.clone());
+            peer.outbox.offer(delivery.clone());
         }
     }
 
@@ -159,7 +228,7 @@ impl Hub {
         let targets: Vec<Peer> =
             self.peers.read().ok().and_then(|p| p.by_channel.get(channel).cloned()).unwrap_or_default();
         for peer in targets {
-            self.offer(&peer, Delivery::Channel(message.clone()));
+            peer.outbox.offer(Delivery::Channel(message.clone()));
         }
     }
 
@@ -168,13 +237,7 @@ impl Hub {
         let targets: Vec<Peer> =
             self.peers.read().map(|p| p.by_user.values().flatten().cloned().collect()).unwrap_or_default();
         for peer in targets {
-            self.offer(&peer, Delivery::Resync);
-        }
-    }
-
-    fn offer(&self, peer: &Peer, delivery: Delivery) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = peer.tx.try_send(delivery) {
-            peer.overflow.cancel();
+            peer.outbox.offer(Delivery::Resync);
         }
     }
 
@@ -199,7 +262,7 @@ impl Membership {
         let mut peers = self.hub.peers.write().unwrap_or_else(|e| e.into_inner());
         let list = peers.by_channel.entry(channel).or_default();
         if !list.iter().any(|p| p.id == self.id) {
-            list.push(Peer { id: self.id, tx: self.tx.clone(), overflow: self.overflow.clone() });
+            list.push(Peer { id: self.id, outbox: self.outbox.clone() });
         }
     }
 }
@@ -233,11 +296,11 @@ mod tests {
     #[test]
     fn deliveries_reach_only_the_users_sockets() {
         let hub = Hub::new(8, 4);
-        let mut a = hub.join(1).unwrap();
-        let mut b = hub.join(2).unwrap();
+        let a = hub.join(1).unwrap();
+        let b = hub.join(2).unwrap();
         hub.to_user(1, Delivery::New(note(1, 1)));
-        assert!(matches!(a.rx.try_recv(), Ok(Delivery::New(n)) if n.user_id == 1));
-        assert!(b.rx.try_recv().is_err());
+        assert!(matches!(queued(&a).first(), Some(Delivery::New(n)) if n.user_id == 1));
+        assert!(queued(&b).is_empty());
         drop(a);
         assert!(!hub.has_user(1));
         assert_eq!(hub.users(), vec![2]);
@@ -250,9 +313,10 @@ mod tests {
         for c in 1..=2 {
             hub.to_user(1, Delivery::New(note(1, c)));
         }
-        assert!(!m.overflow.is_cancelled());
+        assert!(!m.outbox.is_overflowed());
         hub.to_user(1, Delivery::New(note(1, 3)));
-        assert!(m.overflow.is_cancelled());
+        assert!(m.outbox.is_overflowed());
+        assert_eq!(queued(&m).len(), 2, "what was queued stays; the overflowing one is dropped");
     }
 
     #[test]
@@ -267,11 +331,40 @@ mod tests {
     #[test]
     fn channels_reach_their_subscribers() {
         let hub = Hub::new(4, 4);
-        let mut ops = hub.join(1).unwrap();
-        let mut member = hub.join(2).unwrap();
+        let ops = hub.join(1).unwrap();
+        let member = hub.join(2).unwrap();
         ops.subscribe_channel("services");
         hub.to_channel("services", Arc::from("{}"));
-        assert!(matches!(ops.rx.try_recv(), Ok(Delivery::Channel(_))));
-        assert!(member.rx.try_recv().is_err());
+        assert!(matches!(queued(&ops).first(), Some(Delivery::Channel(_))));
+        assert!(queued(&member).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_outbox_hands_out_in_order_then_reports_overflow() {
+        let hub = Hub::new(2, 4);
+        let m = hub.join(1).unwrap();
+        let waiter = {
+            let outbox = m.outbox.clone();
+            tokio::spawn(async move {
+                match outbox.next().await {
+                    Next::Deliver(Delivery::New(n)) => n.cursor,
+                    _ => -1,
+                }
+            })
+        };
+        tokio::task::yield_now().await;
+        hub.to_user(1, Delivery::New(note(1, 7)));
+        assert_eq!(waiter.await.unwrap(), 7, "a waiting socket is woken");
+        hub.to_user(1, Delivery::New(note(1, 8)));
+        assert!(matches!(m.outbox.next().await, Next::Deliver(Delivery::New(n)) if n.cursor == 8));
+        for c in 9..=11 {
+            hub.to_user(1, Delivery::New(note(1, c)));
+        }
+        assert!(matches!(m.outbox.next().await, Next::Overflowed));
+        m.outbox.overflowed().await;
+    }
+
+    fn queued(m: &Membership) -> Vec<Delivery> {
+        m.outbox.queue.lock().unwrap().iter().cloned().collect()
     }
 }

@@ -3,13 +3,14 @@
 //! in order per user, because each socket remembers the last cursor it sent
 //! and fills any gap from the database.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 
-use super::hub::{Delivery, Membership};
+use super::hub::{Delivery, Membership, Next, Outbox};
 use super::protocol::{CHANNELS, ClientMessage, ServerMessage};
 use crate::accounts::{Principal, Role};
 use crate::notifications::http::NotificationOut;
@@ -28,14 +29,13 @@ type Sink = SplitSink<WebSocket, Message>;
 
 /// Serve one upgraded connection; `principal` is set when the upgrade
 /// request carried a valid token.
-pub async fn serve(socket: WebSocket, state: AppState, principal: Option<Principal>) {
-    let metrics = state.realtime.bus.hub().metrics.clone();
-    metrics.open.inc();
+///
+/// Not an `async fn`: the `WebSocket` is split before the future is built,
+/// so the future (which every idle socket's task holds) does not also keep
+/// a moved-out copy of it.
+pub fn serve(socket: WebSocket, state: AppState, principal: Option<Principal>) -> impl Future<Output = ()> + Send {
     let (sink, stream) = socket.split();
-    let mut session = Session { state, sink, subscribed: false, last_cursor: 0, overflow: None };
-    let reason = session.run(stream, principal).await;
-    metrics.open.dec();
-    metrics.closed(reason);
+    Session { state, sink, subscribed: false, last_cursor: 0, outbox: None }.serve(stream, principal.map(Caller::from))
 }
 
 struct Session {
@@ -44,53 +44,82 @@ struct Session {
     subscribed: bool,
     /// Cursor of the newest notification this socket has sent.
     last_cursor: i64,
-    /// Cancelled by the hub when this socket's queue overflows.
-    overflow: Option<tokio_util::sync::CancellationToken>,
+    /// This socket's queue in the hub, once it has joined.
+    outbox: Option<Arc<Outbox>>,
+}
+
+/// Who the socket belongs to: all a session needs of its principal, kept
+/// small because every idle socket holds it.
+#[derive(Clone, Copy)]
+struct Caller {
+    user_id: i64,
+    /// Operators and admins, who may receive the `services` and `incidents` channels.
+    staff: bool,
+}
+
+impl From<Principal> for Caller {
+    fn from(p: Principal) -> Self {
+        Caller { user_id: p.user.id, staff: p.is(&[Role::Admin, Role::Operator]) }
+    }
 }
 
 /// Why a socket ended (the `reason` label of `herald_ws_closed_total`).
 type Reason = &'static str;
 
 impl Session {
-    async fn run(&mut self, mut stream: SplitStream<WebSocket>, principal: Option<Principal>) -> Reason {
-        let cfg = self.state.config.realtime.clone();
-        let principal = match principal {
-            Some(p) => p,
-            None => match Box::pin(self.authenticate(&mut stream, Duration::from_secs(cfg.auth_timeout_seconds))).await
-            {
-                Ok(p) => p,
+    async fn serve(mut self, stream: SplitStream<WebSocket>, caller: Option<Caller>) {
+        self.state.realtime.bus.hub().metrics.open.inc();
+        let reason = self.run(stream, caller).await;
+        let metrics = &self.state.realtime.bus.hub().metrics;
+        metrics.open.dec();
+        metrics.closed(reason);
+    }
+
+    /// The session loop. Everything held across its `select!` lives in
+    /// every idle socket's task, so rare paths (closing, handlers, writes)
+    /// are boxed: their futures are allocated while they run, not reserved
+    /// in each task.
+    async fn run(&mut self, mut stream: SplitStream<WebSocket>, caller: Option<Caller>) -> Reason {
+        let cfg = &self.state.config.realtime;
+        let (auth_timeout, idle_timeout, ping_every) = (
+            Duration::from_secs(cfg.auth_timeout_seconds),
+            Duration::from_secs(cfg.idle_timeout_seconds),
+            Duration::from_secs(cfg.ping_interval_seconds),
+        );
+        let caller = match caller {
+            Some(c) => c,
+            None => match Box::pin(self.authenticate(&mut stream, auth_timeout)).await {
+                Ok(p) => Caller::from(p),
                 Err(reason) => return reason,
             },
         };
-        let user_id = principal.user.id;
-        let Ok(mut membership) = self.state.realtime.bus.hub().join(user_id) else {
-            self.close(POLICY, "too many sockets for this user").await;
+        let user_id = caller.user_id;
+        let Ok(membership) = self.state.realtime.bus.hub().join(user_id) else {
+            Box::pin(self.close(POLICY, "too many sockets for this user")).await;
             return "too_many_sockets";
         };
-        if self.send(ServerMessage::Authenticated { user_id }.to_json()).await.is_err() {
+        if Box::pin(self.send(ServerMessage::Authenticated { user_id }.to_json())).await.is_err() {
             return "write_failed";
         }
         let shutdown = self.state.realtime.shutdown.clone();
-        let overflow = membership.overflow.clone();
-        self.overflow = Some(overflow.clone());
-        let idle_timeout = Duration::from_secs(cfg.idle_timeout_seconds);
-        let mut ping = tokio::time::interval(Duration::from_secs(cfg.ping_interval_seconds));
+        let outbox = membership.outbox.clone();
+        self.outbox = Some(outbox.clone());
+        let mut ping = tokio::time::interval(ping_every);
         ping.tick().await;
         let mut last_seen = Instant::now();
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => {
-                    self.close(GOING_AWAY, "server shutting down").await;
+                    Box::pin(self.close(GOING_AWAY, "server shutting down")).await;
                     return "shutdown";
                 }
-                _ = overflow.cancelled() => return self.write_failed().await,
                 _ = ping.tick() => {
                     if last_seen.elapsed() > idle_timeout {
-                        self.close(NORMAL, "idle timeout").await;
+                        Box::pin(self.close(NORMAL, "idle timeout")).await;
                         return "idle_timeout";
                     }
-                    if self.write(Message::Ping(Default::default())).await.is_err() {
-                        return self.write_failed().await;
+                    if Box::pin(self.write(Message::Ping(Default::default()))).await.is_err() {
+                        return Box::pin(self.write_failed()).await;
                     }
                 }
                 frame = stream.next() => {
@@ -100,10 +129,10 @@ impl Session {
                         // is allocated while it runs, not kept in every idle
                         // socket's task.
                         Some(Ok(Message::Text(text))) => {
-                            Box::pin(self.on_text(text.as_str(), &principal, &membership)).await
+                            Box::pin(self.on_text(text.as_str(), caller, &membership)).await
                         }
                         Some(Ok(Message::Binary(_))) => {
-                            self.error("unsupported", "binary frames are not supported; send JSON text").await
+                            Box::pin(self.error("unsupported", "binary frames are not supported; send JSON text")).await
                         }
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(()),
                         Some(Ok(Message::Close(_))) | None => return "client_closed",
@@ -113,12 +142,16 @@ impl Session {
                         }
                     };
                     if outcome.is_err() {
-                        return self.write_failed().await;
+                        return Box::pin(self.write_failed()).await;
                     }
                 }
-                Some(delivery) = membership.rx.recv() => {
-                    if Box::pin(self.deliver(user_id, delivery)).await.is_err() {
-                        return self.write_failed().await;
+                next = outbox.next() => {
+                    let delivered = match next {
+                        Next::Deliver(delivery) => Box::pin(self.deliver(user_id, delivery)).await,
+                        Next::Overflowed => Err(()),
+                    };
+                    if delivered.is_err() {
+                        return Box::pin(self.write_failed()).await;
                     }
                 }
             }
@@ -156,7 +189,7 @@ impl Session {
         }
     }
 
-    async fn on_text(&mut self, text: &str, principal: &Principal, membership: &Membership) -> Result<(), ()> {
+    async fn on_text(&mut self, text: &str, caller: Caller, membership: &Membership) -> Result<(), ()> {
         let limit = self.state.config.realtime.max_message_bytes;
         if text.len() > limit {
             return self.error("message_too_large", &format!("messages are limited to {limit} bytes")).await;
@@ -165,7 +198,7 @@ impl Session {
             Ok(m) => m,
             Err(e) => return self.error("bad_message", &e.to_string()).await,
         };
-        let user_id = principal.user.id;
+        let user_id = caller.user_id;
         match message {
             ClientMessage::Ping => self.send(ServerMessage::Pong.to_json()).await,
             ClientMessage::Auth { .. } => self.error("bad_message", "already authenticated").await,
@@ -179,7 +212,7 @@ impl Session {
                 let Some(channel) = CHANNELS.iter().find(|c| **c == channel) else {
                     return self.error("unknown_channel", &format!("channels are {}", CHANNELS.join(", "))).await;
                 };
-                if !principal.is(&[Role::Admin, Role::Operator]) {
+                if !caller.staff {
                     return self.error("forbidden", "only operators and admins receive channels").await;
                 }
                 membership.subscribe_channel(channel);
@@ -305,7 +338,7 @@ impl Session {
     /// Why a write failed: a slow consumer gets a close frame with the
     /// reason, queued after what it has not read yet; anything else ends.
     async fn write_failed(&mut self) -> Reason {
-        if self.overflow.as_ref().is_some_and(|o| o.is_cancelled()) {
+        if self.outbox.as_ref().is_some_and(|o| o.is_overflowed()) {
             self.close(POLICY, "slow consumer: send queue full; reconnect and catch up").await;
             "slow_consumer"
         } else {
@@ -318,14 +351,19 @@ impl Session {
     /// declares this socket a slow consumer.
     async fn write(&mut self, message: Message) -> Result<(), ()> {
         let timeout = Duration::from_secs(self.state.config.realtime.write_timeout_seconds);
-        let overflow = self.overflow.clone().unwrap_or_default();
-        let closing = matches!(message, Message::Close(_));
+        // A close frame is still written after an overflow (it says why).
+        let abandon = self.outbox.clone().filter(|_| !matches!(message, Message::Close(_)));
         tokio::select! {
             written = tokio::time::timeout(timeout, self.sink.send(message)) => match written {
                 Ok(Ok(())) => Ok(()),
                 _ => Err(()),
             },
-            _ = overflow.cancelled(), if !closing => Err(()),
+            _ = async {
+                match &abandon {
+                    Some(outbox) => outbox.overflowed().await,
+                    None => std::future::pending().await,
+                }
+            } => Err(()),
         }
     }
 
