@@ -33,6 +33,8 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_millis(p.sqlite_busy_timeout_ms))
+                // Negative: a size in KiB rather than in pages.
+                .pragma("cache_size", format!("-{}", p.sqlite_cache_kib))
                 .log_slow_statements(tracing::log::LevelFilter::Off, slow)
                 .log_statements(tracing::log::LevelFilter::Off);
             let pool = SqlitePoolOptions::new()

@@ -29,6 +29,8 @@ async fn empty_database_bootstraps_one_admin_once(backend: Backend) {
         assert!(config.data_dir.join("herald.db").exists(), "SQLite file created in the data dir");
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
         assert_eq!(mode, "wal");
+        let cache: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(pool).await.unwrap();
+        assert_eq!(cache, -1024, "each pooled connection's page cache is capped at pool.sqlite_cache_kib");
     }
     // A second start on the same database migrates nothing and creates no second admin.
     let again = App::build(config.clone()).await.expect("restart");
