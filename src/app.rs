@@ -14,6 +14,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::http;
 use crate::http::metrics::Metrics;
+use crate::monitoring::checks::Checker;
+use crate::monitoring::{MonitoringService, Scheduler, SchedulerMetrics};
 use crate::notifications::{self, NotificationService};
 use crate::realtime::{Bus, Hub, Listener, Realtime};
 use crate::state::{AppState, Services};
@@ -45,14 +47,27 @@ impl App {
         // Listening before the server is ready: no event committed after
         // readiness can be missed.
         let listener = bus.listen().await.context("realtime listener")?;
-        let notifications = NotificationService::new(db.clone(), clock, bus.clone());
+        let notifications = NotificationService::new(db.clone(), clock.clone(), bus.clone());
+        let checker = Checker::new().context("starting the check runner")?;
+        let monitoring = MonitoringService::start(db.clone(), notifications.clone(), checker, clock, bus.clone())
+            .await
+            .context("registering this instance for monitoring")?;
+        let checks = SchedulerMetrics::default();
         let email =
             Email::parse(&config.bootstrap_admin_email).map_err(|e| anyhow::anyhow!("bootstrap_admin_email: {e}"))?;
         let bootstrap = accounts.bootstrap_admin(&email).await.context("creating the first admin")?;
-        let metrics = Metrics::new(db.clone(), &notifications, bus.hub());
+        let metrics = Metrics::new(db.clone(), &notifications, bus.hub(), &checks);
         let realtime = Realtime { bus, shutdown: CancellationToken::new() };
-        let state =
-            AppState::new(Services { config: Arc::new(config), db, accounts, notifications, realtime, metrics });
+        let state = AppState::new(Services {
+            config: Arc::new(config),
+            db,
+            accounts,
+            notifications,
+            monitoring,
+            checks,
+            realtime,
+            metrics,
+        });
         Ok(Self { state, bootstrap, listener })
     }
 
@@ -91,6 +106,11 @@ impl App {
             max: Duration::from_millis(pool.connect_retry_max_ms),
         };
         let listen = tokio::spawn(state.realtime.bus.clone().run_listener(self.listener, backoff, background.clone()));
+        let monitoring = state.config.monitoring.clone();
+        let scheduler = monitoring.scheduler.then(|| {
+            let scheduler = Scheduler::new(state.monitoring.clone(), monitoring, state.checks.clone());
+            tokio::spawn(scheduler.run(background.clone()))
+        });
         let sockets = state.realtime.shutdown.clone();
         let grace = state.config.shutdown_grace();
         let db = state.db.clone();
@@ -117,6 +137,9 @@ impl App {
         sockets.cancel();
         background.cancel();
         let _ = tokio::join!(health, cleanup, listen, usage);
+        if let Some(scheduler) = scheduler {
+            let _ = scheduler.await;
+        }
         if tokio::time::timeout(Duration::from_secs(10), db.close()).await.is_err() {
             tracing::warn!("database pool did not close within 10 s");
         }

@@ -86,6 +86,36 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     /// WebSocket delivery.
     pub realtime: RealtimeConfig,
+    pub monitoring: MonitoringConfig,
+}
+
+/// Service checks on this instance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitoringConfig {
+    /// Run checks on this instance. Off, it still serves the API and heartbeats.
+    pub scheduler: bool,
+    /// Checks running at once on this instance.
+    pub max_concurrent_checks: usize,
+    /// How often due services are claimed.
+    pub claim_interval_ms: u64,
+    /// Results stored per transaction at most.
+    pub result_batch: usize,
+    /// A claimed service is leased for its timeout plus this; an instance
+    /// that dies mid-check gives its services up when the lease ends.
+    pub lease_margin_seconds: u64,
+}
+
+impl Default for MonitoringConfig {
+    fn default() -> Self {
+        Self {
+            scheduler: true,
+            max_concurrent_checks: 512,
+            claim_interval_ms: 250,
+            result_batch: 500,
+            lease_margin_seconds: 10,
+        }
+    }
 }
 
 /// WebSocket limits and liveness.
@@ -193,6 +223,7 @@ impl Default for Config {
             pool: PoolConfig::default(),
             notifications: NotificationsConfig::default(),
             realtime: RealtimeConfig::default(),
+            monitoring: MonitoringConfig::default(),
         }
     }
 }
@@ -303,6 +334,9 @@ impl Config {
             ("realtime.write_timeout_seconds", self.realtime.write_timeout_seconds),
             ("realtime.max_message_bytes", self.realtime.max_message_bytes as u64),
             ("realtime.max_sockets_per_user", self.realtime.max_sockets_per_user as u64),
+            ("monitoring.max_concurrent_checks", self.monitoring.max_concurrent_checks as u64),
+            ("monitoring.claim_interval_ms", self.monitoring.claim_interval_ms),
+            ("monitoring.result_batch", self.monitoring.result_batch as u64),
         ] {
             if value == 0 {
                 return Err(ConfigError::new(key, "must be greater than 0"));

@@ -10,6 +10,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod monitoring;
 pub mod notifications;
 pub mod realtime;
 pub mod state;

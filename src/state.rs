@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::accounts::AccountService;
 use crate::config::Config;
 use crate::http::metrics::Metrics;
+use crate::monitoring::{MonitoringService, SchedulerMetrics};
 use crate::notifications::NotificationService;
 use crate::realtime::Realtime;
 use crate::storage::Db;
@@ -21,6 +22,9 @@ pub struct Services {
     pub db: Db,
     pub accounts: AccountService,
     pub notifications: NotificationService,
+    pub monitoring: MonitoringService,
+    /// Figures of this instance's check scheduler.
+    pub checks: SchedulerMetrics,
     pub realtime: Realtime,
     pub metrics: Arc<Metrics>,
 }

@@ -222,6 +222,16 @@ impl AccountStore {
         rows.into_iter().map(User::try_from).collect()
     }
 
+    /// Ids of every admin and operator: who hears about incidents and alerts.
+    pub async fn staff_ids(&self) -> Result<Vec<i64>, StorageError> {
+        const SQL: &str = "SELECT id FROM user_account WHERE role IN ('admin', 'operator') ORDER BY id";
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            db.observe("accounts.staff_ids", SQL, sqlx::query_scalar(SQL).fetch_all(&mut *c)).await
+        })
+    }
+
     pub async fn count_users(&self) -> Result<i64, StorageError> {
         const SQL: &str = "SELECT count(*) FROM user_account";
         let db = &self.db;

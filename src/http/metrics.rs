@@ -15,6 +15,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
+use crate::monitoring::SchedulerMetrics;
 use crate::notifications::NotificationService;
 use crate::realtime::Hub;
 use crate::storage::Db;
@@ -60,7 +61,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(db: Db, notifications: &NotificationService, hub: &Hub) -> Arc<Self> {
+    pub fn new(db: Db, notifications: &NotificationService, hub: &Hub, checks: &SchedulerMetrics) -> Arc<Self> {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(http_histogram);
@@ -85,6 +86,7 @@ impl Metrics {
             "In-use connections over the maximum",
             pool.utilization.clone(),
         );
+        checks.register(&mut registry);
         let m = db.metrics();
         registry.register(
             "herald_db_query_duration_seconds",

@@ -28,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     let api = openapi::api_router()
         .merge(crate::accounts::http::router())
         .merge(crate::notifications::http::router())
+        .merge(crate::monitoring::http::router())
         .merge(crate::realtime::http::router())
         .merge(crate::system::http::router());
     let (routes, spec) = api.split_for_parts();

@@ -8,6 +8,7 @@ mod accounts;
 mod cli;
 mod errors;
 mod lifecycle;
+mod monitoring;
 mod notifications;
 mod pool;
 mod realtime;

@@ -1,0 +1,32 @@
+//! Monitoring's tables: services and their scheduling leases, check
+//! results and the state they move, incidents and their timelines.
+//! SQL is shared between the backends where the dialects agree (`on_pool!`)
+//! and written out per backend where they do not.
+
+mod incidents;
+mod results;
+mod rollups;
+mod services;
+
+pub use incidents::{Action, IncidentFilter, IncidentRow, TimelineRow};
+pub use results::{IncidentChange, Recorded, ResultIn};
+pub use rollups::{DAY, HOUR, Rolled, RollupRow};
+pub use services::{NewService, ServiceRow, ServiceUpdate};
+
+use crate::storage::Db;
+
+/// Monitoring's storage. Cheap to clone.
+#[derive(Clone)]
+pub struct MonitoringStore {
+    db: Db,
+}
+
+impl MonitoringStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}

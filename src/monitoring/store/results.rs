@@ -1,0 +1,291 @@
+//! Recording check results: a batch of results is one transaction that
+//! stores every `service_metric` row, moves each service's state along its
+//! thresholds (reading it under a row lock on PostgreSQL, so two writers
+//! never step the same service from the same state), releases the leases,
+//! and opens or resolves incidents — all committed together or not at all.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+
+use super::MonitoringStore;
+use crate::monitoring::checks::CheckStatus;
+use crate::monitoring::domain::{self, State, Status, Step};
+use crate::storage::{Pool, StorageError, Ts};
+
+/// One check result to store.
+#[derive(Debug, Clone)]
+pub struct ResultIn {
+    pub service_id: i64,
+    pub checked_at: DateTime<Utc>,
+    /// After the latency threshold.
+    pub status: CheckStatus,
+    pub latency_us: i32,
+    pub status_code: Option<i16>,
+    pub error: Option<String>,
+    /// The instance that ran it (and whose lease it releases).
+    pub instance_id: i32,
+    /// TLS checks: the certificate's expiry.
+    pub cert_expires_at: Option<DateTime<Utc>>,
+}
+
+/// What recording one result did.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub service_id: i64,
+    pub before: Status,
+    pub step: Step,
+    /// The service was in a maintenance window.
+    pub maintenance: bool,
+    /// An incident opened, resolved or was noted by this result.
+    pub incident: Option<(i64, IncidentChange)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncidentChange {
+    Opened,
+    /// Recovered and resolved automatically.
+    Resolved,
+    /// Recovered, but an operator holds the incident: noted, left open.
+    RecoveredHeld,
+}
+
+/// The state and thresholds of a service, as read in the transaction.
+#[derive(sqlx::FromRow)]
+struct Current {
+    id: i64,
+    status: String,
+    failures: i32,
+    successes: i32,
+    failure_threshold: i32,
+    recovery_threshold: i32,
+}
+
+/// A result's planned effects, before the incident statements run.
+struct Planned {
+    index: usize,
+    before: Status,
+    step: Step,
+    maintenance: bool,
+}
+
+/// Step every result from the current states, in order.
+fn plan(results: &[ResultIn], current: Vec<Current>, in_maintenance: &dyn Fn(i64) -> bool) -> Vec<Planned> {
+    let mut states: HashMap<i64, (State, i64, i64)> = current
+        .into_iter()
+        .map(|c| {
+            let state = State {
+                status: Status::parse(&c.status).unwrap_or(Status::Unknown),
+                failures: c.failures.into(),
+                successes: c.successes.into(),
+            };
+            (c.id, (state, c.failure_threshold.into(), c.recovery_threshold.into()))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(results.len());
+    for (index, r) in results.iter().enumerate() {
+        // A service deleted meanwhile: its result is dropped with it.
+        let Some((state, fail, recover)) = states.get_mut(&r.service_id) else { continue };
+        let before = state.status;
+        let step = domain::step(*state, r.status, *fail, *recover);
+        *state = step.state;
+        out.push(Planned { index, before, step, maintenance: in_maintenance(r.service_id) });
+    }
+    out
+}
+
+/// Incident statements and the maintenance lookup: the same SQL on both
+/// backends, run inside the caller's transaction `$tx`.
+macro_rules! incident_sql {
+    (maintenance, $db:expr, $tx:expr, $now:expr) => {{
+        const SQL: &str = "SELECT service_id FROM maintenance_window WHERE starts_at <= $1 AND ends_at > $1";
+        let q = sqlx::query_scalar::<_, Option<i64>>(SQL).bind(Ts($now));
+        $db.observe("monitoring.maintenance_now", SQL, q.fetch_all(&mut *$tx)).await?
+    }};
+    (open, $db:expr, $tx:expr, $service:expr, $at:expr, $cause:expr) => {{
+        const SQL: &str = "INSERT INTO service_incident (service_id, status, started_at, cause) \
+                           VALUES ($1, 'open', $2, $3) \
+                           ON CONFLICT (service_id) WHERE status <> 'resolved' DO NOTHING RETURNING id";
+        let q = sqlx::query_scalar::<_, i64>(SQL).bind($service).bind(Ts($at)).bind($cause);
+        $db.observe("monitoring.open_incident", SQL, q.fetch_optional(&mut *$tx)).await?
+    }};
+    (resolve, $db:expr, $tx:expr, $service:expr, $at:expr) => {{
+        const SQL: &str = "UPDATE service_incident SET status = 'resolved', resolved_at = $2 \
+                           WHERE service_id = $1 AND status = 'open' RETURNING id";
+        let q = sqlx::query_scalar::<_, i64>(SQL).bind($service).bind(Ts($at));
+        $db.observe("monitoring.resolve_incident", SQL, q.fetch_optional(&mut *$tx)).await?
+    }};
+    (held, $db:expr, $tx:expr, $service:expr) => {{
+        const SQL: &str = "SELECT id FROM service_incident WHERE service_id = $1 AND status = 'acknowledged'";
+        let q = sqlx::query_scalar::<_, i64>(SQL).bind($service);
+        $db.observe("monitoring.held_incident", SQL, q.fetch_optional(&mut *$tx)).await?
+    }};
+    (event, $db:expr, $tx:expr, $incident:expr, $at:expr, $kind:expr, $message:expr) => {{
+        const SQL: &str =
+            "INSERT INTO incident_event (incident_id, at, actor_id, kind, message) VALUES ($1, $2, NULL, $3, $4)";
+        let q = sqlx::query(SQL).bind($incident).bind(Ts($at)).bind($kind).bind($message);
+        $db.observe("monitoring.incident_event", SQL, q.execute(&mut *$tx)).await?;
+    }};
+}
+
+/// For each planned result, open or resolve incidents inside `$tx`.
+macro_rules! apply_incidents {
+    ($db:expr, $tx:expr, $results:expr, $planned:expr) => {{
+        let mut recorded = Vec::with_capacity($planned.len());
+        for p in $planned {
+            let r: &ResultIn = &$results[p.index];
+            let mut incident = None;
+            if p.step.went_down && !p.maintenance {
+                let cause = format!(
+                    "{} consecutive failed checks: {}",
+                    p.step.state.failures,
+                    r.error.as_deref().unwrap_or("check failed")
+                );
+                if let Some(id) = incident_sql!(open, $db, $tx, r.service_id, r.checked_at, &cause) {
+                    incident_sql!(event, $db, $tx, id, r.checked_at, "opened", &cause);
+                    incident = Some((id, IncidentChange::Opened));
+                }
+            } else if p.step.recovered {
+                let message = format!("recovered: {} consecutive passing checks", p.step.state.successes);
+                if let Some(id) = incident_sql!(resolve, $db, $tx, r.service_id, r.checked_at) {
+                    incident_sql!(event, $db, $tx, id, r.checked_at, "resolved", &message);
+                    incident = Some((id, IncidentChange::Resolved));
+                } else if let Some(id) = incident_sql!(held, $db, $tx, r.service_id) {
+                    let held = format!("{message}; acknowledged by an operator, so left open until resolved");
+                    incident_sql!(event, $db, $tx, id, r.checked_at, "recovered", &held);
+                    incident = Some((id, IncidentChange::RecoveredHeld));
+                }
+            }
+            recorded.push(Recorded {
+                service_id: r.service_id,
+                before: p.before,
+                step: p.step,
+                maintenance: p.maintenance,
+                incident,
+            });
+        }
+        recorded
+    }};
+}
+
+fn maintenance_set(rows: Vec<Option<i64>>) -> impl Fn(i64) -> bool {
+    let global = rows.iter().any(Option::is_none);
+    let ids: HashSet<i64> = rows.into_iter().flatten().collect();
+    move |id| global || ids.contains(&id)
+}
+
+impl MonitoringStore {
+    /// Store a batch of results (in order) and apply them; see the module doc.
+    pub async fn record(&self, results: &[ResultIn], now: DateTime<Utc>) -> Result<Vec<Recorded>, StorageError> {
+        if results.is_empty() {
+            return Ok(Vec::new());
+        }
+        let db = &self.db;
+        let mut ids: Vec<i64> = results.iter().map(|r| r.service_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        match db.pool() {
+            Pool::Postgres(p) => {
+                // Locked in id order: two batches never wait on each other in a cycle.
+                const CURRENT: &str = "SELECT id, status, failures, successes, failure_threshold, recovery_threshold \
+                                       FROM service WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+                const METRICS: &str = "INSERT INTO service_metric (service_id, checked_at, status, maintenance, \
+                                       status_code, instance_id, latency_us, error) \
+                                       SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::smallint[], \
+                                       $4::boolean[], $5::smallint[], $6::integer[], $7::integer[], $8::text[])";
+                const STATES: &str = "UPDATE service s SET status = u.status, failures = u.failures, \
+                                      successes = u.successes, last_checked_at = u.at, \
+                                      cert_expires_at = COALESCE(u.cert, s.cert_expires_at), \
+                                      lease_until = CASE WHEN s.lease_owner = u.instance THEN NULL ELSE s.lease_until END, \
+                                      lease_owner = CASE WHEN s.lease_owner = u.instance THEN NULL ELSE s.lease_owner END \
+                                      FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::integer[], \
+                                      $5::timestamptz[], $6::integer[], $7::timestamptz[]) \
+                                      AS u(id, status, failures, successes, at, instance, cert) \
+                                      WHERE s.id = u.id";
+                let mut c = db.acquire_write(p).await?;
+                let mut tx = db.begin(&mut c).await?;
+                let q = sqlx::query_as::<_, Current>(CURRENT).bind(&ids);
+                let current = db.observe("monitoring.lock_states", CURRENT, q.fetch_all(&mut *tx)).await?;
+                let windows = incident_sql!(maintenance, db, tx, now);
+                let planned = plan(results, current, &maintenance_set(windows));
+                let rows: Vec<&ResultIn> = planned.iter().map(|p| &results[p.index]).collect();
+                let q = sqlx::query(METRICS)
+                    .bind(rows.iter().map(|r| r.service_id).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.checked_at).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| domain::result_code(r.status)).collect::<Vec<_>>())
+                    .bind(planned.iter().map(|p| p.maintenance).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.status_code).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.instance_id).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.latency_us).collect::<Vec<_>>())
+                    .bind(rows.iter().map(|r| r.error.clone()).collect::<Vec<_>>());
+                db.observe("monitoring.insert_metrics", METRICS, q.execute(&mut *tx)).await?;
+                // The last result per service sets its state.
+                let mut last: HashMap<i64, (&Planned, &ResultIn)> = HashMap::new();
+                for (p, r) in planned.iter().zip(&rows) {
+                    last.insert(r.service_id, (p, r));
+                }
+                let q = sqlx::query(STATES)
+                    .bind(last.keys().copied().collect::<Vec<_>>())
+                    .bind(last.values().map(|(p, _)| p.step.state.status.as_str()).collect::<Vec<_>>())
+                    .bind(last.values().map(|(p, _)| clamp(p.step.state.failures)).collect::<Vec<_>>())
+                    .bind(last.values().map(|(p, _)| clamp(p.step.state.successes)).collect::<Vec<_>>())
+                    .bind(last.values().map(|(_, r)| r.checked_at).collect::<Vec<_>>())
+                    .bind(last.values().map(|(_, r)| r.instance_id).collect::<Vec<_>>())
+                    .bind(last.values().map(|(_, r)| r.cert_expires_at).collect::<Vec<_>>());
+                db.observe("monitoring.update_states", STATES, q.execute(&mut *tx)).await?;
+                let recorded = apply_incidents!(db, tx, results, planned);
+                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
+                Ok(recorded)
+            }
+            Pool::Sqlite(p) => {
+                let current_sql = "SELECT id, status, failures, successes, failure_threshold, recovery_threshold \
+                                   FROM service WHERE id IN (SELECT value FROM json_each($1))";
+                const METRIC: &str = "INSERT INTO service_metric (service_id, checked_at, status, maintenance, \
+                                      status_code, instance_id, latency_us, error) \
+                                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+                const STATE: &str = "UPDATE service SET status = $2, failures = $3, successes = $4, \
+                                     last_checked_at = $5, cert_expires_at = COALESCE($7, cert_expires_at), \
+                                     lease_until = CASE WHEN lease_owner = $6 THEN NULL ELSE lease_until END, \
+                                     lease_owner = CASE WHEN lease_owner = $6 THEN NULL ELSE lease_owner END \
+                                     WHERE id = $1";
+                let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+                let mut c = db.acquire_write(p).await?;
+                let mut tx = db.begin(&mut c).await?;
+                let q = sqlx::query_as::<_, Current>(current_sql).bind(list);
+                let current = db.observe("monitoring.lock_states", current_sql, q.fetch_all(&mut *tx)).await?;
+                let windows = incident_sql!(maintenance, db, tx, now);
+                let planned = plan(results, current, &maintenance_set(windows));
+                for p in &planned {
+                    let r = &results[p.index];
+                    let q = sqlx::query(METRIC)
+                        .bind(r.service_id)
+                        .bind(Ts(r.checked_at))
+                        .bind(domain::result_code(r.status))
+                        .bind(p.maintenance)
+                        .bind(r.status_code)
+                        .bind(r.instance_id)
+                        .bind(r.latency_us)
+                        .bind(r.error.as_deref());
+                    db.observe("monitoring.insert_metrics", METRIC, q.execute(&mut *tx)).await?;
+                    let q = sqlx::query(STATE)
+                        .bind(r.service_id)
+                        .bind(p.step.state.status.as_str())
+                        .bind(clamp(p.step.state.failures))
+                        .bind(clamp(p.step.state.successes))
+                        .bind(Ts(r.checked_at))
+                        .bind(r.instance_id)
+                        .bind(r.cert_expires_at.map(Ts));
+                    db.observe("monitoring.update_states", STATE, q.execute(&mut *tx)).await?;
+                }
+                let recorded = apply_incidents!(db, tx, results, planned);
+                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
+                Ok(recorded)
+            }
+        }
+    }
+}
+
+/// Streak counters are stored as INTEGER; past 2^31 the exact count no longer matters.
+fn clamp(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}

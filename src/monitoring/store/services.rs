@@ -1,0 +1,294 @@
+//! The `service` table: create, read, update, delete, heartbeat secrets,
+//! and the scheduler's claim of due services under a lease.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+
+use super::MonitoringStore;
+use crate::monitoring::domain::{Settings, State, Status};
+use crate::on_pool;
+use crate::storage::{Pool, StorageError, Ts};
+
+/// Every column of `service`, in [`ServiceRow`] order.
+const COLUMNS: &str = "id, name, kind, target, config, interval_seconds, timeout_seconds, failure_threshold, \
+                       recovery_threshold, degraded_latency_ms, enabled, public, tags, status, failures, successes, \
+                       last_checked_at, last_beat_at, cert_expires_at, next_check_at, created_at, updated_at";
+
+/// A `service` row as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ServiceRow {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub target: String,
+    pub config: Json<Value>,
+    pub interval_seconds: i32,
+    pub timeout_seconds: i32,
+    pub failure_threshold: i32,
+    pub recovery_threshold: i32,
+    pub degraded_latency_ms: Option<i32>,
+    pub enabled: bool,
+    pub public: bool,
+    pub tags: Json<Vec<String>>,
+    pub status: String,
+    pub failures: i32,
+    pub successes: i32,
+    pub last_checked_at: Option<DateTime<Utc>>,
+    pub last_beat_at: Option<DateTime<Utc>>,
+    pub cert_expires_at: Option<DateTime<Utc>>,
+    pub next_check_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ServiceRow {
+    pub fn settings(&self) -> Settings {
+        Settings {
+            name: self.name.clone(),
+            interval_seconds: self.interval_seconds.into(),
+            timeout_seconds: self.timeout_seconds.into(),
+            failure_threshold: self.failure_threshold.into(),
+            recovery_threshold: self.recovery_threshold.into(),
+            degraded_latency_ms: self.degraded_latency_ms.map(i64::from),
+            enabled: self.enabled,
+            public: self.public,
+            tags: self.tags.0.clone(),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        State {
+            status: Status::parse(&self.status).unwrap_or(Status::Unknown),
+            failures: self.failures.into(),
+            successes: self.successes.into(),
+        }
+    }
+}
+
+/// A service to insert: validated settings and probe, rendered.
+pub struct NewService<'a> {
+    pub settings: &'a Settings,
+    pub kind: &'a str,
+    pub target: &'a str,
+    pub config: &'a Value,
+    pub heartbeat_hash: Option<&'a [u8]>,
+    pub next_check_at: DateTime<Utc>,
+}
+
+/// New settings and probe for an existing service.
+pub struct ServiceUpdate<'a> {
+    pub settings: &'a Settings,
+    pub target: &'a str,
+    pub config: &'a Value,
+    /// Set when the interval changed: the service is rescheduled.
+    pub next_check_at: Option<DateTime<Utc>>,
+}
+
+fn narrow(v: i64) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+impl MonitoringStore {
+    pub async fn insert_service(&self, s: NewService<'_>, now: DateTime<Utc>) -> Result<ServiceRow, StorageError> {
+        let sql = format!(
+            "INSERT INTO service (name, kind, target, config, interval_seconds, timeout_seconds, failure_threshold, \
+             recovery_threshold, degraded_latency_ms, enabled, public, tags, heartbeat_hash, status, failures, \
+             successes, next_check_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'unknown', 0, 0, $14, $15, $15) \
+             RETURNING {COLUMNS}"
+        );
+        let db = &self.db;
+        let st = s.settings;
+        on_pool!(db, |p| {
+            let mut c = db.acquire_write(p).await?;
+            let q = sqlx::query_as(&sql)
+                .bind(&st.name)
+                .bind(s.kind)
+                .bind(s.target)
+                .bind(Json(s.config))
+                .bind(narrow(st.interval_seconds))
+                .bind(narrow(st.timeout_seconds))
+                .bind(narrow(st.failure_threshold))
+                .bind(narrow(st.recovery_threshold))
+                .bind(st.degraded_latency_ms.map(narrow))
+                .bind(st.enabled)
+                .bind(st.public)
+                .bind(Json(&st.tags))
+                .bind(s.heartbeat_hash)
+                .bind(Ts(s.next_check_at))
+                .bind(Ts(now));
+            db.observe("monitoring.insert_service", &sql, q.fetch_one(&mut *c)).await
+        })
+    }
+
+    pub async fn service(&self, id: i64) -> Result<Option<ServiceRow>, StorageError> {
+        let sql = format!("SELECT {COLUMNS} FROM service WHERE id = $1");
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            db.observe("monitoring.service", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await
+        })
+    }
+
+    /// A page of services in id order, after `after`; only public ones when asked.
+    pub async fn services(&self, after: i64, limit: i64, public_only: bool) -> Result<Vec<ServiceRow>, StorageError> {
+        let filter = if public_only { "AND public" } else { "" };
+        let sql = format!("SELECT {COLUMNS} FROM service WHERE id > $1 {filter} ORDER BY id LIMIT $2");
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(&sql).bind(after).bind(limit);
+            db.observe("monitoring.services", &sql, q.fetch_all(&mut *c)).await
+        })
+    }
+
+    pub async fn update_service(
+        &self,
+        id: i64,
+        u: ServiceUpdate<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ServiceRow>, StorageError> {
+        let sql = format!(
+            "UPDATE service SET name = $2, target = $3, config = $4, interval_seconds = $5, timeout_seconds = $6, \
+             failure_threshold = $7, recovery_threshold = $8, degraded_latency_ms = $9, enabled = $10, public = $11, \
+             tags = $12, next_check_at = COALESCE($13, next_check_at), updated_at = $14 \
+             WHERE id = $1 RETURNING {COLUMNS}"
+        );
+        let db = &self.db;
+        let st = u.settings;
+        on_pool!(db, |p| {
+            let mut c = db.acquire_write(p).await?;
+            let q = sqlx::query_as(&sql)
+                .bind(id)
+                .bind(&st.name)
+                .bind(u.target)
+                .bind(Json(u.config))
+                .bind(narrow(st.interval_seconds))
+                .bind(narrow(st.timeout_seconds))
+                .bind(narrow(st.failure_threshold))
+                .bind(narrow(st.recovery_threshold))
+                .bind(st.degraded_latency_ms.map(narrow))
+                .bind(st.enabled)
+                .bind(st.public)
+                .bind(Json(&st.tags))
+                .bind(u.next_check_at.map(Ts))
+                .bind(Ts(now));
+            db.observe("monitoring.update_service", &sql, q.fetch_optional(&mut *c)).await
+        })
+    }
+
+    /// Delete a service with its results, rollups and incidents. Whether it existed.
+    pub async fn delete_service(&self, id: i64) -> Result<bool, StorageError> {
+        const SQL: &str = "DELETE FROM service WHERE id = $1";
+        let db = &self.db;
+        let done = on_pool!(db, |p| {
+            let mut c = db.acquire_write(p).await?;
+            db.observe("monitoring.delete_service", SQL, sqlx::query(SQL).bind(id).execute(&mut *c))
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    /// Replace a heartbeat service's secret hash. Whether the service exists.
+    pub async fn set_heartbeat_hash(&self, id: i64, hash: &[u8]) -> Result<bool, StorageError> {
+        const SQL: &str = "UPDATE service SET heartbeat_hash = $2 WHERE id = $1 AND kind = 'heartbeat'";
+        let db = &self.db;
+        let done = on_pool!(db, |p| {
+            let mut c = db.acquire_write(p).await?;
+            let q = sqlx::query(SQL).bind(id).bind(hash);
+            db.observe("monitoring.set_heartbeat_hash", SQL, q.execute(&mut *c)).await?.rows_affected()
+        });
+        Ok(done > 0)
+    }
+
+    pub async fn service_by_heartbeat(&self, hash: &[u8]) -> Result<Option<ServiceRow>, StorageError> {
+        let sql = format!("SELECT {COLUMNS} FROM service WHERE heartbeat_hash = $1");
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            let q = sqlx::query_as(&sql).bind(hash);
+            db.observe("monitoring.service_by_heartbeat", &sql, q.fetch_optional(&mut *c)).await
+        })
+    }
+
+    /// A beat arrived: note it, and move the deadline by which the next must come.
+    pub async fn beat(&self, id: i64, at: DateTime<Utc>, deadline: DateTime<Utc>) -> Result<(), StorageError> {
+        const SQL: &str = "UPDATE service SET last_beat_at = $2, next_check_at = $3 WHERE id = $1";
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire_write(p).await?;
+            let q = sqlx::query(SQL).bind(id).bind(Ts(at)).bind(Ts(deadline));
+            db.observe("monitoring.beat", SQL, q.execute(&mut *c)).await?;
+        });
+        Ok(())
+    }
+
+    /// Claim up to `limit` enabled services that are due at `now` and not
+    /// leased by a live claim, for `instance`, setting each one's next due
+    /// time and lease end from `plan` — in one transaction. On
+    /// PostgreSQL rows another instance is claiming are skipped
+    /// (`FOR UPDATE SKIP LOCKED`), so each due check is claimed once.
+    pub async fn claim_due(
+        &self,
+        instance: i32,
+        now: DateTime<Utc>,
+        limit: i64,
+        plan: impl Fn(&ServiceRow) -> (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<Vec<ServiceRow>, StorageError> {
+        let db = &self.db;
+        let select = format!(
+            "SELECT {COLUMNS} FROM service WHERE enabled AND next_check_at <= $1 \
+             AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_check_at LIMIT $2"
+        );
+        match db.pool() {
+            Pool::Postgres(p) => {
+                let select = format!("{select} FOR UPDATE SKIP LOCKED");
+                const LEASE: &str = "UPDATE service s SET lease_owner = $1, lease_until = u.lease, next_check_at = u.next \
+                                     FROM unnest($2::bigint[], $3::timestamptz[], $4::timestamptz[]) \
+                                     AS u(id, next, lease) WHERE s.id = u.id";
+                let mut c = db.acquire_write(p).await?;
+                let mut tx = db.begin(&mut c).await?;
+                let q = sqlx::query_as(&select).bind(Ts(now)).bind(limit);
+                let rows: Vec<ServiceRow> = db.observe("monitoring.claim_due", &select, q.fetch_all(&mut *tx)).await?;
+                if rows.is_empty() {
+                    return Ok(rows);
+                }
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                let (next, lease): (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) = rows.iter().map(&plan).unzip();
+                let q = sqlx::query(LEASE).bind(instance).bind(ids).bind(next).bind(lease);
+                db.observe("monitoring.lease", LEASE, q.execute(&mut *tx)).await?;
+                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
+                Ok(rows)
+            }
+            Pool::Sqlite(p) => {
+                const LEASE: &str =
+                    "UPDATE service SET lease_owner = $1, lease_until = $2, next_check_at = $3 WHERE id = $4";
+                let mut c = db.acquire_write(p).await?;
+                let mut tx = db.begin(&mut c).await?;
+                let q = sqlx::query_as(&select).bind(Ts(now)).bind(limit);
+                let rows: Vec<ServiceRow> = db.observe("monitoring.claim_due", &select, q.fetch_all(&mut *tx)).await?;
+                for row in &rows {
+                    let (next, lease_until) = plan(row);
+                    let q = sqlx::query(LEASE).bind(instance).bind(Ts(lease_until)).bind(Ts(next)).bind(row.id);
+                    db.observe("monitoring.lease", LEASE, q.execute(&mut *tx)).await?;
+                }
+                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
+                Ok(rows)
+            }
+        }
+    }
+
+    /// Register a checking instance; its id names it in leases and results.
+    pub async fn register_instance(&self, name: &str, now: DateTime<Utc>) -> Result<i32, StorageError> {
+        const SQL: &str =
+            "INSERT INTO monitor_instance (name, started_at, last_seen_at) VALUES ($1, $2, $2) RETURNING id";
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire_write(p).await?;
+            let q = sqlx::query_scalar(SQL).bind(name).bind(Ts(now));
+            db.observe("monitoring.register_instance", SQL, q.fetch_one(&mut *c)).await
+        })
+    }
+}

@@ -1,0 +1,463 @@
+//! Service monitoring against real local targets: an HTTP server whose
+//! answer the test flips, a TCP listener that opens and closes, heartbeats
+//! sent and withheld; incidents and their workflow; the scheduler on one
+//! instance and, on PostgreSQL, two instances sharing the work.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode as AxumStatus;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use herald::on_pool;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{Backend, TestApp, both};
+
+both!(
+    services_are_managed_by_operators_and_read_by_members,
+    invalid_services_name_the_field,
+    http_checks_follow_the_target,
+    incidents_open_hold_resolve_and_take_notes,
+    tcp_checks_see_a_listener_open_and_close,
+    heartbeats_arrive_and_go_missing,
+    the_scheduler_checks_once_per_interval,
+);
+
+/// What the local HTTP target answers.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Mode {
+    Healthy = 0,
+    Failing = 1,
+    Slow = 2,
+    WrongKeyword = 3,
+    Hanging = 4,
+}
+
+/// A real HTTP server on 127.0.0.1 whose behaviour the test switches.
+struct Target {
+    addr: SocketAddr,
+    mode: Arc<AtomicU8>,
+    hits: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Target {
+    async fn start() -> Target {
+        let mode = Arc::new(AtomicU8::new(Mode::Healthy as u8));
+        let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        async fn answer(
+            State((mode, hits)): State<(Arc<AtomicU8>, Arc<std::sync::atomic::AtomicU64>)>,
+        ) -> impl IntoResponse {
+            hits.fetch_add(1, Ordering::SeqCst);
+            match mode.load(Ordering::SeqCst) {
+                0 => (AxumStatus::OK, "status: ok").into_response(),
+                1 => (AxumStatus::SERVICE_UNAVAILABLE, "status: failing").into_response(),
+                2 => {
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    (AxumStatus::OK, "status: ok").into_response()
+                }
+                3 => (AxumStatus::OK, "status: maintenance page").into_response(),
+                _ => {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    (AxumStatus::OK, "status: ok").into_response()
+                }
+            }
+        }
+        let app = Router::new().route("/health", get(answer)).with_state((mode.clone(), hits.clone()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind target");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Target { addr, mode, hits }
+    }
+
+    fn set(&self, mode: Mode) {
+        self.mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/health", self.addr)
+    }
+}
+
+async fn create(app: &TestApp, token: &str, body: Value) -> Value {
+    let reply = app.post("/api/v1/services", token, body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    reply.json
+}
+
+async fn check(app: &TestApp, id: i64) -> Value {
+    let reply = app.post(&format!("/api/v1/services/{id}/check"), &app.admin_token, json!({})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.json
+}
+
+/// `service_metric` rows of a service: (status code 0/1/2, instance id), oldest first.
+async fn results(app: &TestApp, id: i64) -> Vec<(i16, i32, chrono::DateTime<chrono::Utc>)> {
+    const SQL: &str =
+        "SELECT status, instance_id, checked_at FROM service_metric WHERE service_id = $1 ORDER BY checked_at";
+    on_pool!(app.db, |p| sqlx::query_as::<_, (i16, i32, chrono::DateTime<chrono::Utc>)>(SQL)
+        .bind(id)
+        .fetch_all(p)
+        .await
+        .expect("results"))
+}
+
+/// The scheduler off: these tests drive checks with `POST …/check`.
+fn manual(c: &mut herald::config::Config) {
+    c.monitoring.scheduler = false;
+}
+
+async fn services_are_managed_by_operators_and_read_by_members(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let (_, operator) = app.user_with_token("op@example.com", "operator").await;
+    let (_, member) = app.user_with_token("m@example.com", "member").await;
+    let (_, sender) = app.user_with_token("app@example.com", "sender").await;
+    let body = json!({"name": "API", "kind": "http", "target": "http://127.0.0.1:9/health", "tags": ["prod"]});
+    let created = create(&app, &operator, body.clone()).await;
+    let id = created["id"].as_i64().expect("id");
+    assert_eq!(created["status"], "unknown");
+    assert_eq!(created["interval_seconds"], 60);
+    assert_eq!(created["timeout_seconds"], 10);
+    assert_eq!(created["failure_threshold"], 3);
+    assert_eq!(created["recovery_threshold"], 2);
+    assert_eq!(created["config"]["method"], "GET", "defaults are filled in: {created}");
+    assert_eq!(created["config"]["verify_tls"], true);
+    assert!(created.get("heartbeat_secret").is_none());
+
+    let list = app.get("/api/v1/services", &member).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert_eq!(list.json["items"][0]["id"], id);
+    assert_eq!(app.get(&format!("/api/v1/services/{id}"), &member).await.json["name"], "API");
+    assert_eq!(app.post("/api/v1/services", &member, body.clone()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/api/v1/services", &sender).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.call(Method::GET, "/api/v1/services", None, None).await.status, StatusCode::UNAUTHORIZED);
+    let path = format!("/api/v1/services/{id}");
+    let as_member = app.call(Method::DELETE, &path, Some(&member), None).await;
+    assert_eq!(as_member.status, StatusCode::FORBIDDEN);
+
+    let patched =
+        app.call(Method::PATCH, &path, Some(&operator), Some(json!({"interval_seconds": 30, "enabled": false}))).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.json["interval_seconds"], 30);
+    assert_eq!(patched.json["status"], "paused");
+    assert_eq!(patched.json["name"], "API", "absent fields stay");
+    let kind = app.call(Method::PATCH, &path, Some(&operator), Some(json!({"kind": "tcp"}))).await;
+    assert_eq!(kind.fields(), ["kind"]);
+
+    assert_eq!(app.call(Method::DELETE, &path, Some(&operator), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&path, &member).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.call(Method::DELETE, &path, Some(&operator), None).await.status, StatusCode::NOT_FOUND);
+    app.stop().await.expect("stop");
+}
+
+async fn invalid_services_name_the_field(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let token = app.admin_token.clone();
+    let bad = app
+        .post(
+            "/api/v1/services",
+            &token,
+            json!({"name": "", "kind": "http", "target": "ftp://x", "interval_seconds": 5}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    let fields = bad.fields();
+    for f in ["name", "interval_seconds", "target"] {
+        assert!(fields.contains(&f.to_string()), "{f} named in {fields:?}");
+    }
+    let kind = app.post("/api/v1/services", &token, json!({"name": "x", "kind": "smtp", "target": "x"})).await;
+    assert_eq!(kind.fields(), ["kind"]);
+    let config = app
+        .post(
+            "/api/v1/services",
+            &token,
+            json!({"name": "x", "kind": "http", "target": "http://127.0.0.1/", "config": {"expected_status": ["7xx"]}}),
+        )
+        .await;
+    assert!(config.fields().iter().any(|f| f.starts_with("config.expected_status")), "{}", config.text);
+    let timeout = app
+        .post(
+            "/api/v1/services",
+            &token,
+            json!({"name": "x", "kind": "tcp", "target": "127.0.0.1:1", "interval_seconds": 10, "timeout_seconds": 20}),
+        )
+        .await;
+    assert_eq!(timeout.fields(), ["timeout_seconds"]);
+    let unknown = app.post("/api/v1/services", &token, json!({"name": "x", "kind": "tcp", "colour": "red"})).await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    app.stop().await.expect("stop");
+}
+
+async fn http_checks_follow_the_target(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let target = Target::start().await;
+    let service = create(
+        &app,
+        &app.admin_token,
+        json!({"name": "web", "kind": "http", "target": target.url(), "interval_seconds": 10, "timeout_seconds": 1,
+               "degraded_latency_ms": 200, "failure_threshold": 2, "recovery_threshold": 2,
+               "config": {"keyword": "status: ok"}}),
+    )
+    .await;
+    let id = service["id"].as_i64().expect("id");
+
+    let up = check(&app, id).await;
+    assert_eq!((up["status"].as_str(), up["status_code"].as_u64()), (Some("up"), Some(200)), "{up}");
+    assert_eq!(up["service"]["status"], "up");
+
+    target.set(Mode::Slow);
+    let slow = check(&app, id).await;
+    assert_eq!(slow["status"], "degraded", "{slow}");
+    assert!(slow["latency_ms"].as_f64().expect("latency") >= 400.0);
+    assert_eq!(slow["service"]["status"], "degraded");
+
+    target.set(Mode::WrongKeyword);
+    let keyword = check(&app, id).await;
+    assert_eq!(keyword["status"], "down");
+    assert!(keyword["error"].as_str().expect("reason").contains("status: ok"), "{keyword}");
+    assert_eq!(keyword["service"]["status"], "degraded", "one failure is below the threshold of 2");
+
+    target.set(Mode::Failing);
+    let failing = check(&app, id).await;
+    assert_eq!((failing["status"].as_str(), failing["status_code"].as_u64()), (Some("down"), Some(503)));
+    assert_eq!(failing["service"]["status"], "down", "second consecutive failure");
+
+    target.set(Mode::Hanging);
+    let started = std::time::Instant::now();
+    let hung = check(&app, id).await;
+    assert_eq!(hung["status"], "down");
+    assert!(started.elapsed() < Duration::from_secs(5), "a hanging target ends at the 1 s timeout");
+    assert!(hung["error"].as_str().expect("reason").contains("timed out"), "{hung}");
+
+    target.set(Mode::Healthy);
+    assert_eq!(check(&app, id).await["service"]["status"], "down", "recovery needs 2 passing checks");
+    assert_eq!(check(&app, id).await["service"]["status"], "up");
+
+    let stored = results(&app, id).await;
+    let codes: Vec<i16> = stored.iter().map(|r| r.0).collect();
+    assert_eq!(codes, [0, 1, 2, 2, 2, 0, 0], "every result is stored, in order");
+    assert!(target.hits.load(Ordering::SeqCst) >= 7);
+    app.stop().await.expect("stop");
+}
+
+async fn incidents_open_hold_resolve_and_take_notes(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let (operator_id, operator) = app.user_with_token("op@example.com", "operator").await;
+    let (_, member) = app.user_with_token("m@example.com", "member").await;
+    let target = Target::start().await;
+    let body = json!({"name": "shop", "kind": "http", "target": target.url(), "interval_seconds": 10,
+                      "timeout_seconds": 2, "failure_threshold": 1, "recovery_threshold": 1});
+    let id = create(&app, &operator, body).await["id"].as_i64().expect("id");
+
+    // Down opens one incident; more failures open no second one.
+    target.set(Mode::Failing);
+    check(&app, id).await;
+    check(&app, id).await;
+    let open = app.get(&format!("/api/v1/incidents?service_id={id}"), &member).await;
+    assert_eq!(open.status, StatusCode::OK, "{}", open.text);
+    let items = open.json["items"].as_array().expect("items").clone();
+    assert_eq!(items.len(), 1, "{}", open.text);
+    let incident = items[0]["id"].as_i64().expect("incident id");
+    assert_eq!(items[0]["status"], "open");
+    assert_eq!(items[0]["timeline"][0]["kind"], "opened");
+    assert!(items[0]["timeline"][0]["actor_id"].is_null());
+
+    // Operators hear about it in their inbox.
+    let inbox = app.get("/api/v1/notifications", &operator).await;
+    let titles: Vec<&str> =
+        inbox.json["items"].as_array().expect("inbox").iter().filter_map(|n| n["title"].as_str()).collect();
+    assert!(titles.contains(&"shop is down"), "{titles:?}");
+
+    // Members read but do not act; operators acknowledge once.
+    let path = format!("/api/v1/incidents/{incident}");
+    assert_eq!(app.post(&format!("{path}/acknowledge"), &member, json!({})).await.status, StatusCode::FORBIDDEN);
+    let ack = app.post(&format!("{path}/acknowledge"), &operator, json!({"message": "looking"})).await;
+    assert_eq!(ack.status, StatusCode::OK, "{}", ack.text);
+    assert_eq!(ack.json["status"], "acknowledged");
+    assert_eq!(ack.json["acknowledged_by"], operator_id);
+    let again = app.post(&format!("{path}/acknowledge"), &operator, json!({})).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+
+    // Recovery does not resolve an incident an operator holds.
+    target.set(Mode::Healthy);
+    assert_eq!(check(&app, id).await["service"]["status"], "up");
+    let held = app.get(&path, &member).await;
+    assert_eq!(held.json["status"], "acknowledged");
+    let kinds: Vec<&str> =
+        held.json["timeline"].as_array().expect("timeline").iter().filter_map(|t| t["kind"].as_str()).collect();
+    assert_eq!(kinds, ["opened", "acknowledged", "recovered"]);
+
+    let empty = app.post(&format!("{path}/notes"), &operator, json!({"message": "  "})).await;
+    assert_eq!(empty.fields(), ["message"]);
+    let note = app.post(&format!("{path}/notes"), &operator, json!({"message": "bad deploy rolled back"})).await;
+    assert_eq!(note.status, StatusCode::OK, "{}", note.text);
+    let resolved = app.call(Method::POST, &format!("{path}/resolve"), Some(&operator), None).await;
+    assert_eq!(resolved.status, StatusCode::OK, "{}", resolved.text);
+    assert_eq!(resolved.json["status"], "resolved");
+    assert_eq!(resolved.json["resolved_by"], operator_id);
+    let kinds: Vec<String> = resolved.json["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(kinds, ["opened", "acknowledged", "recovered", "note", "resolved"]);
+
+    // A new outage opens a new incident, which recovery resolves by itself.
+    target.set(Mode::Failing);
+    check(&app, id).await;
+    target.set(Mode::Healthy);
+    check(&app, id).await;
+    let all = app.get(&format!("/api/v1/incidents?service_id={id}"), &member).await;
+    let items = all.json["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["status"], "resolved", "newest first: {}", all.text);
+    assert!(items[0]["resolved_by"].is_null(), "resolved by herald on recovery");
+    let only_resolved = app.get("/api/v1/incidents?status=resolved", &member).await;
+    assert_eq!(only_resolved.json["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(app.get("/api/v1/incidents?status=sleeping", &member).await.fields(), ["status"]);
+    assert_eq!(app.get("/api/v1/incidents/999999", &member).await.status, StatusCode::NOT_FOUND);
+    app.stop().await.expect("stop");
+}
+
+async fn tcp_checks_see_a_listener_open_and_close(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accept = tokio::spawn(async move {
+        loop {
+            let _ = listener.accept().await;
+        }
+    });
+    let body = json!({"name": "db", "kind": "tcp", "target": addr.to_string(), "interval_seconds": 10,
+                      "timeout_seconds": 2, "failure_threshold": 1});
+    let id = create(&app, &app.admin_token, body).await["id"].as_i64().expect("id");
+    assert_eq!(check(&app, id).await["status"], "up");
+    accept.abort();
+    let _ = accept.await;
+    let down = check(&app, id).await;
+    assert_eq!(down["status"], "down", "{down}");
+    assert!(down["error"].as_str().expect("reason").contains("refused"), "{down}");
+    assert_eq!(down["service"]["status"], "down");
+    app.stop().await.expect("stop");
+}
+
+async fn heartbeats_arrive_and_go_missing(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.monitoring.claim_interval_ms = 100).await else { return };
+    let body = json!({"name": "nightly", "kind": "heartbeat", "target": "", "interval_seconds": 10,
+                      "failure_threshold": 1, "recovery_threshold": 1, "config": {"grace_seconds": 1}});
+    let created = create(&app, &app.admin_token, body).await;
+    let id = created["id"].as_i64().expect("id");
+    let secret = created["heartbeat_secret"].as_str().expect("secret shown once").to_string();
+    assert_eq!(created["heartbeat_path"], format!("/api/v1/heartbeat/{secret}"));
+    assert!(app.get(&format!("/api/v1/services/{id}"), &app.admin_token).await.json.get("heartbeat_secret").is_none());
+
+    // A beat needs no token; an unknown secret is simply not found.
+    let beat = app.call(Method::POST, &format!("/api/v1/heartbeat/{secret}"), None, None).await;
+    assert_eq!(beat.status, StatusCode::OK, "{}", beat.text);
+    assert_eq!(beat.json["status"], "up");
+    assert_eq!(app.call(Method::POST, "/api/v1/heartbeat/hb_nope", None, None).await.status, StatusCode::NOT_FOUND);
+
+    // Withheld: past interval + grace the scheduler finds it down and opens an incident.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = app.get(&format!("/api/v1/services/{id}"), &app.admin_token).await.json["status"].clone();
+        if status == "down" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "heartbeat never reported missing (status {status})");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let incidents = app.get(&format!("/api/v1/incidents?service_id={id}&status=open"), &app.admin_token).await;
+    let cause = incidents.json["items"][0]["cause"].as_str().expect("an open incident").to_string();
+    assert!(cause.contains("no heartbeat"), "{cause}");
+
+    // Rotating the secret retires the old one; a beat on the new one recovers.
+    let rotated = app.post(&format!("/api/v1/services/{id}/heartbeat-secret"), &app.admin_token, json!({})).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
+    let fresh = rotated.json["heartbeat_secret"].as_str().expect("new secret").to_string();
+    assert_eq!(
+        app.call(Method::GET, &format!("/api/v1/heartbeat/{secret}"), None, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let back = app.call(Method::GET, &format!("/api/v1/heartbeat/{fresh}"), None, None).await;
+    assert_eq!(back.json["status"], "up", "{}", back.text);
+    let resolved = app.get(&format!("/api/v1/incidents?service_id={id}"), &app.admin_token).await;
+    assert_eq!(resolved.json["items"][0]["status"], "resolved");
+    app.stop().await.expect("stop");
+}
+
+async fn the_scheduler_checks_once_per_interval(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.monitoring.claim_interval_ms = 100).await else { return };
+    let target = Target::start().await;
+    let body =
+        json!({"name": "tick", "kind": "http", "target": target.url(), "interval_seconds": 10, "timeout_seconds": 2});
+    let id = create(&app, &app.admin_token, body).await["id"].as_i64().expect("id");
+    // The first check falls somewhere in the first interval, then every 10 s.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    let stored = results(&app, id).await;
+    assert!((3..=4).contains(&stored.len()), "{} checks in 31 s at a 10 s interval", stored.len());
+    for pair in stored.windows(2) {
+        let gap = (pair[1].2 - pair[0].2).num_milliseconds();
+        assert!((9_500..=10_700).contains(&gap), "checks {gap} ms apart");
+    }
+    assert!(stored.iter().all(|r| r.0 == 0));
+    app.stop().await.expect("stop");
+}
+
+/// PostgreSQL: two instances share the checks (each due check runs once),
+/// and when one dies the other keeps every service checked.
+#[tokio::test]
+async fn two_instances_share_checks_and_survive_a_death() {
+    let Some(a) = TestApp::spawn_with(Backend::Postgres, |c| c.monitoring.claim_interval_ms = 100).await else {
+        return;
+    };
+    let b = a.peer().await;
+    let target = Target::start().await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let body = json!({"name": format!("svc{i}"), "kind": "http", "target": target.url(),
+                          "interval_seconds": 10, "timeout_seconds": 2});
+        ids.push(create(&a, &a.admin_token, body).await["id"].as_i64().expect("id"));
+    }
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let mut instances = std::collections::BTreeSet::new();
+    for id in &ids {
+        let stored = results(&a, *id).await;
+        assert!((2..=3).contains(&stored.len()), "service {id}: {} checks in 25 s", stored.len());
+        for pair in stored.windows(2) {
+            let gap = (pair[1].2 - pair[0].2).num_milliseconds();
+            assert!(gap >= 9_500, "service {id} checked twice within one interval ({gap} ms)");
+        }
+        instances.extend(stored.iter().map(|r| r.1));
+    }
+    assert_eq!(instances.len(), 2, "both instances took a share: {instances:?}");
+
+    // A lease left behind by an instance that died mid-check holds its
+    // service only until it expires; then a live instance takes it over.
+    const DEAD: &str = "UPDATE service SET lease_owner = 9999, lease_until = $2, next_check_at = $3 WHERE id = $1";
+    let leased_until = chrono::Utc::now() + chrono::Duration::seconds(4);
+    if let herald::storage::Pool::Postgres(p) = a.db.pool() {
+        let q = sqlx::query(DEAD).bind(ids[0]).bind(leased_until).bind(chrono::Utc::now());
+        q.execute(p).await.expect("orphan lease");
+    }
+    // Stop A: B carries on with every service.
+    let a_instance = a.state.monitoring.instance_id();
+    a.stop().await.expect("stop A");
+    let since = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_secs(28)).await;
+    for id in &ids {
+        let after: Vec<_> = results(&b, *id).await.into_iter().filter(|r| r.2 > since).collect();
+        assert!(!after.is_empty(), "service {id} was not checked after instance A died");
+        assert!(after.iter().all(|r| r.1 != a_instance));
+    }
+    let orphan: Vec<_> = results(&b, ids[0]).await.into_iter().filter(|r| r.2 > since).collect();
+    assert!(orphan.iter().all(|r| r.2 >= leased_until), "the orphaned lease was respected until it expired");
+    b.stop().await.expect("stop");
+}
