@@ -107,6 +107,11 @@ impl App {
         };
         let listen = tokio::spawn(state.realtime.bus.clone().run_listener(self.listener, backoff, background.clone()));
         let monitoring = state.config.monitoring.clone();
+        let housekeeping = tokio::spawn(crate::monitoring::run_housekeeping(
+            state.monitoring.clone(),
+            monitoring.clone(),
+            background.clone(),
+        ));
         let scheduler = monitoring.scheduler.then(|| {
             let scheduler = Scheduler::new(state.monitoring.clone(), monitoring, state.checks.clone());
             tokio::spawn(scheduler.run(background.clone()))
@@ -136,7 +141,7 @@ impl App {
         };
         sockets.cancel();
         background.cancel();
-        let _ = tokio::join!(health, cleanup, listen, usage);
+        let _ = tokio::join!(health, cleanup, listen, usage, housekeeping);
         if let Some(scheduler) = scheduler {
             let _ = scheduler.await;
         }

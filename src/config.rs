@@ -104,6 +104,14 @@ pub struct MonitoringConfig {
     /// A claimed service is leased for its timeout plus this; an instance
     /// that dies mid-check gives its services up when the lease ends.
     pub lease_margin_seconds: u64,
+    /// Raw check results are kept this long (rollups keep the figures).
+    pub raw_retention_days: u32,
+    /// Hourly and daily rollups are kept this long.
+    pub rollup_retention_days: u32,
+    /// Rows deleted per statement by retention.
+    pub retention_batch: u32,
+    /// How often rollups and retention run.
+    pub housekeeping_interval_seconds: u64,
 }
 
 impl Default for MonitoringConfig {
@@ -114,6 +122,10 @@ impl Default for MonitoringConfig {
             claim_interval_ms: 250,
             result_batch: 500,
             lease_margin_seconds: 10,
+            raw_retention_days: 14,
+            rollup_retention_days: 400,
+            retention_batch: 10_000,
+            housekeeping_interval_seconds: 60,
         }
     }
 }
@@ -337,6 +349,10 @@ impl Config {
             ("monitoring.max_concurrent_checks", self.monitoring.max_concurrent_checks as u64),
             ("monitoring.claim_interval_ms", self.monitoring.claim_interval_ms),
             ("monitoring.result_batch", self.monitoring.result_batch as u64),
+            ("monitoring.raw_retention_days", self.monitoring.raw_retention_days.into()),
+            ("monitoring.rollup_retention_days", self.monitoring.rollup_retention_days.into()),
+            ("monitoring.retention_batch", self.monitoring.retention_batch.into()),
+            ("monitoring.housekeeping_interval_seconds", self.monitoring.housekeeping_interval_seconds),
         ] {
             if value == 0 {
                 return Err(ConfigError::new(key, "must be greater than 0"));

@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::domain::RawSettings;
-use super::service::{MonitoringError, ServiceIn};
+use super::service::{MonitoringError, MonitoringService, ServiceIn};
 use super::store::{Action, IncidentFilter};
 use super::wire::{IncidentOut, ServiceOut};
 use crate::accounts::Role;
@@ -40,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(acknowledge_incident))
         .routes(routes!(resolve_incident))
         .routes(routes!(note_incident))
+        .merge(super::http_views::router())
 }
 
 impl From<MonitoringError> for ApiError {
@@ -136,7 +137,9 @@ async fn list_services(
     let page = params.parse()?;
     let rows = state.monitoring.list(page.after, i64::from(page.limit) + 1).await?;
     let list = List::from_overfetch(rows, page, |s| s.id);
-    Ok(Json(List { items: list.items.into_iter().map(ServiceOut::from).collect(), next_cursor: list.next_cursor }))
+    let maintenance = state.monitoring.in_maintenance().await?;
+    let items = list.items.into_iter().map(|row| MonitoringService::render(row, &maintenance)).collect();
+    Ok(Json(List { items, next_cursor: list.next_cursor }))
 }
 
 /// Add a service (operator, admin). Its first check runs within one interval.
@@ -156,6 +159,7 @@ async fn create_service(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct IdPath {
+    /// The resource's id.
     pub id: i64,
 }
 
@@ -168,7 +172,8 @@ async fn get_service(
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<Json<ServiceOut>, ApiError> {
     auth.require(READERS)?;
-    Ok(Json(state.monitoring.get(id).await?.into()))
+    let maintenance = state.monitoring.in_maintenance().await?;
+    Ok(Json(MonitoringService::render(state.monitoring.get(id).await?, &maintenance)))
 }
 
 /// Change a service (operator, admin); absent fields stay as they are.

@@ -5,11 +5,15 @@
 pub mod checks;
 pub mod domain;
 pub mod figures;
+pub mod history;
 pub mod http;
+mod http_views;
 mod scheduler;
 mod service;
 pub mod store;
+mod views;
 pub mod wire;
 
 pub use scheduler::{Scheduler, SchedulerMetrics};
 pub use service::{MonitoringError, MonitoringService};
+pub use views::run_housekeeping;

@@ -51,6 +51,9 @@ pub fn test_config(backend: Backend) -> Option<(Config, TempDir)> {
         ..Config::default()
     };
     config.pool.min_connections = 1;
+    // Checks run only in the tests about them: elsewhere the scheduler's
+    // connections would blur pool figures and timings.
+    config.monitoring.scheduler = false;
     if backend == Backend::Postgres {
         config.database_url = Some(Secret::new(postgres_database()?));
     }

@@ -76,6 +76,8 @@ async fn in_flight_request_completes_during_graceful_shutdown(backend: Backend) 
     let Some(app) = TestApp::spawn_with(backend, |c| {
         c.pool.max_connections = Some(2);
         c.pool.min_connections = 1;
+        // Only the request below may wait for a connection.
+        c.monitoring.scheduler = false;
     })
     .await
     else {

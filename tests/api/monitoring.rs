@@ -108,7 +108,8 @@ async fn results(app: &TestApp, id: i64) -> Vec<(i16, i32, chrono::DateTime<chro
         .expect("results"))
 }
 
-/// The scheduler off: these tests drive checks with `POST …/check`.
+/// The scheduler off (the harness default, said here for the reader):
+/// these tests drive checks with `POST …/check`.
 fn manual(c: &mut herald::config::Config) {
     c.monitoring.scheduler = false;
 }
@@ -349,7 +350,14 @@ async fn tcp_checks_see_a_listener_open_and_close(backend: Backend) {
 }
 
 async fn heartbeats_arrive_and_go_missing(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| c.monitoring.claim_interval_ms = 100).await else { return };
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.monitoring.scheduler = true;
+        c.monitoring.claim_interval_ms = 100;
+    })
+    .await
+    else {
+        return;
+    };
     let body = json!({"name": "nightly", "kind": "heartbeat", "target": "", "interval_seconds": 10,
                       "failure_threshold": 1, "recovery_threshold": 1, "config": {"grace_seconds": 1}});
     let created = create(&app, &app.admin_token, body).await;
@@ -394,7 +402,14 @@ async fn heartbeats_arrive_and_go_missing(backend: Backend) {
 }
 
 async fn the_scheduler_checks_once_per_interval(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| c.monitoring.claim_interval_ms = 100).await else { return };
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.monitoring.scheduler = true;
+        c.monitoring.claim_interval_ms = 100;
+    })
+    .await
+    else {
+        return;
+    };
     let target = Target::start().await;
     let body =
         json!({"name": "tick", "kind": "http", "target": target.url(), "interval_seconds": 10, "timeout_seconds": 2});
@@ -415,7 +430,12 @@ async fn the_scheduler_checks_once_per_interval(backend: Backend) {
 /// and when one dies the other keeps every service checked.
 #[tokio::test]
 async fn two_instances_share_checks_and_survive_a_death() {
-    let Some(a) = TestApp::spawn_with(Backend::Postgres, |c| c.monitoring.claim_interval_ms = 100).await else {
+    let Some(a) = TestApp::spawn_with(Backend::Postgres, |c| {
+        c.monitoring.scheduler = true;
+        c.monitoring.claim_interval_ms = 100;
+    })
+    .await
+    else {
         return;
     };
     let b = a.peer().await;
@@ -460,4 +480,218 @@ async fn two_instances_share_checks_and_survive_a_death() {
     let orphan: Vec<_> = results(&b, ids[0]).await.into_iter().filter(|r| r.2 > since).collect();
     assert!(orphan.iter().all(|r| r.2 >= leased_until), "the orphaned lease was respected until it expired");
     b.stop().await.expect("stop");
+}
+
+both!(
+    uptime_by_hand_from_raw_results_and_from_rollups,
+    maintenance_windows_hold_incidents_and_downtime,
+    the_status_page_is_public_and_shows_public_services,
+    trends_name_the_figure_behind_each_recommendation,
+);
+
+/// Insert results directly: (seconds ago, status 0/1/2, maintenance, latency µs).
+async fn seed(app: &TestApp, service_id: i64, rows: &[(i64, i16, bool, i32)]) {
+    let now = chrono::Utc::now();
+    for (ago, status, maintenance, latency) in rows {
+        let at = now - chrono::Duration::seconds(*ago);
+        const SQL: &str = "INSERT INTO service_metric (service_id, checked_at, status, maintenance, status_code, \
+                           instance_id, latency_us, error) VALUES ($1, $2, $3, $4, NULL, 1, $5, NULL)";
+        on_pool!(app.db, |p| sqlx::query(SQL)
+            .bind(service_id)
+            .bind(herald::storage::Ts(at))
+            .bind(*status)
+            .bind(*maintenance)
+            .bind(*latency)
+            .execute(p)
+            .await
+            .map(|_| ())
+            .expect("seed result"));
+    }
+}
+
+async fn raw_count(app: &TestApp, service_id: i64) -> i64 {
+    const SQL: &str = "SELECT count(*) FROM service_metric WHERE service_id = $1";
+    on_pool!(app.db, |p| sqlx::query_scalar(SQL).bind(service_id).fetch_one(p).await.expect("count"))
+}
+
+/// Roll up everything that has settled (several passes: 48 hours each).
+async fn housekeep(app: &TestApp) {
+    for _ in 0..40 {
+        let (rolled, _) = app.state.monitoring.housekeeping_once(&app.config.monitoring).await.expect("housekeeping");
+        if rolled == 0 {
+            return;
+        }
+    }
+    panic!("rollups did not catch up");
+}
+
+async fn uptime_by_hand_from_raw_results_and_from_rollups(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let body = json!({"name": "hand", "kind": "tcp", "target": "127.0.0.1:9"});
+    let id = create(&app, &app.admin_token, body).await["id"].as_i64().expect("id");
+    let h = 3600;
+    let mut rows = Vec::new();
+    // Last 24 h: 30 up, 5 degraded, 10 down, and 4 in maintenance (2 of them down).
+    rows.extend((0..30).map(|i| (600 + i * 1200, 0, false, 20_000)));
+    rows.extend((0..5).map(|i| (900 + i * h, 1, false, 800_000)));
+    rows.extend((0..10).map(|i| (1500 + i * h, 2, false, 2_000_000)));
+    rows.extend((0..4).map(|i| (2000 + i * h, (i % 2 * 2) as i16, true, 20_000)));
+    // 1–7 days ago: 20 up, 20 down.
+    rows.extend((0..20).map(|i| (2 * 86_400 + i * h, 0, false, 30_000)));
+    rows.extend((0..20).map(|i| (3 * 86_400 + i * h, 2, false, 30_000)));
+    // 7–30 days ago: 100 up.
+    rows.extend((0..100).map(|i| (8 * 86_400 + h + i * 4 * h, 0, false, 10_000)));
+    // Older than 30 days: counts in no window.
+    rows.extend((0..7).map(|i| (31 * 86_400 + i * h, 2, false, 10_000)));
+    seed(&app, id, &rows).await;
+
+    let expect = |u: &Value| {
+        let w = |k: &str| {
+            (u[k]["ratio"].as_f64().expect("ratio"), u[k]["checks"].as_u64(), u[k]["maintenance_checks"].as_u64())
+        };
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        let (d, dc, dm) = w("24h");
+        assert!(close(d, 35.0 / 45.0) && dc == Some(45) && dm == Some(4), "24h: {}", u["24h"]);
+        let (wk, wc, _) = w("7d");
+        assert!(close(wk, 55.0 / 85.0) && wc == Some(85), "7d: {}", u["7d"]);
+        let (m, mc, mm) = w("30d");
+        assert!(close(m, 155.0 / 185.0) && mc == Some(185) && mm == Some(4), "30d: {}", u["30d"]);
+    };
+    let path = format!("/api/v1/services/{id}/uptime");
+    let raw = app.get(&path, &app.admin_token).await;
+    assert_eq!(raw.status, StatusCode::OK, "{}", raw.text);
+    expect(&raw.json);
+
+    // The same figures once hourly and daily rollups hold most of it.
+    housekeep(&app).await;
+    let rolled = app.get(&path, &app.admin_token).await;
+    expect(&rolled.json);
+    // Retention dropped raw rows older than 14 days (they live on in rollups).
+    // Kept: the last 24 h (49), days 1–7 (40), and the 36 of the 7–30 day block within 14 days.
+    assert_eq!(raw_count(&app, id).await, 49 + 40 + 36, "raw rows past 14 days are purged");
+    expect(&app.get(&path, &app.admin_token).await.json);
+
+    // A custom range: the 1–7 day block alone.
+    let to = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let from = (chrono::Utc::now() - chrono::Duration::days(7)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let custom = app.get(&format!("{path}?from={from}&to={to}"), &app.admin_token).await;
+    assert_eq!(custom.json["range"]["ratio"], 0.5, "{}", custom.text);
+    assert_eq!(custom.json["range"]["checks"], 40);
+
+    // Daily metric buckets add up to the same counts, with latency figures.
+    let m = app.get(&format!("/api/v1/services/{id}/metrics?from={from}&bucket=86400"), &app.admin_token).await;
+    assert_eq!(m.status, StatusCode::OK, "{}", m.text);
+    let buckets = m.json.as_array().expect("buckets");
+    let total: u64 = buckets.iter().map(|b| b["checks"].as_u64().unwrap_or(0)).sum();
+    assert_eq!(total, 40 + 49);
+    assert!(buckets.iter().any(|b| b["latency_p95_ms"].as_f64().is_some()));
+    let too_fine = app.get(&format!("/api/v1/services/{id}/metrics?from={from}&bucket=60"), &app.admin_token).await;
+    assert_eq!(too_fine.fields(), ["bucket"]);
+    app.stop().await.expect("stop");
+}
+
+async fn maintenance_windows_hold_incidents_and_downtime(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let target = Target::start().await;
+    let body = json!({"name": "db", "kind": "http", "target": target.url(), "interval_seconds": 10,
+                      "timeout_seconds": 2, "failure_threshold": 1, "recovery_threshold": 1});
+    let id = create(&app, &app.admin_token, body).await["id"].as_i64().expect("id");
+    let (_, member) = app.user_with_token("m@example.com", "member").await;
+    let now = chrono::Utc::now();
+    let window = json!({"service_id": id, "title": "upgrade", "starts_at": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+                        "ends_at": (now + chrono::Duration::hours(1)).to_rfc3339()});
+    assert_eq!(app.post("/api/v1/maintenance", &member, window.clone()).await.status, StatusCode::FORBIDDEN);
+    let bad = app
+        .post(
+            "/api/v1/maintenance",
+            &app.admin_token,
+            json!({"title": "x", "starts_at": now.to_rfc3339(), "ends_at": now.to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(bad.fields(), ["ends_at"]);
+    let created = app.post("/api/v1/maintenance", &app.admin_token, window).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let window_id = created.json["id"].as_i64().expect("window id");
+    assert_eq!(app.get(&format!("/api/v1/services/{id}"), &member).await.json["status"], "maintenance");
+
+    target.set(Mode::Failing);
+    assert_eq!(check(&app, id).await["status"], "down", "checks still run");
+    let incidents = app.get(&format!("/api/v1/incidents?service_id={id}"), &member).await;
+    assert_eq!(incidents.json["items"].as_array().map(Vec::len), Some(0), "no incident in maintenance");
+    let uptime = app.get(&format!("/api/v1/services/{id}/uptime"), &member).await;
+    assert_eq!(uptime.json["24h"]["checks"], 0, "{}", uptime.text);
+    assert_eq!(uptime.json["24h"]["maintenance_checks"], 1);
+    assert!(uptime.json["24h"]["ratio"].is_null());
+
+    let listed = app.get("/api/v1/maintenance", &member).await;
+    assert_eq!(listed.json[0]["title"], "upgrade");
+    let path = format!("/api/v1/maintenance/{window_id}");
+    assert_eq!(app.call(Method::DELETE, &path, Some(&app.admin_token), None).await.status, StatusCode::NO_CONTENT);
+    // Outside maintenance the outage counts, and (still down) a new failure after recovery opens an incident.
+    target.set(Mode::Healthy);
+    check(&app, id).await;
+    target.set(Mode::Failing);
+    check(&app, id).await;
+    let incidents = app.get(&format!("/api/v1/incidents?service_id={id}"), &member).await;
+    assert_eq!(incidents.json["items"].as_array().map(Vec::len), Some(1));
+    app.stop().await.expect("stop");
+}
+
+async fn the_status_page_is_public_and_shows_public_services(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let public = create(
+        &app,
+        &app.admin_token,
+        json!({"name": "Website", "kind": "tcp", "target": "127.0.0.1:9", "public": true}),
+    )
+    .await["id"]
+        .as_i64()
+        .expect("id");
+    create(&app, &app.admin_token, json!({"name": "Internal", "kind": "tcp", "target": "127.0.0.1:9"})).await;
+    seed(&app, public, &[(3 * 86_400, 0, false, 1000), (3 * 86_400 + 5, 2, false, 1000), (10, 0, false, 1000)]).await;
+    let page = app.call(Method::GET, "/api/v1/status", None, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let services = page.json["services"].as_array().expect("services");
+    assert_eq!(services.len(), 1, "only public services: {}", page.text);
+    assert_eq!(services[0]["name"], "Website");
+    let days = services[0]["days"].as_array().expect("days");
+    assert_eq!(days.len(), 90);
+    assert_eq!(days[86]["uptime"], 0.5, "three days ago: one up, one down: {}", days[86]);
+    assert_eq!(days[89]["checks"], 1);
+    assert!((services[0]["uptime_90d"].as_f64().expect("uptime") - 2.0 / 3.0).abs() < 1e-9);
+    assert!(page.text.find("Internal").is_none());
+    app.stop().await.expect("stop");
+}
+
+async fn trends_name_the_figure_behind_each_recommendation(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let body = json!({"name": "slowing", "kind": "tcp", "target": "127.0.0.1:9", "timeout_seconds": 1});
+    let id = create(&app, &app.admin_token, body).await["id"].as_i64().expect("id");
+    let mut rows = Vec::new();
+    // 7 days of hourly checks whose latency climbs from 100 ms to ~900 ms…
+    for hour in 0..168i64 {
+        let latency = 100_000 + (167 - hour) as i32 * 4_800;
+        rows.push((hour * 3600 + 1800, 0i16, false, latency));
+    }
+    // …and a last day that alternates between up and down every 30 minutes.
+    for half in 0..48i64 {
+        rows.push((half * 1800 + 900, if half % 2 == 0 { 2 } else { 0 }, false, 900_000));
+    }
+    seed(&app, id, &rows).await;
+    let t = app.get(&format!("/api/v1/services/{id}/trends"), &app.admin_token).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.text);
+    assert_eq!(t.json["latency_direction"], "rising", "{}", t.text);
+    assert!(t.json["p95_slope_ms_per_day"].as_f64().expect("slope") > 50.0);
+    assert!(t.json["status_changes_24h"].as_u64().expect("changes") >= 40);
+    let recs = t.json["recommendations"].as_array().expect("recommendations");
+    let by_code =
+        |code: &str| recs.iter().find(|r| r["code"] == code).unwrap_or_else(|| panic!("{code} in {}", t.text));
+    assert_eq!(by_code("rising_p95")["figure"], "p95_slope_ms_per_day");
+    assert_eq!(by_code("flapping")["figure"], "flaps_per_hour");
+    assert_eq!(by_code("timeout_close")["figure"], "window_p95_ms");
+    for r in recs {
+        assert!(r["message"].as_str().is_some_and(|m| !m.is_empty()) && r["value"].is_number());
+    }
+    assert_eq!(app.get(&format!("/api/v1/services/{id}/trends?hours=2"), &app.admin_token).await.fields(), ["hours"]);
+    app.stop().await.expect("stop");
 }

@@ -4,11 +4,13 @@
 //! and written out per backend where they do not.
 
 mod incidents;
+mod maintenance;
 mod results;
 mod rollups;
 mod services;
 
 pub use incidents::{Action, IncidentFilter, IncidentRow, TimelineRow};
+pub use maintenance::WindowRow;
 pub use results::{IncidentChange, Recorded, ResultIn};
 pub use rollups::{DAY, HOUR, Rolled, RollupRow};
 pub use services::{NewService, ServiceRow, ServiceUpdate};
