@@ -50,7 +50,9 @@ CREATE UNIQUE INDEX service_heartbeat_key ON service (heartbeat_hash) WHERE hear
 -- status as a number (0 up, 1 degraded, 2 down).
 CREATE TABLE service_metric (
     service_id  INTEGER      NOT NULL REFERENCES service (id) ON DELETE CASCADE,
-    checked_at  TEXT NOT NULL,
+    -- Microseconds since the Unix epoch (herald's `Micros`): 7 bytes
+    -- instead of 27 of text, here and in both indexes.
+    checked_at  INTEGER NOT NULL,
     status      INTEGER    NOT NULL,
     -- In a maintenance window: stored, never counted as downtime.
     maintenance INTEGER     NOT NULL,

@@ -27,7 +27,7 @@ pub use connect::connect;
 pub use error::StorageError;
 pub use health::{Backoff, check_idle_once, run_health_checks};
 use instrument::DbMetrics;
-pub use ts::{Ts, sqlite_time};
+pub use ts::{Micros, Ts, sqlite_time};
 
 /// Run `$body` with `$p` bound to the active backend's pool. The body is
 /// compiled once per backend, so it must be SQL both dialects accept; where

@@ -14,6 +14,7 @@ use axum::http::StatusCode as AxumStatus;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use herald::on_pool;
+use herald::storage::Micros;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -101,11 +102,9 @@ async fn check(app: &TestApp, id: i64) -> Value {
 async fn results(app: &TestApp, id: i64) -> Vec<(i16, i32, chrono::DateTime<chrono::Utc>)> {
     const SQL: &str =
         "SELECT status, instance_id, checked_at FROM service_metric WHERE service_id = $1 ORDER BY checked_at";
-    on_pool!(app.db, |p| sqlx::query_as::<_, (i16, i32, chrono::DateTime<chrono::Utc>)>(SQL)
-        .bind(id)
-        .fetch_all(p)
-        .await
-        .expect("results"))
+    let rows: Vec<(i16, i32, Micros)> =
+        on_pool!(app.db, |p| sqlx::query_as(SQL).bind(id).fetch_all(p).await.expect("results"));
+    rows.into_iter().map(|(s, i, t)| (s, i, t.0)).collect()
 }
 
 /// The scheduler off (the harness default, said here for the reader):
@@ -498,7 +497,7 @@ async fn seed(app: &TestApp, service_id: i64, rows: &[(i64, i16, bool, i32)]) {
                            instance_id, latency_us, error) VALUES ($1, $2, $3, $4, NULL, 1, $5, NULL)";
         on_pool!(app.db, |p| sqlx::query(SQL)
             .bind(service_id)
-            .bind(herald::storage::Ts(at))
+            .bind(Micros(at))
             .bind(*status)
             .bind(*maintenance)
             .bind(*latency)

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::MonitoringStore;
 use crate::monitoring::checks::CheckStatus;
 use crate::monitoring::domain::{self, State, Status, Step};
-use crate::storage::{Pool, StorageError, Ts};
+use crate::storage::{Micros, Pool, StorageError, Ts};
 
 /// One check result to store.
 #[derive(Debug, Clone)]
@@ -259,7 +259,7 @@ impl MonitoringStore {
                     let r = &results[p.index];
                     let q = sqlx::query(METRIC)
                         .bind(r.service_id)
-                        .bind(Ts(r.checked_at))
+                        .bind(Micros(r.checked_at))
                         .bind(domain::result_code(r.status))
                         .bind(p.maintenance)
                         .bind(r.status_code)

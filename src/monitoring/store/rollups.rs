@@ -13,7 +13,7 @@ use sqlx::types::Json;
 use super::MonitoringStore;
 use crate::monitoring::figures::{Aggregate, Histogram};
 use crate::on_pool;
-use crate::storage::{Pool, StorageError, Ts};
+use crate::storage::{Micros, Pool, StorageError, Ts};
 
 pub const HOUR: i32 = 3600;
 pub const DAY: i32 = 86_400;
@@ -79,7 +79,10 @@ macro_rules! roll_period {
             Some(t) => Some(t),
             None => {
                 // First run: start from the oldest result (or the source's start).
-                let oldest: Option<DateTime<Utc>> = {
+                let oldest: Option<DateTime<Utc>> = if $source.rows.is_some() {
+                    let q = sqlx::query_scalar::<_, Option<Micros>>($source.oldest);
+                    $db.observe("monitoring.rollup_oldest", $source.oldest, q.fetch_one(&mut *$tx)).await?.map(|m| m.0)
+                } else {
                     let q = sqlx::query_scalar($source.oldest);
                     $db.observe("monitoring.rollup_oldest", $source.oldest, q.fetch_one(&mut *$tx)).await?
                 };
@@ -100,7 +103,7 @@ macro_rules! roll_period {
                 let mut by_service: HashMap<i64, Aggregate> = HashMap::new();
                 if let Some(rows) = $source.rows {
                     // Streamed: an hour of results at the design point is a million rows.
-                    let q = sqlx::query_as::<_, (i64, i16, bool, i32)>(rows).bind(Ts(at)).bind(Ts(at + step));
+                    let q = sqlx::query_as::<_, (i64, i16, bool, i32)>(rows).bind(Micros(at)).bind(Micros(at + step));
                     let mut rows = q.fetch(&mut *$tx);
                     while let Some((service, status, maintenance, latency)) =
                         rows.try_next().await.map_err(|e| StorageError::from_sqlx("monitoring.rollup_rows", &e))?
@@ -251,11 +254,12 @@ impl MonitoringStore {
         const SQL: &str = "SELECT checked_at, status, maintenance, latency_us FROM service_metric \
                            WHERE service_id = $1 AND checked_at >= $2 AND checked_at < $3 ORDER BY checked_at";
         let db = &self.db;
-        on_pool!(db, |p| {
+        let rows: Vec<(Micros, i16, bool, i32)> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(SQL).bind(service_id).bind(Ts(from)).bind(Ts(to));
-            db.observe("monitoring.raw", SQL, q.fetch_all(&mut *c)).await
-        })
+            let q = sqlx::query_as(SQL).bind(service_id).bind(Micros(from)).bind(Micros(to));
+            db.observe("monitoring.raw", SQL, q.fetch_all(&mut *c)).await?
+        });
+        Ok(rows.into_iter().map(|(t, s, m, l)| (t.0, s, m, l)).collect())
     }
 
     /// Delete raw results before `raw_before` and rollups before
@@ -282,12 +286,17 @@ impl MonitoringStore {
             ),
         };
         let mut total = 0;
-        for (sql, before) in [(raw, raw_before), (rollups, rollups_before)] {
+        for (sql, before, micros) in [(raw, raw_before, true), (rollups, rollups_before, false)] {
             loop {
                 let db = &self.db;
                 let n = on_pool!(db, |p| {
                     let mut c = db.acquire_write(p).await?;
-                    let q = sqlx::query(sql).bind(Ts(before)).bind(batch);
+                    // Raw results keep their time as `Micros`, rollups as `Ts`.
+                    let q = if micros {
+                        sqlx::query(sql).bind(Micros(before)).bind(batch)
+                    } else {
+                        sqlx::query(sql).bind(Ts(before)).bind(batch)
+                    };
                     db.observe("monitoring.purge", sql, q.execute(&mut *c)).await?.rows_affected()
                 });
                 total += n;
