@@ -46,7 +46,7 @@ impl Default for SchedulerMetrics {
         Self {
             checks: Family::default(),
             in_flight: Gauge::default(),
-            lag: Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            lag: Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
             write_failures: Counter::default(),
         }
     }

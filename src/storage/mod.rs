@@ -11,6 +11,7 @@ mod error;
 mod health;
 pub mod instrument;
 pub mod migrations;
+mod sizes;
 mod ts;
 
 use std::future::Future;
@@ -27,6 +28,7 @@ pub use connect::connect;
 pub use error::StorageError;
 pub use health::{Backoff, check_idle_once, run_health_checks};
 use instrument::DbMetrics;
+pub use sizes::TableSize;
 pub use ts::{Micros, Ts, sqlite_time};
 
 /// Run `$body` with `$p` bound to the active backend's pool. The body is

@@ -16,7 +16,7 @@ use crate::http::error::{ApiError, Problem};
 use crate::http::extract::Auth;
 use crate::state::AppState;
 use crate::storage::instrument::{OperationFigures, Percentiles};
-use crate::storage::{PoolFigures, migrations};
+use crate::storage::{PoolFigures, TableSize, migrations};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -90,6 +90,8 @@ pub struct DatabaseFigures {
     pub slow_query_threshold_ms: u64,
     /// Per repository operation since start-up, busiest first.
     pub operations: Vec<OperationFigures>,
+    /// herald's tables with their indexes, largest first.
+    pub tables: Vec<TableSize>,
 }
 
 /// Live pool and query figures (admin, operator).
@@ -109,5 +111,6 @@ async fn database(State(state): State<AppState>, auth: Auth) -> Result<Json<Data
         slow_queries_total: m.slow_queries_total(),
         slow_query_threshold_ms: state.config.pool.slow_query_ms,
         operations: m.operations(),
+        tables: db.table_sizes().await?,
     }))
 }

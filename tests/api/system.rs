@@ -73,6 +73,11 @@ async fn database_figures_for_operators_only(backend: Backend) {
     assert_eq!(f["errors_total"], 0);
     let ops: Vec<&str> = f["operations"].as_array().unwrap().iter().filter_map(|o| o["operation"].as_str()).collect();
     assert!(ops.contains(&"accounts.principal"), "{ops:?}");
+    let tables = f["tables"].as_array().expect("tables");
+    let size = |name: &str| tables.iter().find(|t| t["name"] == name).and_then(|t| t["bytes"].as_i64());
+    assert!(size("user_account").is_some_and(|b| b > 0), "{tables:?}");
+    assert!(size("service_metric").is_some(), "{tables:?}");
+    assert!(tables.iter().all(|t| !t["name"].as_str().unwrap_or("sqlite_").starts_with("sqlite_")));
     app.get("/api/v1/system/database", &member).await.problem(StatusCode::FORBIDDEN);
     app.stop().await.expect("stop");
 }
