@@ -101,6 +101,8 @@ pub struct MonitoringConfig {
     pub claim_interval_ms: u64,
     /// Results stored per transaction at most.
     pub result_batch: usize,
+    /// How long the result writer gathers results before a transaction.
+    pub result_linger_ms: u64,
     /// A claimed service is leased for its timeout plus this; an instance
     /// that dies mid-check gives its services up when the lease ends.
     pub lease_margin_seconds: u64,
@@ -121,6 +123,7 @@ impl Default for MonitoringConfig {
             max_concurrent_checks: 512,
             claim_interval_ms: 250,
             result_batch: 500,
+            result_linger_ms: 100,
             lease_margin_seconds: 10,
             raw_retention_days: 14,
             rollup_retention_days: 400,

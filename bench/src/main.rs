@@ -11,6 +11,7 @@ mod cpu;
 mod herald;
 mod http;
 mod load;
+mod monitoring;
 mod notifications;
 mod proc;
 mod realtime;
@@ -66,6 +67,11 @@ const SCENARIOS: &[Scenario] = &[
         name: "notifications",
         about: "inbox create and unread-list throughput vs pgbench, list p99, announcement fan-out vs direct SQL",
         run: notifications::run,
+    },
+    Scenario {
+        name: "monitoring",
+        about: "HTTP checks persisted: checks/s vs scheduled, lag p99, CPU per check, RSS per service, bytes per check, ceiling",
+        run: monitoring::run,
     },
     Scenario {
         name: "realtime",
@@ -157,7 +163,10 @@ fn usage() -> String {
          --sockets N          idle sockets, also the announcements' recipients (default {})\n\
          --latency-sockets N  subscribed sockets in the latency part (default {})\n\
          --rate N             notifications per second in the latency part (default {})\n\
-         --seconds N          latency sending time and idle CPU window (default {})\n\nscenarios:\n",
+         --seconds N          latency sending time and idle CPU window (default {})\n\n\
+         monitoring options:\n\
+         --users N            one steady size of N services instead of 1 000 and 10 000, no ceiling (smoke run)\n\
+         --seconds N          steady measuring window (default {})\n\nscenarios:\n",
         startup::DEFAULT_RUNS,
         notifications::DEFAULT_RUNS,
         realtime::DEFAULT_RUNS,
@@ -169,6 +178,7 @@ fn usage() -> String {
         realtime::DEFAULT_LATENCY_SOCKETS,
         realtime::DEFAULT_RATE,
         realtime::DEFAULT_SECONDS,
+        monitoring::DEFAULT_WINDOW,
     );
     for scenario in SCENARIOS {
         text.push_str(&format!("  {:<14} {}\n", scenario.name, scenario.about));

@@ -80,8 +80,14 @@ impl Scheduler {
     pub async fn run(self, cancel: CancellationToken) {
         let permits = Arc::new(Semaphore::new(self.config.max_concurrent_checks));
         let (tx, rx) = mpsc::channel::<ResultIn>(self.config.max_concurrent_checks.max(1) * 2);
-        let writer =
-            tokio::spawn(write_results(self.service.clone(), rx, self.config.result_batch, self.metrics.clone()));
+        let linger = Duration::from_millis(self.config.result_linger_ms);
+        let writer = tokio::spawn(write_results(
+            self.service.clone(),
+            rx,
+            self.config.result_batch,
+            linger,
+            self.metrics.clone(),
+        ));
         let mut tick = tokio::time::interval(Duration::from_millis(self.config.claim_interval_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -89,22 +95,32 @@ impl Scheduler {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let free = permits.available_permits();
-            if free == 0 {
-                continue;
-            }
-            match self.claim(free).await {
-                Ok(due) => {
-                    for (row, due_at) in due {
-                        let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                        let job = Job { service: self.service.clone(), tx: tx.clone(), metrics: self.metrics.clone() };
-                        tokio::spawn(async move {
-                            job.run(row, due_at).await;
-                            drop(permit);
-                        });
-                    }
+            // Claim until nothing more is due or every check slot is busy:
+            // one claim per tick would cap an instance at slots × ticks per second.
+            loop {
+                let free = permits.available_permits();
+                if free == 0 {
+                    break;
                 }
-                Err(e) => tracing::warn!(error = %e, "could not claim due checks; retrying next tick"),
+                let due = match self.claim(free).await {
+                    Ok(due) => due,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not claim due checks; retrying next tick");
+                        break;
+                    }
+                };
+                let full = due.len() == free;
+                for (row, due_at) in due {
+                    let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                    let job = Job { service: self.service.clone(), tx: tx.clone(), metrics: self.metrics.clone() };
+                    tokio::spawn(async move {
+                        job.run(row, due_at).await;
+                        drop(permit);
+                    });
+                }
+                if !full || cancel.is_cancelled() {
+                    break;
+                }
             }
         }
         // Checks in flight finish (each ends at its timeout) and their
@@ -176,16 +192,28 @@ impl Job {
     }
 }
 
-/// Store results in batches: whatever has arrived, up to `batch`, in one
-/// transaction.
+/// Store results in batches: what arrives within `linger` of the first
+/// result, up to `batch`, in one transaction. Each transaction costs a
+/// commit (an fsync on SQLite); gathering for a moment turns a steady
+/// trickle of results into a few transactions per second.
 async fn write_results(
     service: MonitoringService,
     mut rx: mpsc::Receiver<ResultIn>,
     batch: usize,
+    linger: Duration,
     metrics: SchedulerMetrics,
 ) {
+    let batch = batch.max(1);
     let mut buffer = Vec::with_capacity(batch);
-    while rx.recv_many(&mut buffer, batch.max(1)).await > 0 {
+    while rx.recv_many(&mut buffer, batch).await > 0 {
+        let deadline = tokio::time::Instant::now() + linger;
+        while buffer.len() < batch {
+            let room = batch - buffer.len();
+            match tokio::time::timeout_at(deadline, rx.recv_many(&mut buffer, room)).await {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
         let results = std::mem::take(&mut buffer);
         if let Err(e) = service.record(results).await {
             metrics.write_failures.inc();

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::MonitoringStore;
 use crate::monitoring::checks::CheckStatus;
 use crate::monitoring::domain::{self, State, Status, Step};
-use crate::storage::{Micros, Pool, StorageError, Ts};
+use crate::storage::{Pool, StorageError, Ts, sqlite_time};
 
 /// One check result to store.
 #[derive(Debug, Clone)]
@@ -240,14 +240,24 @@ impl MonitoringStore {
             Pool::Sqlite(p) => {
                 let current_sql = "SELECT id, status, failures, successes, failure_threshold, recovery_threshold \
                                    FROM service WHERE id IN (SELECT value FROM json_each($1))";
-                const METRIC: &str = "INSERT INTO service_metric (service_id, checked_at, status, maintenance, \
-                                      status_code, instance_id, latency_us, error) \
-                                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-                const STATE: &str = "UPDATE service SET status = $2, failures = $3, successes = $4, \
-                                     last_checked_at = $5, cert_expires_at = COALESCE($7, cert_expires_at), \
-                                     lease_until = CASE WHEN lease_owner = $6 THEN NULL ELSE lease_until END, \
-                                     lease_owner = CASE WHEN lease_owner = $6 THEN NULL ELSE lease_owner END \
-                                     WHERE id = $1";
+                // Whole-batch statements over a JSON array: every statement
+                // is a round trip to sqlx's SQLite worker thread.
+                const METRICS: &str = "INSERT INTO service_metric (service_id, checked_at, status, maintenance, \
+                                       status_code, instance_id, latency_us, error) \
+                                       SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
+                                       json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
+                                       json_extract(value, '$[4]'), json_extract(value, '$[5]'), \
+                                       json_extract(value, '$[6]'), json_extract(value, '$[7]') FROM json_each($1)";
+                const STATES: &str = "UPDATE service SET status = json_extract(j.value, '$[1]'), \
+                                      failures = json_extract(j.value, '$[2]'), \
+                                      successes = json_extract(j.value, '$[3]'), \
+                                      last_checked_at = json_extract(j.value, '$[4]'), \
+                                      cert_expires_at = COALESCE(json_extract(j.value, '$[6]'), cert_expires_at), \
+                                      lease_until = CASE WHEN lease_owner = json_extract(j.value, '$[5]') \
+                                                    THEN NULL ELSE lease_until END, \
+                                      lease_owner = CASE WHEN lease_owner = json_extract(j.value, '$[5]') \
+                                                    THEN NULL ELSE lease_owner END \
+                                      FROM json_each($1) AS j WHERE service.id = json_extract(j.value, '$[0]')";
                 let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
@@ -255,27 +265,46 @@ impl MonitoringStore {
                 let current = db.observe("monitoring.lock_states", current_sql, q.fetch_all(&mut *tx)).await?;
                 let windows = incident_sql!(maintenance, db, tx, now);
                 let planned = plan(results, current, &maintenance_set(windows));
-                for p in &planned {
-                    let r = &results[p.index];
-                    let q = sqlx::query(METRIC)
-                        .bind(r.service_id)
-                        .bind(Micros(r.checked_at))
-                        .bind(domain::result_code(r.status))
-                        .bind(p.maintenance)
-                        .bind(r.status_code)
-                        .bind(r.instance_id)
-                        .bind(r.latency_us)
-                        .bind(r.error.as_deref());
-                    db.observe("monitoring.insert_metrics", METRIC, q.execute(&mut *tx)).await?;
-                    let q = sqlx::query(STATE)
-                        .bind(r.service_id)
-                        .bind(p.step.state.status.as_str())
-                        .bind(clamp(p.step.state.failures))
-                        .bind(clamp(p.step.state.successes))
-                        .bind(Ts(r.checked_at))
-                        .bind(r.instance_id)
-                        .bind(r.cert_expires_at.map(Ts));
-                    db.observe("monitoring.update_states", STATE, q.execute(&mut *tx)).await?;
+                if !planned.is_empty() {
+                    let metrics: Vec<serde_json::Value> = planned
+                        .iter()
+                        .map(|p| {
+                            let r = &results[p.index];
+                            serde_json::json!([
+                                r.service_id,
+                                r.checked_at.timestamp_micros(),
+                                domain::result_code(r.status),
+                                p.maintenance,
+                                r.status_code,
+                                r.instance_id,
+                                r.latency_us,
+                                r.error
+                            ])
+                        })
+                        .collect();
+                    let q = sqlx::query(METRICS).bind(serde_json::Value::Array(metrics).to_string());
+                    db.observe("monitoring.insert_metrics", METRICS, q.execute(&mut *tx)).await?;
+                    // The last result per service sets its state.
+                    let mut last: HashMap<i64, (&Planned, &ResultIn)> = HashMap::new();
+                    for p in &planned {
+                        last.insert(results[p.index].service_id, (p, &results[p.index]));
+                    }
+                    let states: Vec<serde_json::Value> = last
+                        .values()
+                        .map(|(p, r)| {
+                            serde_json::json!([
+                                r.service_id,
+                                p.step.state.status.as_str(),
+                                clamp(p.step.state.failures),
+                                clamp(p.step.state.successes),
+                                sqlite_time(r.checked_at),
+                                r.instance_id,
+                                r.cert_expires_at.map(sqlite_time)
+                            ])
+                        })
+                        .collect();
+                    let q = sqlx::query(STATES).bind(serde_json::Value::Array(states).to_string());
+                    db.observe("monitoring.update_states", STATES, q.execute(&mut *tx)).await?;
                 }
                 let recorded = apply_incidents!(db, tx, results, planned);
                 db.observe("transaction.commit", "COMMIT", tx.commit()).await?;

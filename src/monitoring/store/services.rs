@@ -8,7 +8,7 @@ use sqlx::types::Json;
 use super::MonitoringStore;
 use crate::monitoring::domain::{Settings, State, Status};
 use crate::on_pool;
-use crate::storage::{Pool, StorageError, Ts};
+use crate::storage::{Pool, StorageError, Ts, sqlite_time};
 
 /// Every column of `service`, in [`ServiceRow`] order.
 const COLUMNS: &str = "id, name, kind, target, config, interval_seconds, timeout_seconds, failure_threshold, \
@@ -263,15 +263,26 @@ impl MonitoringStore {
                 Ok(rows)
             }
             Pool::Sqlite(p) => {
-                const LEASE: &str =
-                    "UPDATE service SET lease_owner = $1, lease_until = $2, next_check_at = $3 WHERE id = $4";
+                // One statement for the whole claim: every statement is a
+                // round trip to sqlx's SQLite worker thread.
+                const LEASE: &str = "UPDATE service SET lease_owner = $1, \
+                                     next_check_at = json_extract(j.value, '$[1]'), \
+                                     lease_until = json_extract(j.value, '$[2]') \
+                                     FROM json_each($2) AS j WHERE service.id = json_extract(j.value, '$[0]')";
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
                 let q = sqlx::query_as(&select).bind(Ts(now)).bind(limit);
                 let rows: Vec<ServiceRow> = db.observe("monitoring.claim_due", &select, q.fetch_all(&mut *tx)).await?;
-                for row in &rows {
-                    let (next, lease_until) = plan(row);
-                    let q = sqlx::query(LEASE).bind(instance).bind(Ts(lease_until)).bind(Ts(next)).bind(row.id);
+                if !rows.is_empty() {
+                    let plans: Vec<serde_json::Value> = rows
+                        .iter()
+                        .map(|row| {
+                            let (next, lease_until) = plan(row);
+                            serde_json::json!([row.id, sqlite_time(next), sqlite_time(lease_until)])
+                        })
+                        .collect();
+                    let list = serde_json::Value::Array(plans).to_string();
+                    let q = sqlx::query(LEASE).bind(instance).bind(list);
                     db.observe("monitoring.lease", LEASE, q.execute(&mut *tx)).await?;
                 }
                 db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
