@@ -123,7 +123,7 @@ impl Default for MonitoringConfig {
             max_concurrent_checks: 512,
             claim_interval_ms: 250,
             result_batch: 500,
-            result_linger_ms: 100,
+            result_linger_ms: 1_000,
             lease_margin_seconds: 10,
             raw_retention_days: 14,
             rollup_retention_days: 400,

@@ -85,7 +85,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     let mut out = vec![crate::report::header("monitoring", &std::env::args_os().collect::<Vec<_>>())];
     out.push(format!(
         "- herald: `{}` (HERALD_ENV=production: pool max 20; monitoring at its defaults: 512 checks in flight, \
-         claims every 250 ms, results stored up to 500 per transaction)\n- target: a keep-alive HTTP/1.1 server in \
+         claims every 250 ms, results gathered for up to 1 s and stored up to 500 per transaction)\n- target: a keep-alive HTTP/1.1 server in \
          the bench process answering `200 ok` at http://{}/ (every service checks it; its CPU is in \"bench\")\n\
          - window: {window} s per steady size after a {INTERVAL} s warm-up; ceiling steps {CEILING_WINDOW} s each at a \
          {CEILING_INTERVAL} s interval\n- reference: Uptime Kuma 2.5.3 ≈ 4–5.6 ms CPU per check, ≈ 80 KB per \

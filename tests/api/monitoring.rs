@@ -321,6 +321,14 @@ async fn incidents_open_hold_resolve_and_take_notes(backend: Backend) {
     assert!(items[0]["resolved_by"].is_null(), "resolved by herald on recovery");
     let only_resolved = app.get("/api/v1/incidents?status=resolved", &member).await;
     assert_eq!(only_resolved.json["items"].as_array().map(Vec::len), Some(2));
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let none = app.get(&format!("/api/v1/incidents?from={later}"), &member).await;
+    assert_eq!(none.json["items"].as_array().map(Vec::len), Some(0), "time filter: {}", none.text);
+    let before = app.get(&format!("/api/v1/incidents?to={later}&limit=1"), &member).await;
+    assert_eq!(before.json["items"].as_array().map(Vec::len), Some(1));
+    let next = before.json["next_cursor"].as_str().expect("a second page").to_string();
+    let page2 = app.get(&format!("/api/v1/incidents?to={later}&limit=1&cursor={next}"), &member).await;
+    assert_ne!(page2.json["items"][0]["id"], before.json["items"][0]["id"]);
     assert_eq!(app.get("/api/v1/incidents?status=sleeping", &member).await.fields(), ["status"]);
     assert_eq!(app.get("/api/v1/incidents/999999", &member).await.status, StatusCode::NOT_FOUND);
     app.stop().await.expect("stop");
@@ -370,6 +378,14 @@ async fn heartbeats_arrive_and_go_missing(backend: Backend) {
     assert_eq!(beat.status, StatusCode::OK, "{}", beat.text);
     assert_eq!(beat.json["status"], "up");
     assert_eq!(app.call(Method::POST, "/api/v1/heartbeat/hb_nope", None, None).await.status, StatusCode::NOT_FOUND);
+    // A burst of beats is accepted but stored once.
+    for _ in 0..5 {
+        assert_eq!(
+            app.call(Method::POST, &format!("/api/v1/heartbeat/{secret}"), None, None).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(results(&app, id).await.len(), 1, "beats within a second are not stored again");
 
     // Withheld: past interval + grace the scheduler finds it down and opens an incident.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -692,5 +708,72 @@ async fn trends_name_the_figure_behind_each_recommendation(backend: Backend) {
         assert!(r["message"].as_str().is_some_and(|m| !m.is_empty()) && r["value"].is_number());
     }
     assert_eq!(app.get(&format!("/api/v1/services/{id}/trends?hours=2"), &app.admin_token).await.fields(), ["hours"]);
+
+    // A TLS service whose certificate expires in 5 days: renewal looks late.
+    let tls = create(&app, &app.admin_token, json!({"name": "cert", "kind": "tls", "target": "127.0.0.1:443"})).await;
+    let tls_id = tls["id"].as_i64().expect("id");
+    const EXPIRES: &str = "UPDATE service SET cert_expires_at = $2 WHERE id = $1";
+    let soon = herald::storage::Ts(chrono::Utc::now() + chrono::Duration::days(5));
+    on_pool!(app.db, |p| sqlx::query(EXPIRES).bind(tls_id).bind(soon).execute(p).await.map(|_| ()).expect("expiry"));
+    let t = app.get(&format!("/api/v1/services/{tls_id}/trends"), &app.admin_token).await;
+    let rec = t.json["recommendations"].as_array().and_then(|r| r.iter().find(|r| r["code"] == "tls_renewal").cloned());
+    let rec = rec.unwrap_or_else(|| panic!("tls_renewal in {}", t.text));
+    assert_eq!(rec["figure"], "certificate_days_left");
+    assert!((rec["value"].as_f64().expect("days") - 5.0).abs() < 0.1);
+    app.stop().await.expect("stop");
+}
+
+both!(changes_are_announced_on_the_realtime_channels);
+
+/// The next message of `kind` on the socket, skipping others (inbox pushes).
+async fn next_of(ws: &mut crate::ws::Ws, kind: &str) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Some(m) = ws.recv_within(Duration::from_millis(500)).await
+            && m["type"] == kind
+        {
+            return m;
+        }
+    }
+    panic!("no {kind} message within 10 s");
+}
+
+async fn changes_are_announced_on_the_realtime_channels(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let (_, operator) = app.user_with_token("op@example.com", "operator").await;
+    let (mut ws, _) = crate::ws::Ws::subscribed(&app, &operator, None).await;
+    for channel in ["services", "incidents"] {
+        ws.send(json!({"type": "channels:subscribe", "channel": channel})).await;
+        assert_eq!(next_of(&mut ws, "channels:subscribed").await["channel"], channel);
+    }
+    let target = Target::start().await;
+    let body = json!({"name": "api", "kind": "http", "target": target.url(), "interval_seconds": 10,
+                      "timeout_seconds": 2, "failure_threshold": 1, "recovery_threshold": 1});
+    let id = create(&app, &operator, body).await["id"].as_i64().expect("id");
+
+    target.set(Mode::Failing);
+    check(&app, id).await;
+    let status = next_of(&mut ws, "service:status").await;
+    assert_eq!((status["service"]["id"].as_i64(), status["service"]["status"].as_str()), (Some(id), Some("down")));
+    let opened = next_of(&mut ws, "incident:opened").await;
+    assert_eq!(opened["incident"]["service_id"], id);
+    assert_eq!(opened["incident"]["timeline"][0]["kind"], "opened");
+    let incident = opened["incident"]["id"].as_i64().expect("incident id");
+    let inbox = next_of(&mut ws, "notification:new").await;
+    assert_eq!(inbox["notification"]["type"], "incident");
+
+    app.post(&format!("/api/v1/incidents/{incident}/acknowledge"), &operator, json!({})).await;
+    assert_eq!(next_of(&mut ws, "incident:acknowledged").await["incident"]["status"], "acknowledged");
+    app.post(&format!("/api/v1/incidents/{incident}/notes"), &operator, json!({"message": "on it"})).await;
+    let note = next_of(&mut ws, "incident:note").await;
+    assert_eq!(
+        note["incident"]["timeline"].as_array().and_then(|t| t.last()).map(|t| t["message"].clone()),
+        Some(json!("on it"))
+    );
+    target.set(Mode::Healthy);
+    check(&app, id).await;
+    assert_eq!(next_of(&mut ws, "service:status").await["service"]["status"], "up");
+    app.post(&format!("/api/v1/incidents/{incident}/resolve"), &operator, json!({})).await;
+    assert_eq!(next_of(&mut ws, "incident:resolved").await["incident"]["status"], "resolved");
     app.stop().await.expect("stop");
 }
