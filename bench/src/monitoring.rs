@@ -82,8 +82,8 @@ pub fn run(options: &Options) -> Result<(), String> {
         None => STEADY_SIZES.to_vec(),
     };
     let target = Target::start()?;
-    let mut out = vec![crate::report::header("monitoring", &std::env::args_os().collect::<Vec<_>>())];
-    out.push(format!(
+    // main prints the header (date, machine, command).
+    let mut out = vec![format!(
         "- herald: `{}` (HERALD_ENV=production: pool max 20; monitoring at its defaults: 512 checks in flight, \
          claims every 250 ms, results gathered for up to 1 s and stored up to 500 per transaction)\n- target: a keep-alive HTTP/1.1 server in \
          the bench process answering `200 ok` at http://{}/ (every service checks it; its CPU is in \"bench\")\n\
@@ -93,7 +93,7 @@ pub fn run(options: &Options) -> Result<(), String> {
          nothing) ≈ 44–61 µs per check, ≈ 9 KB per monitor (figures given with the issue)\n",
         binary.display(),
         target.addr
-    ));
+    )];
     let mut steady = Table::new(&[
         "backend",
         "services",
