@@ -297,13 +297,14 @@ impl Rig {
         thread::sleep(Duration::from_secs(seconds));
         let after = self.sample()?;
         let rss_kib = proc::rss_kib(self.herald.pid())?;
-        let lag: Vec<(f64, f64)> = after.lag.iter().zip(&before.lag).map(|((le, a), (_, b))| (*le, a - b)).collect();
+        let lag_buckets: Vec<(f64, f64)> =
+            after.lag.iter().zip(&before.lag).map(|((le, a), (_, b))| (*le, a - b)).collect();
         let w = Window {
             services,
             interval,
             seconds: after.at.duration_since(before.at).as_secs_f64(),
             checks: after.checks - before.checks,
-            lag_p99: quantile(&lag, 0.99),
+            lag_p99: quantile(&lag_buckets, 0.99),
             cpu: Usage::between(&before.cpu, &after.cpu),
             rss_kib,
             rss_empty_kib,
@@ -317,7 +318,7 @@ impl Rig {
             "  {:.1}/{:.1} checks/s, lag p99 {}, herald {:.1} % CPU ({:.0} µs/check), db {:.1} %, RSS {} KiB, {:.0} B/check",
             w.achieved(),
             w.scheduled(),
-            lag_text(w.lag_p99),
+            lag(w.lag_p99),
             w.cpu.herald,
             w.cpu_us_per_check(w.cpu.herald),
             w.cpu.database,
@@ -326,10 +327,6 @@ impl Rig {
         );
         Ok(w)
     }
-}
-
-fn lag_text(l: Option<f64>) -> String {
-    lag(l)
 }
 
 fn steady_run(binary: &Path, pg: Option<&PgCluster>, target: &Target, n: u64, window: u64) -> Result<Window, String> {

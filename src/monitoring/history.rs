@@ -211,14 +211,14 @@ pub const TREND_SHARE: f64 = 0.1;
 /// Certificates expiring in fewer days than this should have been renewed.
 pub const TLS_RENEWAL_DAYS: f64 = 30.0;
 
-/// Work out trends from an hourly series and the last 24 h of raw results.
+/// Work out trends over `[from, to)` (`to` is now) from an hourly series
+/// and the last 24 h of raw results.
 pub fn trends(
     service: &ServiceRow,
     hourly: &[Bucket],
     last_day: &[(DateTime<Utc>, i16, bool, i32)],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    now: DateTime<Utc>,
 ) -> TrendsOut {
     let day = |t: DateTime<Utc>| (t - from).num_seconds() as f64 / 86_400.0;
     let p95: Vec<(f64, f64)> =
@@ -311,7 +311,7 @@ pub fn trends(
     if service.kind == "tls"
         && let Some(expires) = service.cert_expires_at
     {
-        let days = (expires - now).num_seconds() as f64 / 86_400.0;
+        let days = (expires - to).num_seconds() as f64 / 86_400.0;
         if days < TLS_RENEWAL_DAYS {
             recommendations.push(Recommendation {
                 code: "tls_renewal",

@@ -25,8 +25,10 @@ use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, parse_json_body};
 use crate::http::pagination::{DEFAULT_LIMIT, List, MAX_LIMIT, PageParams, decode_cursor, encode_cursor};
 use crate::state::AppState;
 
-const READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Member];
-const OPERATORS: &[Role] = &[Role::Admin, Role::Operator];
+/// Who may read monitoring (services, incidents, figures, maintenance).
+pub(super) const READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Member];
+/// Who may change it.
+pub(super) const OPERATORS: &[Role] = &[Role::Admin, Role::Operator];
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -337,15 +339,11 @@ async fn list_incidents(
         None => None,
     };
     let filter = IncidentFilter { status: q.status, service_id: q.service_id, from: q.from, to: q.to, before_id };
-    let mut rows = state.monitoring.incidents(&filter, i64::from(limit) + 1).await?;
-    let next_cursor = (rows.len() > limit as usize).then(|| {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| encode_cursor(r.id))
+    let mut items = state.monitoring.incidents(&filter, i64::from(limit) + 1).await?;
+    let next_cursor = (items.len() > limit as usize).then(|| {
+        items.truncate(limit as usize);
+        items.last().map(|r| encode_cursor(r.id))
     });
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        items.push(state.monitoring.incident(row.id).await?);
-    }
     Ok(Json(List { items, next_cursor: next_cursor.flatten() }))
 }
 

@@ -13,16 +13,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::history::TrendsOut;
-use super::http::IdPath;
+use super::http::{IdPath, OPERATORS, READERS};
 use super::store::WindowRow;
 use super::views::{MAX_BUCKETS, MAX_RAW_RANGE_HOURS, MetricBucketOut, StatusPage, UptimeWindows};
-use crate::accounts::Role;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::state::AppState;
-
-const READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Member];
-const OPERATORS: &[Role] = &[Role::Admin, Role::Operator];
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -110,11 +109,11 @@ impl Scheduler {
                     }
                 };
                 let full = due.len() == free;
-                for (row, due_at) in due {
+                for row in due {
                     let Ok(permit) = permits.clone().acquire_owned().await else { break };
                     let job = Job { service: self.service.clone(), tx: tx.clone(), metrics: self.metrics.clone() };
                     tokio::spawn(async move {
-                        job.run(row, due_at).await;
+                        job.run(row).await;
                         drop(permit);
                     });
                 }
@@ -129,12 +128,12 @@ impl Scheduler {
         let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
     }
 
-    /// Claim up to `limit` due services; each with the time it was due.
-    async fn claim(&self, limit: usize) -> Result<Vec<(ServiceRow, DateTime<Utc>)>, crate::storage::StorageError> {
+    /// Claim up to `limit` due services, as read before the claim (so
+    /// `next_check_at` is when each was due).
+    async fn claim(&self, limit: usize) -> Result<Vec<ServiceRow>, crate::storage::StorageError> {
         let now = self.service.now();
         let margin = self.config.lease_margin_seconds as i64;
-        let rows = self
-            .service
+        self.service
             .store()
             .claim_due(self.service.instance_id(), now, limit as i64, |row| {
                 let next = if row.kind == "heartbeat" {
@@ -147,15 +146,7 @@ impl Scheduler {
                 let lease_until = now + chrono::Duration::seconds(i64::from(row.timeout_seconds) + margin);
                 (next, lease_until)
             })
-            .await?;
-        // Rows as read before the claim: `next_check_at` is when each was due.
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let due = r.next_check_at;
-                (r, due)
-            })
-            .collect())
+            .await
     }
 }
 
@@ -167,9 +158,9 @@ struct Job {
 }
 
 impl Job {
-    async fn run(self, row: ServiceRow, due_at: DateTime<Utc>) {
+    async fn run(self, row: ServiceRow) {
         let started = self.service.now();
-        let lag = (started - due_at).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
+        let lag = (started - row.next_check_at).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
         self.metrics.lag.observe(lag);
         self.metrics.in_flight.inc();
         let checked = self.service.run_check(&row).await;

@@ -9,11 +9,10 @@ use rand::{Rng, RngCore};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::checks::{self, CheckStatus, Checker, Kind, Outcome, Probe};
+use super::checks::{self, CheckStatus, Checker, HeartbeatProbe, Kind, Outcome, Probe};
 use super::domain::{self, RawSettings, Settings, Violation};
 use super::store::{
-    Action, IncidentChange, IncidentFilter, IncidentRow, MonitoringStore, NewService, Recorded, ResultIn, ServiceRow,
-    ServiceUpdate,
+    Action, IncidentChange, IncidentFilter, MonitoringStore, NewService, Recorded, ResultIn, ServiceRow, ServiceUpdate,
 };
 use super::wire::{Event, IncidentOut, ServiceOut};
 use crate::accounts::AccountStore;
@@ -212,9 +211,10 @@ impl MonitoringService {
         if service.last_beat_at.is_some_and(|at| now - at < chrono::Duration::seconds(1)) {
             return Ok(service);
         }
-        let grace = heartbeat_grace(&service);
-        let deadline = now + chrono::Duration::seconds(i64::from(service.interval_seconds) + grace);
-        self.store.beat(service.id, now, deadline).await?;
+        let Probe::Heartbeat(heartbeat) = stored_probe(&service)? else {
+            return Err(MonitoringError::NotFound);
+        };
+        self.store.beat(service.id, now, now + beat_window(&service, &heartbeat)).await?;
         let result = ResultIn {
             service_id: service.id,
             checked_at: now,
@@ -241,11 +241,8 @@ impl MonitoringService {
 
     /// Run the check of a stored service; the status has the latency threshold applied.
     pub async fn run_check(&self, service: &ServiceRow) -> Result<(Outcome, CheckStatus), MonitoringError> {
-        let kind = Kind::parse(&service.kind).map_err(|_| MonitoringError::NotFound)?;
-        let probe = checks::parse(kind, &service.target, &service.config.0)
-            .map_err(|errors| MonitoringError::Invalid(errors.into_iter().map(|e| (e.field, e.message)).collect()))?;
-        let outcome = match probe {
-            Probe::Heartbeat(_) => heartbeat_outcome(service, self.clock.now()),
+        let outcome = match stored_probe(service)? {
+            Probe::Heartbeat(heartbeat) => heartbeat_outcome(service, &heartbeat, self.clock.now()),
             probe => self.checker.run(&probe, service.settings().timeout()).await,
         };
         let status = domain::with_latency(outcome.status, outcome.latency, service.degraded_latency_ms.map(i64::from));
@@ -331,8 +328,18 @@ impl MonitoringService {
         }
     }
 
-    pub async fn incidents(&self, filter: &IncidentFilter, limit: i64) -> Result<Vec<IncidentRow>, MonitoringError> {
-        Ok(self.store.incidents(filter, limit).await?)
+    /// A page of incidents with their timelines (one query for all timelines).
+    pub async fn incidents(&self, filter: &IncidentFilter, limit: i64) -> Result<Vec<IncidentOut>, MonitoringError> {
+        let rows = self.store.incidents(filter, limit).await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut timelines = self.store.timelines(&ids).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let timeline = timelines.remove(&r.id).unwrap_or_default();
+                IncidentOut::new(r, timeline)
+            })
+            .collect())
     }
 
     pub async fn incident(&self, id: i64) -> Result<IncidentOut, MonitoringError> {
@@ -403,17 +410,24 @@ pub fn to_result(
     }
 }
 
-/// How late a beat may be, from the heartbeat config.
-fn heartbeat_grace(service: &ServiceRow) -> i64 {
-    service.config.0.get("grace_seconds").and_then(Value::as_i64).unwrap_or(60)
+/// The probe of a stored service (stored config was validated on write).
+fn stored_probe(service: &ServiceRow) -> Result<Probe, MonitoringError> {
+    let kind = Kind::parse(&service.kind).map_err(|_| MonitoringError::NotFound)?;
+    checks::parse(kind, &service.target, &service.config.0)
+        .map_err(|errors| MonitoringError::Invalid(errors.into_iter().map(|e| (e.field, e.message)).collect()))
+}
+
+/// How long after a beat the next one must arrive: the interval plus the grace.
+fn beat_window(service: &ServiceRow, heartbeat: &HeartbeatProbe) -> chrono::Duration {
+    chrono::Duration::seconds(i64::from(service.interval_seconds))
+        + chrono::Duration::from_std(heartbeat.grace()).unwrap_or_default()
 }
 
 /// A heartbeat service is "checked" when its deadline passes: down, since
 /// no beat moved the deadline.
-fn heartbeat_outcome(service: &ServiceRow, now: DateTime<Utc>) -> Outcome {
-    let deadline = i64::from(service.interval_seconds) + heartbeat_grace(service);
+fn heartbeat_outcome(service: &ServiceRow, heartbeat: &HeartbeatProbe, now: DateTime<Utc>) -> Outcome {
     let error = match service.last_beat_at {
-        Some(at) if now - at < chrono::Duration::seconds(deadline) => {
+        Some(at) if now - at < beat_window(service, heartbeat) => {
             return Outcome {
                 status: CheckStatus::Up,
                 latency: std::time::Duration::ZERO,
@@ -441,9 +455,9 @@ fn heartbeat_outcome(service: &ServiceRow, now: DateTime<Utc>) -> Outcome {
 /// interval, so services added together are not checked together.
 fn first_due(settings: &Settings, probe: &Probe, now: DateTime<Utc>) -> DateTime<Utc> {
     match probe {
-        Probe::Heartbeat(_) => {
-            let grace = probe.config_json().get("grace_seconds").and_then(Value::as_i64).unwrap_or(60);
-            now + chrono::Duration::seconds(settings.interval_seconds + grace)
+        Probe::Heartbeat(heartbeat) => {
+            now + chrono::Duration::seconds(settings.interval_seconds)
+                + chrono::Duration::from_std(heartbeat.grace()).unwrap_or_default()
         }
         _ => {
             let millis = settings.interval_seconds.max(1) * 1000;

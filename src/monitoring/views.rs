@@ -134,7 +134,7 @@ impl MonitoringService {
         let from = now - Duration::hours(window_hours);
         let hourly = self.store().series(id, from, now, 3600).await?;
         let last_day = self.store().raw(id, now - Duration::hours(24), now).await?;
-        Ok(history::trends(&service, &hourly, &last_day, from, now, now))
+        Ok(history::trends(&service, &hourly, &last_day, from, now))
     }
 
     /// Services in a maintenance window now (`None` in the set: all of them).

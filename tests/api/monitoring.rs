@@ -2,6 +2,9 @@
 //! answer the test flips, a TCP listener that opens and closes, heartbeats
 //! sent and withheld; incidents and their workflow; the scheduler on one
 //! instance and, on PostgreSQL, two instances sharing the work.
+//!
+//! The harness starts herald with the scheduler off; most tests drive checks
+//! with `POST …/check`, and those about scheduling turn it on.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -107,14 +110,8 @@ async fn results(app: &TestApp, id: i64) -> Vec<(i16, i32, chrono::DateTime<chro
     rows.into_iter().map(|(s, i, t)| (s, i, t.0)).collect()
 }
 
-/// The scheduler off (the harness default, said here for the reader):
-/// these tests drive checks with `POST …/check`.
-fn manual(c: &mut herald::config::Config) {
-    c.monitoring.scheduler = false;
-}
-
 async fn services_are_managed_by_operators_and_read_by_members(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else { return };
     let (_, operator) = app.user_with_token("op@example.com", "operator").await;
     let (_, member) = app.user_with_token("m@example.com", "member").await;
     let (_, sender) = app.user_with_token("app@example.com", "sender").await;
@@ -157,7 +154,7 @@ async fn services_are_managed_by_operators_and_read_by_members(backend: Backend)
 }
 
 async fn invalid_services_name_the_field(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else { return };
     let token = app.admin_token.clone();
     let bad = app
         .post(
@@ -195,7 +192,7 @@ async fn invalid_services_name_the_field(backend: Backend) {
 }
 
 async fn http_checks_follow_the_target(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else { return };
     let target = Target::start().await;
     let service = create(
         &app,
@@ -247,7 +244,7 @@ async fn http_checks_follow_the_target(backend: Backend) {
 }
 
 async fn incidents_open_hold_resolve_and_take_notes(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else { return };
     let (operator_id, operator) = app.user_with_token("op@example.com", "operator").await;
     let (_, member) = app.user_with_token("m@example.com", "member").await;
     let target = Target::start().await;
@@ -335,7 +332,7 @@ async fn incidents_open_hold_resolve_and_take_notes(backend: Backend) {
 }
 
 async fn tcp_checks_see_a_listener_open_and_close(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else { return };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let accept = tokio::spawn(async move {
@@ -541,7 +538,7 @@ async fn housekeep(app: &TestApp) {
 }
 
 async fn uptime_by_hand_from_raw_results_and_from_rollups(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else { return };
     let body = json!({"name": "hand", "kind": "tcp", "target": "127.0.0.1:9"});
     let id = create(&app, &app.admin_token, body).await["id"].as_i64().expect("id");
     let h = 3600;
@@ -606,7 +603,7 @@ async fn uptime_by_hand_from_raw_results_and_from_rollups(backend: Backend) {
 }
 
 async fn maintenance_windows_hold_incidents_and_downtime(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else { return };
     let target = Target::start().await;
     let body = json!({"name": "db", "kind": "http", "target": target.url(), "interval_seconds": 10,
                       "timeout_seconds": 2, "failure_threshold": 1, "recovery_threshold": 1});
@@ -653,7 +650,7 @@ async fn maintenance_windows_hold_incidents_and_downtime(backend: Backend) {
 }
 
 async fn the_status_page_is_public_and_shows_public_services(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else { return };
     let public = create(
         &app,
         &app.admin_token,
@@ -679,7 +676,7 @@ async fn the_status_page_is_public_and_shows_public_services(backend: Backend) {
 }
 
 async fn trends_name_the_figure_behind_each_recommendation(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else { return };
     let body = json!({"name": "slowing", "kind": "tcp", "target": "127.0.0.1:9", "timeout_seconds": 1});
     let id = create(&app, &app.admin_token, body).await["id"].as_i64().expect("id");
     let mut rows = Vec::new();
@@ -739,7 +736,7 @@ async fn next_of(ws: &mut crate::ws::Ws, kind: &str) -> Value {
 }
 
 async fn changes_are_announced_on_the_realtime_channels(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, manual).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else { return };
     let (_, operator) = app.user_with_token("op@example.com", "operator").await;
     let (mut ws, _) = crate::ws::Ws::subscribed(&app, &operator, None).await;
     for channel in ["services", "incidents"] {

@@ -2,11 +2,13 @@
 //! acknowledge / resolve / note, each a transition plus a timeline entry
 //! in one transaction.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::MonitoringStore;
 use crate::on_pool;
-use crate::storage::{StorageError, Ts};
+use crate::storage::{Pool, StorageError, Ts};
 
 const COLUMNS: &str = "id, service_id, status, started_at, acknowledged_at, acknowledged_by, resolved_at, \
                        resolved_by, cause";
@@ -31,6 +33,20 @@ pub struct TimelineRow {
     pub actor_id: Option<i64>,
     pub kind: String,
     pub message: String,
+}
+
+/// A timeline entry with the incident it belongs to.
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    incident_id: i64,
+    #[sqlx(flatten)]
+    entry: TimelineRow,
+}
+
+impl EventRow {
+    fn split(self) -> (i64, TimelineRow) {
+        (self.incident_id, self.entry)
+    }
 }
 
 /// Which incidents to list (newest first).
@@ -94,6 +110,41 @@ impl MonitoringStore {
             let mut c = db.acquire(p).await?;
             db.observe("monitoring.timeline", SQL, sqlx::query_as(SQL).bind(incident_id).fetch_all(&mut *c)).await
         })
+    }
+
+    /// The timelines of several incidents at once (for a list page), by incident.
+    pub async fn timelines(&self, incident_ids: &[i64]) -> Result<HashMap<i64, Vec<TimelineRow>>, StorageError> {
+        let db = &self.db;
+        let rows: Vec<(i64, TimelineRow)> = match db.pool() {
+            Pool::Postgres(p) => {
+                const SQL: &str = "SELECT incident_id, id, at, actor_id, kind, message FROM incident_event \
+                                   WHERE incident_id = ANY($1) ORDER BY id";
+                let mut c = db.acquire(p).await?;
+                let q = sqlx::query_as::<_, EventRow>(SQL).bind(incident_ids);
+                db.observe("monitoring.timelines", SQL, q.fetch_all(&mut *c))
+                    .await?
+                    .into_iter()
+                    .map(EventRow::split)
+                    .collect()
+            }
+            Pool::Sqlite(p) => {
+                const SQL: &str = "SELECT incident_id, id, at, actor_id, kind, message FROM incident_event \
+                                   WHERE incident_id IN (SELECT value FROM json_each($1)) ORDER BY id";
+                let list = serde_json::to_string(incident_ids).unwrap_or_else(|_| "[]".into());
+                let mut c = db.acquire(p).await?;
+                let q = sqlx::query_as::<_, EventRow>(SQL).bind(list);
+                db.observe("monitoring.timelines", SQL, q.fetch_all(&mut *c))
+                    .await?
+                    .into_iter()
+                    .map(EventRow::split)
+                    .collect()
+            }
+        };
+        let mut by_incident: HashMap<i64, Vec<TimelineRow>> = HashMap::new();
+        for (incident, row) in rows {
+            by_incident.entry(incident).or_default().push(row);
+        }
+        Ok(by_incident)
     }
 
     /// Apply an operator's action and add its timeline entry, atomically.

@@ -168,6 +168,11 @@ macro_rules! apply_incidents {
     }};
 }
 
+/// The last result of each service in a batch: it sets the service's state.
+fn last_per_service<'a>(results: &'a [ResultIn], planned: &'a [Planned]) -> HashMap<i64, (&'a Planned, &'a ResultIn)> {
+    planned.iter().map(|p| (results[p.index].service_id, (p, &results[p.index]))).collect()
+}
+
 fn maintenance_set(rows: Vec<Option<i64>>) -> impl Fn(i64) -> bool {
     let global = rows.iter().any(Option::is_none);
     let ids: HashSet<i64> = rows.into_iter().flatten().collect();
@@ -219,11 +224,7 @@ impl MonitoringStore {
                     .bind(rows.iter().map(|r| r.latency_us).collect::<Vec<_>>())
                     .bind(rows.iter().map(|r| r.error.clone()).collect::<Vec<_>>());
                 db.observe("monitoring.insert_metrics", METRICS, q.execute(&mut *tx)).await?;
-                // The last result per service sets its state.
-                let mut last: HashMap<i64, (&Planned, &ResultIn)> = HashMap::new();
-                for (p, r) in planned.iter().zip(&rows) {
-                    last.insert(r.service_id, (p, r));
-                }
+                let last = last_per_service(results, &planned);
                 let q = sqlx::query(STATES)
                     .bind(last.keys().copied().collect::<Vec<_>>())
                     .bind(last.values().map(|(p, _)| p.step.state.status.as_str()).collect::<Vec<_>>())
@@ -284,11 +285,7 @@ impl MonitoringStore {
                         .collect();
                     let q = sqlx::query(METRICS).bind(serde_json::Value::Array(metrics).to_string());
                     db.observe("monitoring.insert_metrics", METRICS, q.execute(&mut *tx)).await?;
-                    // The last result per service sets its state.
-                    let mut last: HashMap<i64, (&Planned, &ResultIn)> = HashMap::new();
-                    for p in &planned {
-                        last.insert(results[p.index].service_id, (p, &results[p.index]));
-                    }
+                    let last = last_per_service(results, &planned);
                     let states: Vec<serde_json::Value> = last
                         .values()
                         .map(|(p, r)| {
