@@ -121,7 +121,7 @@ impl Default for MonitoringConfig {
         Self {
             scheduler: true,
             max_concurrent_checks: 512,
-            claim_interval_ms: 250,
+            claim_interval_ms: 1_000,
             result_batch: 500,
             result_linger_ms: 1_000,
             lease_margin_seconds: 10,

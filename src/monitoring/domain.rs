@@ -53,13 +53,24 @@ impl Status {
     }
 }
 
-/// A check result's status as stored in `service_metric.status`.
-pub fn result_code(s: CheckStatus) -> i16 {
-    match s {
+/// Added to a stored result's status when it ran in a maintenance window.
+const IN_MAINTENANCE: i16 = 8;
+
+/// A check result's status as stored in `service_metric.status`: 0 up,
+/// 1 degraded, 2 down, plus 8 in a maintenance window (one small column
+/// instead of two: see the migration that packed the table).
+pub fn result_code(s: CheckStatus, maintenance: bool) -> i16 {
+    let status = match s {
         CheckStatus::Up => 0,
         CheckStatus::Degraded => 1,
         CheckStatus::Down => 2,
-    }
+    };
+    if maintenance { status + IN_MAINTENANCE } else { status }
+}
+
+/// A stored `service_metric.status` as (status 0/1/2, in maintenance).
+pub fn stored_result(code: i16) -> (i16, bool) {
+    (code & (IN_MAINTENANCE - 1), code & IN_MAINTENANCE != 0)
 }
 
 /// The settings every service has, whatever its kind, as validated.

@@ -1,14 +1,18 @@
-//! The check scheduler: every tick, claim the services that are due (under
-//! a lease, so on PostgreSQL each due check is claimed by one instance),
-//! run their checks with bounded concurrency, and hand the results to one
-//! writer that stores them in batches.
+//! The check scheduler: every tick (1 s), claim the services that fall
+//! due before the next tick (on PostgreSQL under a lease, so each due check
+//! is claimed by one instance), start each check at its own due time with
+//! bounded concurrency, and hand the results to one writer that stores
+//! them in batches.
 //!
 //! Due times stay on each service's own grid (`next_due`), so checks do not
 //! drift; a check ends at its timeout; a dead instance's leases expire and
 //! the next due check is claimed by whoever is alive.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -19,9 +23,9 @@ use prometheus_client::registry::Registry;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::checks::CheckStatus;
+use super::checks::{CheckStatus, Outcome, Probe};
 use super::domain;
-use super::service::{MonitoringService, to_result};
+use super::service::{MonitoringError, MonitoringService, stored_probe, to_result};
 use super::store::{ResultIn, ServiceRow};
 use crate::config::MonitoringConfig;
 
@@ -71,37 +75,58 @@ pub struct Scheduler {
     metrics: SchedulerMetrics,
 }
 
+/// What the scheduler's tasks share.
+struct Shared {
+    service: MonitoringService,
+    metrics: SchedulerMetrics,
+    /// Checks running at once (`max_concurrent_checks`).
+    running: Arc<Semaphore>,
+    /// Services claimed and not yet stored: excluded from the next claims
+    /// (on SQLite nothing else marks them), and bounded so a slow target
+    /// cannot make an instance claim without end.
+    held: Mutex<HashSet<i64>>,
+    probes: Mutex<ProbeCache>,
+}
+
 impl Scheduler {
     pub fn new(service: MonitoringService, config: MonitoringConfig, metrics: SchedulerMetrics) -> Self {
         Self { service, config, metrics }
     }
 
     pub async fn run(self, cancel: CancellationToken) {
-        let permits = Arc::new(Semaphore::new(self.config.max_concurrent_checks));
-        let (tx, rx) = mpsc::channel::<ResultIn>(self.config.max_concurrent_checks.max(1) * 2);
+        let slots = self.config.max_concurrent_checks.max(1);
+        let shared = Arc::new(Shared {
+            service: self.service.clone(),
+            metrics: self.metrics.clone(),
+            running: Arc::new(Semaphore::new(slots)),
+            held: Mutex::new(HashSet::new()),
+            probes: Mutex::new(ProbeCache::default()),
+        });
+        // Claimed and not yet finished: at most two rounds of check slots.
+        let claimed = Arc::new(Semaphore::new(slots * 2));
+        let (tx, rx) = mpsc::channel::<ResultIn>(slots * 2);
         let linger = Duration::from_millis(self.config.result_linger_ms);
-        let writer = tokio::spawn(write_results(
-            self.service.clone(),
-            rx,
-            self.config.result_batch,
-            linger,
-            self.metrics.clone(),
-        ));
-        let mut tick = tokio::time::interval(Duration::from_millis(self.config.claim_interval_ms));
+        let writer =
+            tokio::spawn(write_results(shared.clone(), rx, self.config.result_batch, linger, self.metrics.clone()));
+        let period = Duration::from_millis(self.config.claim_interval_ms.max(10));
+        let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            // Claim until nothing more is due or every check slot is busy:
-            // one claim per tick would cap an instance at slots × ticks per second.
+            shared.probes.lock().unwrap_or_else(|p| p.into_inner()).tick();
+            // Claim what falls due before the next tick, and start each
+            // check at its own due time: one claim per tick instead of
+            // polling for what became due since the last one. Claim until
+            // nothing more is due or the claimed bound is reached.
             loop {
-                let free = permits.available_permits();
+                let free = claimed.available_permits().min(slots);
                 if free == 0 {
                     break;
                 }
-                let due = match self.claim(free).await {
+                let due = match self.claim(&shared, free, period).await {
                     Ok(due) => due,
                     Err(e) => {
                         tracing::warn!(error = %e, "could not claim due checks; retrying next tick");
@@ -109,11 +134,11 @@ impl Scheduler {
                     }
                 };
                 let full = due.len() == free;
-                for row in due {
-                    let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                    let job = Job { service: self.service.clone(), tx: tx.clone(), metrics: self.metrics.clone() };
+                for (row, next) in due {
+                    let Ok(permit) = claimed.clone().acquire_owned().await else { break };
+                    let job = Job { shared: shared.clone(), tx: tx.clone() };
                     tokio::spawn(async move {
-                        job.run(row).await;
+                        job.run(row, next).await;
                         drop(permit);
                     });
                 }
@@ -128,67 +153,153 @@ impl Scheduler {
         let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
     }
 
-    /// Claim up to `limit` due services, as read before the claim (so
-    /// `next_check_at` is when each was due).
-    async fn claim(&self, limit: usize) -> Result<Vec<ServiceRow>, crate::storage::StorageError> {
+    /// Claim up to `limit` services due within `ahead`, each with its next
+    /// due time, as read before the claim (so `next_check_at` is when each
+    /// is due now).
+    async fn claim(
+        &self,
+        shared: &Shared,
+        limit: usize,
+        ahead: Duration,
+    ) -> Result<Vec<(ServiceRow, DateTime<Utc>)>, crate::storage::StorageError> {
         let now = self.service.now();
+        let horizon = now + chrono::Duration::from_std(ahead).unwrap_or_default();
         let margin = self.config.lease_margin_seconds as i64;
-        self.service
-            .store()
-            .claim_due(self.service.instance_id(), now, limit as i64, |row| {
-                let next = if row.kind == "heartbeat" {
-                    // Past its deadline: report down once per interval until a beat comes.
-                    now + chrono::Duration::seconds(row.interval_seconds.into())
-                } else {
-                    domain::next_due(row.next_check_at, now, row.interval_seconds.into(), row.id)
-                };
-                // Held while its check can run; an instance that dies holds it no longer.
-                let lease_until = now + chrono::Duration::seconds(i64::from(row.timeout_seconds) + margin);
-                (next, lease_until)
+        let held: Vec<i64> = shared.held.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
+        let plan = |row: &ServiceRow| {
+            let start = row.next_check_at.max(now);
+            let next = if row.kind == "heartbeat" {
+                // Past its deadline: report down once per interval until a beat comes.
+                now + chrono::Duration::seconds(row.interval_seconds.into())
+            } else {
+                domain::next_due(row.next_check_at, now, row.interval_seconds.into(), row.id)
+            };
+            // Held while its check can run; an instance that dies holds it no longer.
+            let lease_until = start + chrono::Duration::seconds(i64::from(row.timeout_seconds) + margin);
+            (next, lease_until)
+        };
+        let rows =
+            self.service.store().claim_due(self.service.instance_id(), now, horizon, limit as i64, &held, plan).await?;
+        let mut held = shared.held.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                held.insert(row.id);
+                let next = plan(&row).0;
+                (row, next)
             })
-            .await
+            .collect())
+    }
+}
+
+/// Parsed probes between checks, by service: parsing a stored probe (JSON,
+/// URL, headers) cost more than a tenth of a check. An entry is valid while
+/// the service's `updated_at` is unchanged; entries unused for a while go.
+#[derive(Default)]
+struct ProbeCache {
+    entries: HashMap<i64, CachedProbe>,
+    ticks: u64,
+}
+
+struct CachedProbe {
+    updated_at: DateTime<Utc>,
+    probe: Arc<Probe>,
+    used: u64,
+}
+
+/// Ticks an entry may go unused before it is dropped (with the default
+/// 1 s tick: an hour, longer than any sensible interval).
+const PROBE_IDLE_TICKS: u64 = 3_600;
+
+impl ProbeCache {
+    fn get(&mut self, row: &ServiceRow) -> Option<Arc<Probe>> {
+        let entry = self.entries.get_mut(&row.id).filter(|e| e.updated_at == row.updated_at)?;
+        entry.used = self.ticks;
+        Some(entry.probe.clone())
+    }
+
+    fn put(&mut self, row: &ServiceRow, probe: Arc<Probe>) {
+        self.entries.insert(row.id, CachedProbe { updated_at: row.updated_at, probe, used: self.ticks });
+    }
+
+    fn tick(&mut self) {
+        self.ticks += 1;
+        if self.ticks % PROBE_IDLE_TICKS == 0 {
+            let ticks = self.ticks;
+            self.entries.retain(|_, e| ticks - e.used < PROBE_IDLE_TICKS);
+        }
     }
 }
 
 /// One claimed check.
 struct Job {
-    service: MonitoringService,
+    shared: Arc<Shared>,
     tx: mpsc::Sender<ResultIn>,
-    metrics: SchedulerMetrics,
 }
 
 impl Job {
-    async fn run(self, row: ServiceRow) {
-        let started = self.service.now();
+    async fn run(self, row: ServiceRow, next: DateTime<Utc>) {
+        let shared = &self.shared;
+        let service = &shared.service;
+        // Claimed ahead of time: wait for the due time, then for a slot.
+        let wait = (row.next_check_at - service.now()).to_std().unwrap_or_default();
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let Ok(_slot) = shared.running.acquire().await else { return };
+        let started = service.now();
         let lag = (started - row.next_check_at).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
-        self.metrics.lag.observe(lag);
-        self.metrics.in_flight.inc();
-        let checked = self.service.run_check(&row).await;
-        self.metrics.in_flight.dec();
-        let (outcome, status) = match checked {
-            Ok(done) => done,
-            Err(e) => {
-                tracing::warn!(service_id = row.id, error = %e, "stored service could not be checked");
-                return;
-            }
+        shared.metrics.lag.observe(lag);
+        shared.metrics.in_flight.inc();
+        let (outcome, status) = match self.probe(&row) {
+            Ok(probe) => service.run_probe(&row, &probe).await,
+            // Stored settings this herald cannot run (validated on write, so
+            // only after a downgrade or a hand edit): a failed check with the
+            // reason, not a service silently never checked.
+            Err(e) => (
+                Outcome {
+                    status: CheckStatus::Down,
+                    latency: Duration::ZERO,
+                    status_code: None,
+                    error: Some(format!("stored settings cannot be checked: {e}")),
+                    cert_expires_at: None,
+                },
+                CheckStatus::Down,
+            ),
         };
+        shared.metrics.in_flight.dec();
         let result = match status {
             CheckStatus::Up => "up",
             CheckStatus::Degraded => "degraded",
             CheckStatus::Down => "down",
         };
-        self.metrics.checks.get_or_create(&ResultLabels { result }).inc();
-        let stored = to_result(&row, &outcome, status, started, self.service.instance_id());
-        let _ = self.tx.send(stored).await;
+        shared.metrics.checks.get_or_create(&ResultLabels { result }).inc();
+        let mut stored = to_result(&row, &outcome, status, started, service.instance_id());
+        stored.next_check_at = Some(next);
+        if self.tx.send(stored).await.is_err() {
+            shared.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&row.id);
+        }
+    }
+
+    fn probe(&self, row: &ServiceRow) -> Result<Arc<Probe>, MonitoringError> {
+        let mut cache = self.shared.probes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(probe) = cache.get(row) {
+            return Ok(probe);
+        }
+        let probe = Arc::new(stored_probe(row)?);
+        cache.put(row, probe.clone());
+        Ok(probe)
     }
 }
 
 /// Store results in batches: what arrives within `linger` of the first
 /// result, up to `batch`, in one transaction. Each transaction costs a
 /// commit (an fsync on SQLite); gathering for a moment turns a steady
-/// trickle of results into a few transactions per second.
+/// trickle of results into a few transactions per second. Stored or not,
+/// the batch's services are no longer held: a failed write leaves their
+/// due times where they were, so they are claimed and checked again.
 async fn write_results(
-    service: MonitoringService,
+    shared: Arc<Shared>,
     mut rx: mpsc::Receiver<ResultIn>,
     batch: usize,
     linger: Duration,
@@ -206,9 +317,14 @@ async fn write_results(
             }
         }
         let results = std::mem::take(&mut buffer);
-        if let Err(e) = service.record(results).await {
+        let ids: Vec<i64> = results.iter().map(|r| r.service_id).collect();
+        if let Err(e) = shared.service.record(results).await {
             metrics.write_failures.inc();
             tracing::error!(error = %e, "could not store a batch of check results");
+        }
+        let mut held = shared.held.lock().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            held.remove(&id);
         }
     }
 }

@@ -224,6 +224,8 @@ impl MonitoringService {
             error: None,
             instance_id: self.instance_id,
             cert_expires_at: None,
+            // `beat` moved the deadline already.
+            next_check_at: None,
         };
         self.record(vec![result]).await?;
         self.get(service.id).await
@@ -241,12 +243,21 @@ impl MonitoringService {
 
     /// Run the check of a stored service; the status has the latency threshold applied.
     pub async fn run_check(&self, service: &ServiceRow) -> Result<(Outcome, CheckStatus), MonitoringError> {
-        let outcome = match stored_probe(service)? {
-            Probe::Heartbeat(heartbeat) => heartbeat_outcome(service, &heartbeat, self.clock.now()),
-            probe => self.checker.run(&probe, service.settings().timeout()).await,
+        Ok(self.run_probe(service, &stored_probe(service)?).await)
+    }
+
+    /// Run `probe`, the parsed check of `service` (the scheduler keeps
+    /// probes parsed between checks); the status has the latency threshold applied.
+    pub async fn run_probe(&self, service: &ServiceRow, probe: &Probe) -> (Outcome, CheckStatus) {
+        let outcome = match probe {
+            Probe::Heartbeat(heartbeat) => heartbeat_outcome(service, heartbeat, self.clock.now()),
+            probe => {
+                let timeout = std::time::Duration::from_secs(service.timeout_seconds.max(1).unsigned_abs().into());
+                self.checker.run(probe, timeout).await
+            }
         };
         let status = domain::with_latency(outcome.status, outcome.latency, service.degraded_latency_ms.map(i64::from));
-        Ok((outcome, status))
+        (outcome, status)
     }
 
     /// Store results, then announce what they changed.
@@ -407,11 +418,12 @@ pub fn to_result(
         error,
         instance_id,
         cert_expires_at: outcome.cert_expires_at,
+        next_check_at: None,
     }
 }
 
 /// The probe of a stored service (stored config was validated on write).
-fn stored_probe(service: &ServiceRow) -> Result<Probe, MonitoringError> {
+pub fn stored_probe(service: &ServiceRow) -> Result<Probe, MonitoringError> {
     let kind = Kind::parse(&service.kind).map_err(|_| MonitoringError::NotFound)?;
     checks::parse(kind, &service.target, &service.config.0)
         .map_err(|errors| MonitoringError::Invalid(errors.into_iter().map(|e| (e.field, e.message)).collect()))

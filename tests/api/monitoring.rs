@@ -147,8 +147,11 @@ async fn services_are_managed_by_operators_and_read_by_members(backend: Backend)
     let kind = app.call(Method::PATCH, &path, Some(&operator), Some(json!({"kind": "tcp"}))).await;
     assert_eq!(kind.fields(), ["kind"]);
 
+    seed(&app, id, &[(60, 0, false, 1_000), (30, 2, true, 2_000)]).await;
+    assert_eq!(raw_count(&app, id).await, 2);
     assert_eq!(app.call(Method::DELETE, &path, Some(&operator), None).await.status, StatusCode::NO_CONTENT);
     assert_eq!(app.get(&path, &member).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(raw_count(&app, id).await, 0, "a deleted service's results go with it");
     assert_eq!(app.call(Method::DELETE, &path, Some(&operator), None).await.status, StatusCode::NOT_FOUND);
     app.stop().await.expect("stop");
 }
@@ -506,13 +509,14 @@ async fn seed(app: &TestApp, service_id: i64, rows: &[(i64, i16, bool, i32)]) {
     let now = chrono::Utc::now();
     for (ago, status, maintenance, latency) in rows {
         let at = now - chrono::Duration::seconds(*ago);
-        const SQL: &str = "INSERT INTO service_metric (service_id, checked_at, status, maintenance, status_code, \
-                           instance_id, latency_us, error) VALUES ($1, $2, $3, $4, NULL, 1, $5, NULL)";
+        const SQL: &str = "INSERT INTO service_metric (service_id, checked_at, status, status_code, \
+                           instance_id, latency_us, error) VALUES ($1, $2, $3, NULL, 1, $4, NULL)";
+        // Stored status: 0/1/2, plus 8 in a maintenance window.
+        let code = if *maintenance { status + 8 } else { *status };
         on_pool!(app.db, |p| sqlx::query(SQL)
             .bind(service_id)
             .bind(Micros(at))
-            .bind(*status)
-            .bind(*maintenance)
+            .bind(code)
             .bind(*latency)
             .execute(p)
             .await

@@ -27,6 +27,11 @@ pub struct ResultIn {
     pub instance_id: i32,
     /// TLS checks: the certificate's expiry.
     pub cert_expires_at: Option<DateTime<Utc>>,
+    /// Scheduled checks: the service's next due time, as planned when it
+    /// was claimed (stored unless something already moved it later, such
+    /// as a heartbeat arriving). On SQLite the claim wrote nothing, so this
+    /// is what moves the schedule on.
+    pub next_check_at: Option<DateTime<Utc>>,
 }
 
 /// What recording one result did.
@@ -194,18 +199,19 @@ impl MonitoringStore {
                 // Locked in id order: two batches never wait on each other in a cycle.
                 const CURRENT: &str = "SELECT id, status, failures, successes, failure_threshold, recovery_threshold \
                                        FROM service WHERE id = ANY($1) ORDER BY id FOR UPDATE";
-                const METRICS: &str = "INSERT INTO service_metric (service_id, checked_at, status, maintenance, \
+                const METRICS: &str = "INSERT INTO service_metric (service_id, checked_at, status, \
                                        status_code, instance_id, latency_us, error) \
                                        SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::smallint[], \
-                                       $4::boolean[], $5::smallint[], $6::integer[], $7::integer[], $8::text[])";
+                                       $4::smallint[], $5::integer[], $6::integer[], $7::text[])";
                 const STATES: &str = "UPDATE service s SET status = u.status, failures = u.failures, \
                                       successes = u.successes, last_checked_at = u.at, \
                                       cert_expires_at = COALESCE(u.cert, s.cert_expires_at), \
+                                      next_check_at = GREATEST(s.next_check_at, COALESCE(u.next, s.next_check_at)), \
                                       lease_until = CASE WHEN s.lease_owner = u.instance THEN NULL ELSE s.lease_until END, \
                                       lease_owner = CASE WHEN s.lease_owner = u.instance THEN NULL ELSE s.lease_owner END \
                                       FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::integer[], \
-                                      $5::timestamptz[], $6::integer[], $7::timestamptz[]) \
-                                      AS u(id, status, failures, successes, at, instance, cert) \
+                                      $5::timestamptz[], $6::integer[], $7::timestamptz[], $8::timestamptz[]) \
+                                      AS u(id, status, failures, successes, at, instance, cert, next) \
                                       WHERE s.id = u.id";
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
@@ -217,8 +223,12 @@ impl MonitoringStore {
                 let q = sqlx::query(METRICS)
                     .bind(rows.iter().map(|r| r.service_id).collect::<Vec<_>>())
                     .bind(rows.iter().map(|r| r.checked_at).collect::<Vec<_>>())
-                    .bind(rows.iter().map(|r| domain::result_code(r.status)).collect::<Vec<_>>())
-                    .bind(planned.iter().map(|p| p.maintenance).collect::<Vec<_>>())
+                    .bind(
+                        planned
+                            .iter()
+                            .map(|p| domain::result_code(results[p.index].status, p.maintenance))
+                            .collect::<Vec<_>>(),
+                    )
                     .bind(rows.iter().map(|r| r.status_code).collect::<Vec<_>>())
                     .bind(rows.iter().map(|r| r.instance_id).collect::<Vec<_>>())
                     .bind(rows.iter().map(|r| r.latency_us).collect::<Vec<_>>())
@@ -232,7 +242,8 @@ impl MonitoringStore {
                     .bind(last.values().map(|(p, _)| clamp(p.step.state.successes)).collect::<Vec<_>>())
                     .bind(last.values().map(|(_, r)| r.checked_at).collect::<Vec<_>>())
                     .bind(last.values().map(|(_, r)| r.instance_id).collect::<Vec<_>>())
-                    .bind(last.values().map(|(_, r)| r.cert_expires_at).collect::<Vec<_>>());
+                    .bind(last.values().map(|(_, r)| r.cert_expires_at).collect::<Vec<_>>())
+                    .bind(last.values().map(|(_, r)| r.next_check_at).collect::<Vec<_>>());
                 db.observe("monitoring.update_states", STATES, q.execute(&mut *tx)).await?;
                 let recorded = apply_incidents!(db, tx, results, planned);
                 db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
@@ -243,17 +254,19 @@ impl MonitoringStore {
                                    FROM service WHERE id IN (SELECT value FROM json_each($1))";
                 // Whole-batch statements over a JSON array: every statement
                 // is a round trip to sqlx's SQLite worker thread.
-                const METRICS: &str = "INSERT INTO service_metric (service_id, checked_at, status, maintenance, \
+                const METRICS: &str = "INSERT INTO service_metric (service_id, checked_at, status, \
                                        status_code, instance_id, latency_us, error) \
                                        SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
                                        json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
                                        json_extract(value, '$[4]'), json_extract(value, '$[5]'), \
-                                       json_extract(value, '$[6]'), json_extract(value, '$[7]') FROM json_each($1)";
+                                       json_extract(value, '$[6]') FROM json_each($1)";
                 const STATES: &str = "UPDATE service SET status = json_extract(j.value, '$[1]'), \
                                       failures = json_extract(j.value, '$[2]'), \
                                       successes = json_extract(j.value, '$[3]'), \
                                       last_checked_at = json_extract(j.value, '$[4]'), \
                                       cert_expires_at = COALESCE(json_extract(j.value, '$[6]'), cert_expires_at), \
+                                      next_check_at = MAX(next_check_at, \
+                                                      COALESCE(json_extract(j.value, '$[7]'), next_check_at)), \
                                       lease_until = CASE WHEN lease_owner = json_extract(j.value, '$[5]') \
                                                     THEN NULL ELSE lease_until END, \
                                       lease_owner = CASE WHEN lease_owner = json_extract(j.value, '$[5]') \
@@ -274,8 +287,7 @@ impl MonitoringStore {
                             serde_json::json!([
                                 r.service_id,
                                 r.checked_at.timestamp_micros(),
-                                domain::result_code(r.status),
-                                p.maintenance,
+                                domain::result_code(r.status, p.maintenance),
                                 r.status_code,
                                 r.instance_id,
                                 r.latency_us,
@@ -296,7 +308,8 @@ impl MonitoringStore {
                                 clamp(p.step.state.successes),
                                 sqlite_time(r.checked_at),
                                 r.instance_id,
-                                r.cert_expires_at.map(sqlite_time)
+                                r.cert_expires_at.map(sqlite_time),
+                                r.next_check_at.map(sqlite_time)
                             ])
                         })
                         .collect();

@@ -11,6 +11,7 @@ use futures_util::TryStreamExt;
 use sqlx::types::Json;
 
 use super::MonitoringStore;
+use crate::monitoring::domain;
 use crate::monitoring::figures::{Aggregate, Histogram};
 use crate::on_pool;
 use crate::storage::{Micros, Pool, StorageError, Ts};
@@ -103,11 +104,12 @@ macro_rules! roll_period {
                 let mut by_service: HashMap<i64, Aggregate> = HashMap::new();
                 if let Some(rows) = $source.rows {
                     // Streamed: an hour of results at the design point is a million rows.
-                    let q = sqlx::query_as::<_, (i64, i16, bool, i32)>(rows).bind(Micros(at)).bind(Micros(at + step));
+                    let q = sqlx::query_as::<_, (i64, i16, i32)>(rows).bind(Micros(at)).bind(Micros(at + step));
                     let mut rows = q.fetch(&mut *$tx);
-                    while let Some((service, status, maintenance, latency)) =
+                    while let Some((service, code, latency)) =
                         rows.try_next().await.map_err(|e| StorageError::from_sqlx("monitoring.rollup_rows", &e))?
                     {
+                        let (status, maintenance) = domain::stored_result(code);
                         by_service.entry(service).or_default().add(status, maintenance, latency.into());
                     }
                 } else {
@@ -166,8 +168,8 @@ struct Source {
 const RAW: Source = Source {
     oldest: "SELECT min(checked_at) FROM service_metric",
     rows: Some(
-        "SELECT service_id, status, maintenance, latency_us FROM service_metric \
-         WHERE checked_at >= $1 AND checked_at < $2",
+        // `service_id` is INTEGER on PostgreSQL (see its migration), read as i64.
+        "SELECT CAST(service_id AS BIGINT), status, latency_us FROM service_metric WHERE checked_at >= $1 AND checked_at < $2",
     ),
 };
 const HOURS: Source = Source { oldest: "SELECT min(bucket) FROM service_rollup WHERE period = 3600", rows: None };
@@ -251,15 +253,21 @@ impl MonitoringStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, i16, bool, i32)>, StorageError> {
-        const SQL: &str = "SELECT checked_at, status, maintenance, latency_us FROM service_metric \
+        const SQL: &str = "SELECT checked_at, status, latency_us FROM service_metric \
                            WHERE service_id = $1 AND checked_at >= $2 AND checked_at < $3 ORDER BY checked_at";
         let db = &self.db;
-        let rows: Vec<(Micros, i16, bool, i32)> = on_pool!(db, |p| {
+        let rows: Vec<(Micros, i16, i32)> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
             let q = sqlx::query_as(SQL).bind(service_id).bind(Micros(from)).bind(Micros(to));
             db.observe("monitoring.raw", SQL, q.fetch_all(&mut *c)).await?
         });
-        Ok(rows.into_iter().map(|(t, s, m, l)| (t.0, s, m, l)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(t, code, l)| {
+                let (status, maintenance) = domain::stored_result(code);
+                (t.0, status, maintenance, l)
+            })
+            .collect())
     }
 
     /// Delete raw results before `raw_before` and rollups before

@@ -8,7 +8,7 @@ use sqlx::types::Json;
 use super::MonitoringStore;
 use crate::monitoring::domain::{Settings, State, Status};
 use crate::on_pool;
-use crate::storage::{Pool, StorageError, Ts, sqlite_time};
+use crate::storage::{Pool, StorageError, Ts};
 
 /// Every column of `service`, in [`ServiceRow`] order.
 const COLUMNS: &str = "id, name, kind, target, config, interval_seconds, timeout_seconds, failure_threshold, \
@@ -181,12 +181,20 @@ impl MonitoringStore {
     /// Delete a service with its results, rollups and incidents. Whether it existed.
     pub async fn delete_service(&self, id: i64) -> Result<bool, StorageError> {
         const SQL: &str = "DELETE FROM service WHERE id = $1";
+        // `service_metric` has no foreign key (see its migration): its rows go
+        // explicitly, after the service row. Deleting that row waits for any
+        // result batch holding it, and the next statement sees what that
+        // batch stored; no later batch stores results for a missing service.
+        const RESULTS: &str = "DELETE FROM service_metric WHERE service_id = $1";
         let db = &self.db;
         let done = on_pool!(db, |p| {
             let mut c = db.acquire_write(p).await?;
-            db.observe("monitoring.delete_service", SQL, sqlx::query(SQL).bind(id).execute(&mut *c))
-                .await?
-                .rows_affected()
+            let mut tx = db.begin(&mut c).await?;
+            let done =
+                db.observe("monitoring.delete_service", SQL, sqlx::query(SQL).bind(id).execute(&mut *tx)).await?;
+            db.observe("monitoring.delete_results", RESULTS, sqlx::query(RESULTS).bind(id).execute(&mut *tx)).await?;
+            db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
+            done.rows_affected()
         });
         Ok(done > 0)
     }
@@ -225,32 +233,40 @@ impl MonitoringStore {
         Ok(())
     }
 
-    /// Claim up to `limit` enabled services that are due at `now` and not
-    /// leased by a live claim, for `instance`, setting each one's next due
-    /// time and lease end from `plan` — in one transaction. On
-    /// PostgreSQL rows another instance is claiming are skipped
-    /// (`FOR UPDATE SKIP LOCKED`), so each due check is claimed once.
+    /// Claim up to `limit` enabled services due by `horizon` (heartbeat
+    /// services: by `now`, since their check reads the last beat) and not
+    /// leased by a live claim, for `instance`.
+    ///
+    /// PostgreSQL (several instances): in one transaction the rows are read
+    /// with `FOR UPDATE SKIP LOCKED`, so each due check is claimed once, and
+    /// each gets its next due time and lease end from `plan`.
+    /// SQLite (one instance): nothing is written; the caller holds the
+    /// services it claimed until their results are stored and passes them
+    /// as `held`, and the result write moves the due time. Each claim write
+    /// rewrote a page per service, as much again as the result itself.
     pub async fn claim_due(
         &self,
         instance: i32,
         now: DateTime<Utc>,
+        horizon: DateTime<Utc>,
         limit: i64,
+        held: &[i64],
         plan: impl Fn(&ServiceRow) -> (DateTime<Utc>, DateTime<Utc>),
     ) -> Result<Vec<ServiceRow>, StorageError> {
         let db = &self.db;
-        let select = format!(
-            "SELECT {COLUMNS} FROM service WHERE enabled AND next_check_at <= $1 \
-             AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_check_at LIMIT $2"
-        );
+        const DUE: &str = "enabled AND next_check_at <= $2 AND (kind <> 'heartbeat' OR next_check_at <= $1) \
+                           AND (lease_until IS NULL OR lease_until < $1)";
         match db.pool() {
             Pool::Postgres(p) => {
-                let select = format!("{select} FOR UPDATE SKIP LOCKED");
+                let select = format!(
+                    "SELECT {COLUMNS} FROM service WHERE {DUE} ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED"
+                );
                 const LEASE: &str = "UPDATE service s SET lease_owner = $1, lease_until = u.lease, next_check_at = u.next \
                                      FROM unnest($2::bigint[], $3::timestamptz[], $4::timestamptz[]) \
                                      AS u(id, next, lease) WHERE s.id = u.id";
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
-                let q = sqlx::query_as(&select).bind(Ts(now)).bind(limit);
+                let q = sqlx::query_as(&select).bind(Ts(now)).bind(Ts(horizon)).bind(limit);
                 let rows: Vec<ServiceRow> = db.observe("monitoring.claim_due", &select, q.fetch_all(&mut *tx)).await?;
                 if rows.is_empty() {
                     return Ok(rows);
@@ -263,30 +279,14 @@ impl MonitoringStore {
                 Ok(rows)
             }
             Pool::Sqlite(p) => {
-                // One statement for the whole claim: every statement is a
-                // round trip to sqlx's SQLite worker thread.
-                const LEASE: &str = "UPDATE service SET lease_owner = $1, \
-                                     next_check_at = json_extract(j.value, '$[1]'), \
-                                     lease_until = json_extract(j.value, '$[2]') \
-                                     FROM json_each($2) AS j WHERE service.id = json_extract(j.value, '$[0]')";
-                let mut c = db.acquire_write(p).await?;
-                let mut tx = db.begin(&mut c).await?;
-                let q = sqlx::query_as(&select).bind(Ts(now)).bind(limit);
-                let rows: Vec<ServiceRow> = db.observe("monitoring.claim_due", &select, q.fetch_all(&mut *tx)).await?;
-                if !rows.is_empty() {
-                    let plans: Vec<serde_json::Value> = rows
-                        .iter()
-                        .map(|row| {
-                            let (next, lease_until) = plan(row);
-                            serde_json::json!([row.id, sqlite_time(next), sqlite_time(lease_until)])
-                        })
-                        .collect();
-                    let list = serde_json::Value::Array(plans).to_string();
-                    let q = sqlx::query(LEASE).bind(instance).bind(list);
-                    db.observe("monitoring.lease", LEASE, q.execute(&mut *tx)).await?;
-                }
-                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
-                Ok(rows)
+                let select = format!(
+                    "SELECT {COLUMNS} FROM service WHERE {DUE} \
+                     AND id NOT IN (SELECT value FROM json_each($4)) ORDER BY next_check_at LIMIT $3"
+                );
+                let held = serde_json::to_string(held).unwrap_or_else(|_| "[]".into());
+                let mut c = db.acquire(p).await?;
+                let q = sqlx::query_as(&select).bind(Ts(now)).bind(Ts(horizon)).bind(limit).bind(held);
+                db.observe("monitoring.claim_due", &select, q.fetch_all(&mut *c)).await
             }
         }
     }
