@@ -1,0 +1,3 @@
+//! Alerting: where alerts go ([`channels`]).
+
+pub mod channels;
