@@ -97,8 +97,11 @@ pub struct MonitoringConfig {
     pub scheduler: bool,
     /// Checks running at once on this instance.
     pub max_concurrent_checks: usize,
-    /// How often due services are claimed.
+    /// How often services due before the next claim are claimed.
     pub claim_interval_ms: u64,
+    /// Checks start at their due time rounded up to a multiple of this, so
+    /// checks due close together start together.
+    pub start_quantum_ms: u64,
     /// Results stored per transaction at most.
     pub result_batch: usize,
     /// How long the result writer gathers results before a transaction.
@@ -122,6 +125,7 @@ impl Default for MonitoringConfig {
             scheduler: true,
             max_concurrent_checks: 512,
             claim_interval_ms: 1_000,
+            start_quantum_ms: 250,
             result_batch: 500,
             result_linger_ms: 1_000,
             lease_margin_seconds: 10,
@@ -351,6 +355,7 @@ impl Config {
             ("realtime.max_sockets_per_user", self.realtime.max_sockets_per_user as u64),
             ("monitoring.max_concurrent_checks", self.monitoring.max_concurrent_checks as u64),
             ("monitoring.claim_interval_ms", self.monitoring.claim_interval_ms),
+            ("monitoring.start_quantum_ms", self.monitoring.start_quantum_ms),
             ("monitoring.result_batch", self.monitoring.result_batch as u64),
             ("monitoring.raw_retention_days", self.monitoring.raw_retention_days.into()),
             ("monitoring.rollup_retention_days", self.monitoring.rollup_retention_days.into()),

@@ -1,7 +1,7 @@
 //! The check scheduler: every tick (1 s), claim the services that fall
 //! due before the next tick (on PostgreSQL under a lease, so each due check
-//! is claimed by one instance), start each check at its own due time with
-//! bounded concurrency, and hand the results to one writer that stores
+//! is claimed by one instance), start each check at its due time (rounded
+//! up to a quantum, 250 ms) with bounded concurrency, and hand the results to one writer that stores
 //! them in batches.
 //!
 //! Due times stay on each service's own grid (`next_due`), so checks do not
@@ -86,6 +86,16 @@ struct Shared {
     /// cannot make an instance claim without end.
     held: Mutex<HashSet<i64>>,
     probes: Mutex<ProbeCache>,
+    /// Checks start on multiples of this (`start_quantum_ms`).
+    quantum_ms: i64,
+}
+
+/// `at` rounded up to a multiple of `quantum_ms` since the epoch.
+fn round_up(at: DateTime<Utc>, quantum_ms: i64) -> DateTime<Utc> {
+    let q = quantum_ms.max(1);
+    let ms = at.timestamp_millis();
+    let rounded = ms.div_euclid(q) * q + if ms.rem_euclid(q) == 0 { 0 } else { q };
+    DateTime::from_timestamp_millis(rounded).unwrap_or(at)
 }
 
 impl Scheduler {
@@ -101,6 +111,7 @@ impl Scheduler {
             running: Arc::new(Semaphore::new(slots)),
             held: Mutex::new(HashSet::new()),
             probes: Mutex::new(ProbeCache::default()),
+            quantum_ms: i64::try_from(self.config.start_quantum_ms).unwrap_or(i64::MAX),
         });
         // Claimed and not yet finished: at most two rounds of check slots.
         let claimed = Arc::new(Semaphore::new(slots * 2));
@@ -241,8 +252,11 @@ impl Job {
     async fn run(self, row: ServiceRow, next: DateTime<Utc>) {
         let shared = &self.shared;
         let service = &shared.service;
-        // Claimed ahead of time: wait for the due time, then for a slot.
-        let wait = (row.next_check_at - service.now()).to_std().unwrap_or_default();
+        // Claimed ahead of time: wait for the due time, rounded up to the
+        // start quantum so checks due close together start together (a
+        // wake-up per check cost more CPU than the check), then for a slot.
+        let start = round_up(row.next_check_at, shared.quantum_ms);
+        let wait = (start - service.now()).to_std().unwrap_or_default();
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
@@ -326,5 +340,20 @@ async fn write_results(
         for id in ids {
             held.remove(&id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_times_round_up_to_the_quantum() {
+        let at = |ms| DateTime::from_timestamp_millis(ms).expect("time");
+        assert_eq!(round_up(at(1_000), 250), at(1_000));
+        assert_eq!(round_up(at(1_001), 250), at(1_250));
+        assert_eq!(round_up(at(1_249), 250), at(1_250));
+        assert_eq!(round_up(at(-1), 250), at(0));
+        assert_eq!(round_up(at(7), 1), at(7));
     }
 }
