@@ -10,6 +10,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::{self, AccountService, AccountStore, Email, RawToken, TokenCache, User};
+use crate::alerts::channels::Sender;
+use crate::alerts::{AlertService, DeliveryMetrics};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::http;
@@ -17,6 +19,7 @@ use crate::http::metrics::Metrics;
 use crate::monitoring::checks::Checker;
 use crate::monitoring::{MonitoringService, Scheduler, SchedulerMetrics};
 use crate::notifications::{self, NotificationService};
+use crate::performance::PerformanceMonitor;
 use crate::realtime::{Bus, Hub, Listener, Realtime};
 use crate::state::{AppState, Services};
 use crate::storage::{self, Db, migrations};
@@ -49,6 +52,19 @@ impl App {
         let listener = bus.listen().await.context("realtime listener")?;
         let notifications = NotificationService::new(db.clone(), clock.clone(), bus.clone());
         let checker = Checker::new().context("starting the check runner")?;
+        let sender = Sender::new().context("starting the alert sender")?;
+        let alerts = AlertService::new(db.clone(), notifications.clone(), sender, clock.clone(), config.alerts.clone());
+        let deliveries = DeliveryMetrics::default();
+        let instance =
+            format!("{}:{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "herald".into()), std::process::id());
+        let performance = PerformanceMonitor::new(
+            db.clone(),
+            alerts.clone(),
+            clock.clone(),
+            config.performance.clone(),
+            config.pool.slow_query_ms,
+            instance,
+        );
         let monitoring = MonitoringService::start(db.clone(), notifications.clone(), checker, clock, bus.clone())
             .await
             .context("registering this instance for monitoring")?;
@@ -56,7 +72,7 @@ impl App {
         let email =
             Email::parse(&config.bootstrap_admin_email).map_err(|e| anyhow::anyhow!("bootstrap_admin_email: {e}"))?;
         let bootstrap = accounts.bootstrap_admin(&email).await.context("creating the first admin")?;
-        let metrics = Metrics::new(db.clone(), &notifications, bus.hub(), &checks);
+        let metrics = Metrics::new(db.clone(), &notifications, bus.hub(), &checks, &deliveries);
         let realtime = Realtime { bus, shutdown: CancellationToken::new() };
         let state = AppState::new(Services {
             config: Arc::new(config),
@@ -64,6 +80,9 @@ impl App {
             accounts,
             notifications,
             monitoring,
+            alerts,
+            performance,
+            deliveries,
             checks,
             realtime,
             metrics,
@@ -112,6 +131,16 @@ impl App {
             monitoring.clone(),
             background.clone(),
         ));
+        let sampler = tokio::spawn(crate::performance::run_sampler(state.performance.clone(), background.clone()));
+        let outbox =
+            tokio::spawn(crate::alerts::run_outbox(state.alerts.clone(), state.deliveries.clone(), background.clone()));
+        let service_alerts = tokio::spawn(crate::monitoring::alerting::run_service_alerts(
+            state.monitoring.clone(),
+            state.alerts.clone(),
+            state.config.alerts.clone(),
+            state.monitoring.status_changes(),
+            background.clone(),
+        ));
         let scheduler = monitoring.scheduler.then(|| {
             let scheduler = Scheduler::new(state.monitoring.clone(), monitoring, state.checks.clone());
             tokio::spawn(scheduler.run(background.clone()))
@@ -141,7 +170,7 @@ impl App {
         };
         sockets.cancel();
         background.cancel();
-        let _ = tokio::join!(health, cleanup, listen, usage, housekeeping);
+        let _ = tokio::join!(health, cleanup, listen, usage, housekeeping, outbox, service_alerts, sampler);
         if let Some(scheduler) = scheduler {
             let _ = scheduler.await;
         }

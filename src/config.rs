@@ -87,6 +87,88 @@ pub struct Config {
     /// WebSocket delivery.
     pub realtime: RealtimeConfig,
     pub monitoring: MonitoringConfig,
+    pub alerts: AlertsConfig,
+    pub performance: PerformanceConfig,
+}
+
+/// The database performance monitor and its alert thresholds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerformanceConfig {
+    /// How often a sample is taken.
+    pub sample_interval_seconds: u64,
+    /// Samples are kept this long.
+    pub retention_hours: u64,
+    /// The memory limit when no cgroup limit applies (else physical memory).
+    pub memory_limit_mb: Option<u64>,
+    /// Pool utilization (0..1) above which a warning fires.
+    pub pool_utilization_warning: f64,
+    /// Average query time over a sample window above which an alert fires
+    /// (critical above twice this).
+    pub avg_query_ms_alert: f64,
+    /// Database error rate (0..1) above which a critical alert fires.
+    pub error_rate_critical: f64,
+    /// RSS over the memory limit (0..1) above which a warning fires.
+    pub memory_warning: f64,
+    /// PostgreSQL cache-hit ratio (0..1) below which a warning fires.
+    pub cache_hit_warning: f64,
+}
+
+impl Default for PerformanceConfig {
+    fn default() -> Self {
+        Self {
+            sample_interval_seconds: 15,
+            retention_hours: 7 * 24,
+            memory_limit_mb: None,
+            pool_utilization_warning: 0.8,
+            avg_query_ms_alert: 1000.0,
+            error_rate_critical: 0.05,
+            memory_warning: 0.8,
+            cache_hit_warning: 0.95,
+        }
+    }
+}
+
+/// The alert pipeline and its delivery outbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// A firing alert resolves once its condition has been clear this long
+    /// (a condition that flaps does not send a storm of resolutions).
+    pub hold_seconds: u64,
+    /// How often the conditions of services are evaluated (a status change
+    /// is evaluated at once as well).
+    pub evaluate_interval_seconds: u64,
+    /// Delivery attempts before a delivery is marked failed.
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt; doubled per attempt, with jitter.
+    pub retry_initial_ms: u64,
+    /// Longest wait between attempts.
+    pub retry_max_ms: u64,
+    /// How often the outbox is polled for due deliveries.
+    pub poll_interval_ms: u64,
+    /// A claimed delivery is held this long; a sender that dies gives it up then.
+    pub lease_seconds: u64,
+    /// Deliveries claimed at once.
+    pub batch: usize,
+    /// TLS services: warn this many days before the certificate expires.
+    pub tls_expiry_days: u32,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            hold_seconds: 60,
+            evaluate_interval_seconds: 15,
+            max_attempts: 8,
+            retry_initial_ms: 5_000,
+            retry_max_ms: 600_000,
+            poll_interval_ms: 1_000,
+            lease_seconds: 60,
+            batch: 20,
+            tls_expiry_days: 14,
+        }
+    }
 }
 
 /// Service checks on this instance.
@@ -243,6 +325,8 @@ impl Default for Config {
             notifications: NotificationsConfig::default(),
             realtime: RealtimeConfig::default(),
             monitoring: MonitoringConfig::default(),
+            alerts: AlertsConfig::default(),
+            performance: PerformanceConfig::default(),
         }
     }
 }
@@ -361,6 +445,15 @@ impl Config {
             ("monitoring.rollup_retention_days", self.monitoring.rollup_retention_days.into()),
             ("monitoring.retention_batch", self.monitoring.retention_batch.into()),
             ("monitoring.housekeeping_interval_seconds", self.monitoring.housekeeping_interval_seconds),
+            ("alerts.evaluate_interval_seconds", self.alerts.evaluate_interval_seconds),
+            ("alerts.max_attempts", self.alerts.max_attempts.into()),
+            ("alerts.retry_initial_ms", self.alerts.retry_initial_ms),
+            ("alerts.retry_max_ms", self.alerts.retry_max_ms),
+            ("alerts.poll_interval_ms", self.alerts.poll_interval_ms),
+            ("alerts.lease_seconds", self.alerts.lease_seconds),
+            ("alerts.batch", self.alerts.batch as u64),
+            ("performance.sample_interval_seconds", self.performance.sample_interval_seconds),
+            ("performance.retention_hours", self.performance.retention_hours),
         ] {
             if value == 0 {
                 return Err(ConfigError::new(key, "must be greater than 0"));
@@ -368,6 +461,35 @@ impl Config {
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1024"));
+        }
+        let p = &self.performance;
+        for (key, value) in [
+            ("performance.pool_utilization_warning", p.pool_utilization_warning),
+            ("performance.error_rate_critical", p.error_rate_critical),
+            ("performance.memory_warning", p.memory_warning),
+            ("performance.cache_hit_warning", p.cache_hit_warning),
+        ] {
+            if !(value > 0.0 && value <= 1.0) {
+                return Err(ConfigError::new(key, "must be a ratio above 0 and at most 1"));
+            }
+        }
+        // Upper bounds keep every duration far inside chrono's range.
+        let a = &self.alerts;
+        for (key, value, max) in [
+            ("alerts.hold_seconds", a.hold_seconds, 30 * 86_400),
+            ("alerts.evaluate_interval_seconds", a.evaluate_interval_seconds, 86_400),
+            ("alerts.retry_initial_ms", a.retry_initial_ms, 86_400_000),
+            ("alerts.retry_max_ms", a.retry_max_ms, 7 * 86_400_000),
+            ("alerts.lease_seconds", a.lease_seconds, 86_400),
+            ("performance.sample_interval_seconds", p.sample_interval_seconds, 86_400),
+            ("performance.retention_hours", p.retention_hours, 10 * 365 * 24),
+        ] {
+            if value > max {
+                return Err(ConfigError::new(key, format!("must be at most {max}")));
+            }
+        }
+        if p.avg_query_ms_alert.is_nan() || p.avg_query_ms_alert <= 0.0 {
+            return Err(ConfigError::new("performance.avg_query_ms_alert", "must be greater than 0"));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
             return Err(ConfigError::new("log_level", format!("{:?} is not a valid filter", self.log_level)));

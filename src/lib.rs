@@ -13,6 +13,7 @@ pub mod config;
 pub mod http;
 pub mod monitoring;
 pub mod notifications;
+pub mod performance;
 pub mod realtime;
 pub mod state;
 pub mod storage;

@@ -47,6 +47,13 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print the database performance report (figures, trends, firing
+    /// alerts, recommendations) from the samples a running herald stored.
+    Report {
+        /// Print the report as JSON (the same as /api/v1/system/performance/report).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -113,6 +120,7 @@ fn main() -> ExitCode {
             Command::Token(TokenCommand::Create { email, name, expires_in_seconds }) => {
                 create_token(config, &email, &name, expires_in_seconds).await
             }
+            Command::Report { json } => report(config, json).await,
         }
     });
     match result {
@@ -184,6 +192,25 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     let status = migrations::run(&db).await?;
     db.close().await;
     println!("database schema at version {}", status.applied.unwrap_or(0));
+    Ok(())
+}
+
+/// Build the performance report from stored samples and print it.
+async fn report(config: Config, json: bool) -> anyhow::Result<()> {
+    let db = storage::connect(&config).await?;
+    migrations::run(&db).await?;
+    let now = chrono::Utc::now();
+    let store = herald::performance::store::PerformanceStore::new(db.clone());
+    let samples = store.since(None, now - chrono::Duration::hours(24)).await?;
+    let alerts = herald::alerts::store::AlertStore::new(db.clone()).firing("database").await?;
+    let alerts = alerts.into_iter().map(herald::alerts::wire::AlertOut::from).collect();
+    let report = herald::performance::report::build(now, db.backend(), &samples, alerts, &config.performance);
+    db.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", herald::performance::report::render_text(&report));
+    }
     Ok(())
 }
 

@@ -4,10 +4,12 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::accounts::AccountService;
+use crate::alerts::{AlertService, DeliveryMetrics};
 use crate::config::Config;
 use crate::http::metrics::Metrics;
 use crate::monitoring::{MonitoringService, SchedulerMetrics};
 use crate::notifications::NotificationService;
+use crate::performance::PerformanceMonitor;
 use crate::realtime::Realtime;
 use crate::storage::Db;
 
@@ -23,6 +25,10 @@ pub struct Services {
     pub accounts: AccountService,
     pub notifications: NotificationService,
     pub monitoring: MonitoringService,
+    pub alerts: AlertService,
+    pub performance: PerformanceMonitor,
+    /// Figures of this instance's alert deliveries.
+    pub deliveries: DeliveryMetrics,
     /// Figures of this instance's check scheduler.
     pub checks: SchedulerMetrics,
     pub realtime: Realtime,

@@ -1,3 +1,15 @@
-//! Alerting: where alerts go ([`channels`]).
+//! Alerting: one pipeline for database and service alerts — conditions
+//! fire once, escalate and resolve after a hold ([`AlertService`]); each
+//! firing and resolution goes through a database outbox ([`outbox`]) to
+//! the delivery [`channels`].
 
 pub mod channels;
+pub mod http;
+pub mod outbox;
+mod service;
+pub mod store;
+pub mod wire;
+
+pub use outbox::{DeliveryMetrics, run_outbox};
+pub use service::{AlertError, AlertService, ChannelIn, SOURCES};
+pub use store::Condition;

@@ -60,6 +60,10 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("service unavailable")]
     Unavailable,
+    /// Something herald called on the client's behalf refused or failed
+    /// (a notification channel under test); the detail says what.
+    #[error("upstream failed: {0}")]
+    BadGateway(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -129,6 +133,7 @@ impl ApiError {
                 "the database is not available right now; retry shortly".into(),
                 vec![],
             ),
+            ApiError::BadGateway(detail) => (StatusCode::BAD_GATEWAY, "bad_gateway", detail.clone(), vec![]),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -15,6 +15,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
+use crate::alerts::DeliveryMetrics;
 use crate::monitoring::SchedulerMetrics;
 use crate::notifications::NotificationService;
 use crate::realtime::Hub;
@@ -61,7 +62,13 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(db: Db, notifications: &NotificationService, hub: &Hub, checks: &SchedulerMetrics) -> Arc<Self> {
+    pub fn new(
+        db: Db,
+        notifications: &NotificationService,
+        hub: &Hub,
+        checks: &SchedulerMetrics,
+        deliveries: &DeliveryMetrics,
+    ) -> Arc<Self> {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(http_histogram);
@@ -87,6 +94,7 @@ impl Metrics {
             pool.utilization.clone(),
         );
         checks.register(&mut registry);
+        deliveries.register(&mut registry);
         let m = db.metrics();
         registry.register(
             "herald_db_query_duration_seconds",

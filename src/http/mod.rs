@@ -29,6 +29,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::accounts::http::router())
         .merge(crate::notifications::http::router())
         .merge(crate::monitoring::http::router())
+        .merge(crate::alerts::http::router())
+        .merge(crate::performance::http::router())
         .merge(crate::realtime::http::router())
         .merge(crate::system::http::router());
     let (routes, spec) = api.split_for_parts();

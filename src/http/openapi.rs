@@ -20,6 +20,8 @@ use crate::state::AppState;
         (name = "accounts", description = "Users and API tokens"),
         (name = "notifications", description = "Per-user inbox and announcements"),
         (name = "realtime", description = "Live delivery over WebSocket (docs/realtime.md)"),
+        (name = "monitoring", description = "Services, checks, incidents, uptime and the public status (docs/monitoring.md)"),
+        (name = "alerts", description = "Alerts and the channels they are delivered to (docs/alerts.md)"),
         (name = "system", description = "Health, readiness, metrics and database figures"),
     )
 )]

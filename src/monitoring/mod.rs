@@ -2,6 +2,7 @@
 //! status along failure/recovery thresholds, incidents with a timeline,
 //! heartbeats, and announcements of what changed.
 
+pub mod alerting;
 pub mod checks;
 pub mod domain;
 pub mod figures;

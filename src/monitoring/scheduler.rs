@@ -135,7 +135,18 @@ impl Scheduler {
             loop {
                 let free = claimed.available_permits().min(slots);
                 if free == 0 {
-                    break;
+                    // Every claimed slot is taken: wait for a quarter of them
+                    // to come back rather than for the next tick, or an
+                    // instance could claim no more than the bound per tick.
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        done = claimed.acquire_many((slots / 4).max(1) as u32) => {
+                            if done.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    continue;
                 }
                 let due = match self.claim(&shared, free, period).await {
                     Ok(due) => due,

@@ -67,6 +67,8 @@ pub struct MonitoringService {
     bus: Bus,
     /// This process in `monitor_instance`: results and leases name it.
     instance_id: i32,
+    /// Notified when a service's status changes (service alerts listen).
+    changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl MonitoringService {
@@ -81,7 +83,13 @@ impl MonitoringService {
         let store = MonitoringStore::new(db.clone());
         let name = format!("{}:{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "herald".into()), std::process::id());
         let instance_id = store.register_instance(&name, clock.now()).await?;
-        Ok(Self { store, accounts: AccountStore::new(db), notifications, checker, clock, bus, instance_id })
+        let changed = Default::default();
+        Ok(Self { store, accounts: AccountStore::new(db), notifications, checker, clock, bus, instance_id, changed })
+    }
+
+    /// Notified whenever a recorded result changes a service's status.
+    pub fn status_changes(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.changed.clone()
     }
 
     pub fn instance_id(&self) -> i32 {
@@ -263,6 +271,9 @@ impl MonitoringService {
     /// Store results, then announce what they changed.
     pub async fn record(&self, results: Vec<ResultIn>) -> Result<Vec<Recorded>, MonitoringError> {
         let recorded = self.store.record(&results, self.clock.now()).await?;
+        if recorded.iter().any(|r| r.step.changed) {
+            self.changed.notify_one();
+        }
         for r in recorded.iter().filter(|r| r.step.changed || r.incident.is_some()) {
             self.announce(r).await;
         }

@@ -41,9 +41,40 @@ pub struct DbMetrics {
     pub(crate) slow_queries: Counter,
     pub(crate) errors_total: Counter,
     queries_total: AtomicU64,
+    /// Sum of every query's time, in microseconds (averages between samples).
+    query_micros_total: AtomicU64,
     query_window: Mutex<VecDeque<f64>>,
+    /// Slow statements by normalized text (at most `MAX_SLOW_STATEMENTS`).
+    slow_statements: Mutex<HashMap<String, SlowStats>>,
     acquire_window: Mutex<VecDeque<f64>>,
     operations: Mutex<HashMap<&'static str, OperationStats>>,
+}
+
+/// Distinct slow statements remembered; later new ones are counted only in the total.
+const MAX_SLOW_STATEMENTS: usize = 200;
+
+#[derive(Debug, Clone, Default)]
+struct SlowStats {
+    count: u64,
+    worst_ms: f64,
+}
+
+/// A slow statement: its normalized text (no literals), how often it was
+/// slow, and its worst time, since start-up.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct SlowStatement {
+    pub sql: String,
+    pub count: u64,
+    pub worst_ms: f64,
+}
+
+/// Cumulative counters since start-up; differences of two give a window.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Totals {
+    pub queries: u64,
+    pub query_ms: f64,
+    pub errors: u64,
+    pub slow: u64,
 }
 
 /// Running totals for one operation.
@@ -86,7 +117,9 @@ impl DbMetrics {
             slow_queries: Counter::default(),
             errors_total: Counter::default(),
             queries_total: AtomicU64::new(0),
+            query_micros_total: AtomicU64::new(0),
             query_window: Mutex::new(VecDeque::with_capacity(WINDOW)),
+            slow_statements: Mutex::new(HashMap::new()),
             acquire_window: Mutex::new(VecDeque::with_capacity(WINDOW)),
             operations: Mutex::new(HashMap::new()),
         }
@@ -98,6 +131,7 @@ impl DbMetrics {
         let ms = secs * 1000.0;
         self.query_seconds.get_or_create(&OperationLabels { operation }).observe(secs);
         self.queries_total.fetch_add(1, Ordering::Relaxed);
+        self.query_micros_total.fetch_add(elapsed.as_micros().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
         push(&self.query_window, ms);
         if fault {
             self.errors.get_or_create(&OperationLabels { operation }).inc();
@@ -112,12 +146,15 @@ impl DbMetrics {
         }
         if elapsed >= self.slow_threshold {
             self.slow_queries.inc();
-            tracing::warn!(
-                operation,
-                elapsed_ms = ms as u64,
-                sql = %normalize_sql(sql),
-                "slow query"
-            );
+            let normalized = normalize_sql(sql);
+            tracing::warn!(operation, elapsed_ms = ms as u64, sql = %normalized, "slow query");
+            if let Ok(mut slow) = self.slow_statements.lock()
+                && (slow.len() < MAX_SLOW_STATEMENTS || slow.contains_key(&normalized))
+            {
+                let s = slow.entry(normalized).or_default();
+                s.count += 1;
+                s.worst_ms = s.worst_ms.max(ms);
+            }
         }
     }
 
@@ -141,6 +178,29 @@ impl DbMetrics {
 
     pub fn slow_queries_total(&self) -> u64 {
         self.slow_queries.get()
+    }
+
+    pub fn totals(&self) -> Totals {
+        Totals {
+            queries: self.queries_total(),
+            query_ms: self.query_micros_total.load(Ordering::Relaxed) as f64 / 1000.0,
+            errors: self.errors_total(),
+            slow: self.slow_queries_total(),
+        }
+    }
+
+    /// The slowest statements seen, worst first.
+    pub fn slow_statements(&self, limit: usize) -> Vec<SlowStatement> {
+        let mut out: Vec<SlowStatement> = match self.slow_statements.lock() {
+            Ok(slow) => slow
+                .iter()
+                .map(|(sql, s)| SlowStatement { sql: sql.clone(), count: s.count, worst_ms: s.worst_ms })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        out.sort_by(|a, b| b.worst_ms.total_cmp(&a.worst_ms));
+        out.truncate(limit);
+        out
     }
 
     pub fn query_percentiles(&self) -> Percentiles {

@@ -178,6 +178,23 @@ impl TestApp {
         (id, raw.expose().to_string())
     }
 
+    /// Stop gracefully and start again on the same database and data
+    /// directory, as after a restart of the process.
+    pub async fn restart(self) -> TestApp {
+        self.shutdown.cancel();
+        self.handle.await.expect("server task").expect("clean stop");
+        let config = self.config.clone();
+        let app = App::build(config.clone()).await.expect("herald builds again");
+        assert!(app.bootstrap.is_none(), "the database already has its admin");
+        let db = app.db().clone();
+        let state = app.state().clone();
+        let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
+        TestApp { addr, db, state, config, shutdown, handle, ..self }
+    }
+
     /// Graceful stop; returns what `serve` returned.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();

@@ -76,13 +76,19 @@ async fn in_flight_request_completes_during_graceful_shutdown(backend: Backend) 
     let Some(app) = TestApp::spawn_with(backend, |c| {
         c.pool.max_connections = Some(2);
         c.pool.min_connections = 1;
-        // Only the request below may wait for a connection.
+        // Only the request below may wait for a connection: background
+        // work runs at start-up and then not again within the test.
         c.monitoring.scheduler = false;
+        c.alerts.poll_interval_ms = 3_600_000;
+        c.alerts.evaluate_interval_seconds = 86_400;
+        c.performance.sample_interval_seconds = 86_400;
     })
     .await
     else {
         return;
     };
+    // Let the start-up rounds of that background work finish.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let db = app.db.clone();
     let url = app.url("/api/v1/me");
     let token = app.admin_token.clone();

@@ -5,11 +5,13 @@
 mod harness;
 
 mod accounts;
+mod alerts;
 mod cli;
 mod errors;
 mod lifecycle;
 mod monitoring;
 mod notifications;
+mod performance;
 mod pool;
 mod realtime;
 mod system;

@@ -291,6 +291,17 @@ impl MonitoringStore {
         }
     }
 
+    /// What alerting needs of every enabled service: id, name, status and
+    /// the TLS certificate's expiry.
+    pub async fn alert_states(&self) -> Result<Vec<(i64, String, String, Option<DateTime<Utc>>)>, StorageError> {
+        const SQL: &str = "SELECT id, name, status, cert_expires_at FROM service WHERE enabled ORDER BY id";
+        let db = &self.db;
+        on_pool!(db, |p| {
+            let mut c = db.acquire(p).await?;
+            db.observe("monitoring.alert_states", SQL, sqlx::query_as(SQL).fetch_all(&mut *c)).await
+        })
+    }
+
     /// Register a checking instance; its id names it in leases and results.
     pub async fn register_instance(&self, name: &str, now: DateTime<Utc>) -> Result<i32, StorageError> {
         const SQL: &str =

@@ -1,0 +1,119 @@
+//! Service alerts: the conditions of every enabled service — down
+//! (critical), degraded (warning), TLS certificate expiring soon (warning)
+//! — handed to the alert pipeline, which fires, escalates and resolves
+//! them. Evaluated on a timer and at once when a service's status changes;
+//! a service in a maintenance window raises nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::MonitoringService;
+use crate::alerts::{AlertError, AlertService, Condition};
+use crate::config::AlertsConfig;
+
+/// The conditions that hold now for these services.
+pub fn conditions(
+    services: &[(i64, String, String, Option<DateTime<Utc>>)],
+    in_maintenance: impl Fn(i64) -> bool,
+    now: DateTime<Utc>,
+    tls_days: u32,
+) -> Vec<Condition> {
+    let mut out = Vec::new();
+    for (id, name, status, cert) in services {
+        if in_maintenance(*id) {
+            continue;
+        }
+        match status.as_str() {
+            "down" => out.push(Condition {
+                key: format!("service.{id}.down"),
+                severity: "critical".into(),
+                message: format!("{name} is down"),
+                value: None,
+                threshold: None,
+            }),
+            "degraded" => out.push(Condition {
+                key: format!("service.{id}.degraded"),
+                severity: "warning".into(),
+                message: format!("{name} is degraded (answers slower than its latency threshold)"),
+                value: None,
+                threshold: None,
+            }),
+            _ => {}
+        }
+        if let Some(expires) = cert {
+            let days = (*expires - now).num_seconds() as f64 / 86_400.0;
+            if days > 0.0 && days <= f64::from(tls_days) {
+                out.push(Condition {
+                    key: format!("service.{id}.tls_expiry"),
+                    severity: "warning".into(),
+                    message: format!("{name}: TLS certificate expires in {days:.1} days"),
+                    value: Some((days * 10.0).round() / 10.0),
+                    threshold: Some(f64::from(tls_days)),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Evaluate service conditions once.
+pub async fn evaluate_once(monitoring: &MonitoringService, alerts: &AlertService) -> Result<(), AlertError> {
+    let now = monitoring.now();
+    let store = monitoring.store();
+    let services = store.alert_states().await?;
+    let windows = store.windows(now, 1_000).await?;
+    let current: Vec<_> = windows.into_iter().filter(|w| w.starts_at <= now).collect();
+    let in_maintenance = |id: i64| current.iter().any(|w| w.service_id.is_none_or(|s| s == id));
+    let conditions = conditions(&services, in_maintenance, now, alerts.config().tls_expiry_days);
+    alerts.observe("service", &conditions).await?;
+    Ok(())
+}
+
+/// Evaluate every `evaluate_interval_seconds`, and when `changed` is notified.
+pub async fn run_service_alerts(
+    monitoring: MonitoringService,
+    alerts: AlertService,
+    config: AlertsConfig,
+    changed: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    let period = Duration::from_secs(config.evaluate_interval_seconds.max(1));
+    loop {
+        if let Err(e) = evaluate_once(&monitoring, &alerts).await {
+            tracing::warn!(error = %e, "could not evaluate service alerts");
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(period) => {}
+            _ = changed.notified() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn down_degraded_and_expiring_services_raise_conditions() {
+        let now = Utc::now();
+        let services = vec![
+            (1, "api".to_string(), "down".to_string(), None),
+            (2, "web".to_string(), "degraded".to_string(), Some(now + chrono::Duration::days(3))),
+            (3, "ok".to_string(), "up".to_string(), Some(now + chrono::Duration::days(30))),
+            (4, "held".to_string(), "down".to_string(), None),
+        ];
+        let got = conditions(&services, |id| id == 4, now, 14);
+        let keys: Vec<_> = got.iter().map(|c| (c.key.as_str(), c.severity.as_str())).collect();
+        assert_eq!(
+            keys,
+            [("service.1.down", "critical"), ("service.2.degraded", "warning"), ("service.2.tls_expiry", "warning")]
+        );
+        assert_eq!(got[2].threshold, Some(14.0));
+        assert!(got[2].value.is_some_and(|d| (2.9..=3.0).contains(&d)));
+    }
+}

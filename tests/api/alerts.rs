@@ -1,0 +1,500 @@
+//! Alerts: channels managed by admins with write-only secrets, channel
+//! tests, service alerts that fire once, hold, resolve and reach real
+//! receivers through the outbox, retries with backoff across a restart,
+//! deliveries that give up, and who may read what.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{Backend, TestApp, both};
+
+const SECRET: &str = "a-webhook-secret-of-some-length";
+
+/// What the receiver saw: (signature valid, event, body) per request it
+/// accepted, and how many it refused.
+#[derive(Default)]
+struct Seen {
+    accepted: Vec<(bool, String, Value)>,
+    refused: usize,
+    /// Answer this status to the next requests while > 0 of them remain.
+    fail_next: usize,
+    fail_status: u16,
+}
+
+/// A real webhook receiver on 127.0.0.1 that checks herald's signature.
+#[derive(Clone)]
+struct Receiver {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        async fn hook(State(seen): State<Arc<Mutex<Seen>>>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
+            let mut seen = seen.lock().expect("seen");
+            if seen.fail_next > 0 {
+                seen.fail_next -= 1;
+                seen.refused += 1;
+                let status = AxumStatus::from_u16(seen.fail_status).unwrap_or(AxumStatus::INTERNAL_SERVER_ERROR);
+                return (status, "not now").into_response();
+            }
+            let signature = headers
+                .get(herald::alerts::channels::SIGNATURE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let valid = herald::alerts::channels::verify(
+                SECRET,
+                &signature,
+                &body,
+                chrono::Utc::now(),
+                Duration::from_secs(300),
+            );
+            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let event = json["event"].as_str().unwrap_or_default().to_string();
+            seen.accepted.push((valid, event, json));
+            (AxumStatus::OK, "ok").into_response()
+        }
+        let app = Router::new().route("/hook", post(hook)).with_state(seen.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { addr, seen }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    fn fail(&self, requests: usize, status: u16) {
+        let mut seen = self.seen.lock().expect("seen");
+        seen.fail_next = requests;
+        seen.fail_status = status;
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.seen.lock().expect("seen").accepted.iter().map(|(_, e, _)| e.clone()).collect()
+    }
+
+    fn refused(&self) -> usize {
+        self.seen.lock().expect("seen").refused
+    }
+
+    fn all_signed(&self) -> bool {
+        self.seen.lock().expect("seen").accepted.iter().all(|(valid, _, _)| *valid)
+    }
+
+    fn last(&self) -> Value {
+        self.seen.lock().expect("seen").accepted.last().map(|(_, _, b)| b.clone()).unwrap_or(Value::Null)
+    }
+
+    /// Wait until `n` requests were accepted (up to 15 s).
+    async fn wait_for(&self, n: usize) {
+        for _ in 0..150 {
+            if self.events().len() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("receiver got {:?}, expected {n} requests", self.events());
+    }
+}
+
+/// A real HTTP target whose health the test switches.
+struct Target {
+    addr: SocketAddr,
+    healthy: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Target {
+    async fn start() -> Target {
+        let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        async fn answer(State(healthy): State<Arc<std::sync::atomic::AtomicBool>>) -> impl IntoResponse {
+            if healthy.load(std::sync::atomic::Ordering::SeqCst) {
+                (AxumStatus::OK, "ok")
+            } else {
+                (AxumStatus::SERVICE_UNAVAILABLE, "down")
+            }
+        }
+        let app = Router::new().route("/", get(answer)).with_state(healthy.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind target");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Target { addr, healthy }
+    }
+
+    fn set(&self, healthy: bool) {
+        self.healthy.store(healthy, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Alerts settings that make the tests quick: retries after 200–400 ms,
+/// the outbox polled every 100 ms, resolution without a hold.
+fn quick(config: &mut herald::config::Config) {
+    config.alerts.poll_interval_ms = 100;
+    config.alerts.retry_initial_ms = 400;
+    config.alerts.retry_max_ms = 800;
+    config.alerts.hold_seconds = 0;
+}
+
+async fn webhook(app: &TestApp, url: &str, min_severity: &str) -> i64 {
+    let body = json!({"name": "hook", "kind": "webhook", "config": {"url": url, "secret": SECRET},
+                      "min_severity": min_severity});
+    let reply = app.post("/api/v1/alert-channels", &app.admin_token, body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    reply.json["id"].as_i64().expect("channel id")
+}
+
+/// An HTTP service on `target` that is down after one failed check and up after one pass.
+async fn service(app: &TestApp, target: &Target) -> i64 {
+    let body = json!({"name": "api", "kind": "http", "target": format!("http://{}/", target.addr),
+                      "failure_threshold": 1, "recovery_threshold": 1, "timeout_seconds": 2});
+    let reply = app.post("/api/v1/services", &app.admin_token, body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    reply.json["id"].as_i64().expect("service id")
+}
+
+async fn check(app: &TestApp, id: i64) {
+    let reply = app.post(&format!("/api/v1/services/{id}/check"), &app.admin_token, json!({})).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}
+
+async fn evaluate(app: &TestApp) {
+    herald::monitoring::alerting::evaluate_once(&app.state.monitoring, &app.state.alerts).await.expect("evaluate");
+}
+
+async fn alerts(app: &TestApp, query: &str) -> Vec<Value> {
+    let reply = app.get(&format!("/api/v1/alerts{query}"), &app.admin_token).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.json["items"].as_array().cloned().unwrap_or_default()
+}
+
+both!(
+    channels_are_managed_by_admins_with_write_only_secrets,
+    channel_tests_reach_the_receiver_or_say_why,
+    a_down_service_fires_once_and_resolves_through_every_channel,
+    a_flapping_condition_waits_out_the_hold_before_resolving,
+    failed_deliveries_retry_across_a_restart_and_then_give_up,
+    alerts_are_for_operators_and_filters_are_checked,
+);
+
+async fn channels_are_managed_by_admins_with_write_only_secrets(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let receiver = Receiver::start().await;
+    let (_, operator) = app.user_with_token("op@example.com", "operator").await;
+    let body = json!({"name": "hook", "kind": "webhook", "config": {"url": receiver.url(), "secret": SECRET}});
+    assert_eq!(app.post("/api/v1/alert-channels", &operator, body.clone()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/api/v1/alert-channels", &operator).await.status, StatusCode::FORBIDDEN);
+
+    let created = app.post("/api/v1/alert-channels", &app.admin_token, body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert!(!created.text.contains(SECRET), "the secret is never returned: {}", created.text);
+    assert_eq!(created.json["config"]["secret_set"], true);
+    assert_eq!(created.json["config"]["url"], receiver.url());
+    assert_eq!(created.json["min_severity"], "warning");
+    assert_eq!(created.json["sources"], json!(["database", "service"]));
+    assert_eq!(created.json["enabled"], true);
+    let id = created.json["id"].as_i64().expect("id");
+    let path = format!("/api/v1/alert-channels/{id}");
+    let listed = app.get("/api/v1/alert-channels", &app.admin_token).await;
+    assert!(!listed.text.contains(SECRET));
+    assert_eq!(listed.json["items"][0]["id"], id);
+
+    // A change without the secret keeps it: the test message is still signed with it.
+    let patched = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&app.admin_token),
+            Some(json!({"name": "renamed", "min_severity": "critical"})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(patched.json["name"], "renamed");
+    assert_eq!(patched.json["min_severity"], "critical");
+    let tested = app.post(&format!("{path}/test"), &app.admin_token, json!({})).await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.text);
+    assert_eq!(receiver.events(), ["test"]);
+    assert!(receiver.all_signed(), "signed with the kept secret");
+
+    // Every bad field is named.
+    let bad = app
+        .post(
+            "/api/v1/alert-channels",
+            &app.admin_token,
+            json!({"name": "", "kind": "webhook", "config": {"url": "ftp://x"}, "min_severity": "loud",
+                   "sources": ["disk"]}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    let fields = bad.fields();
+    for f in ["name", "config.url", "config.secret", "min_severity", "sources[0]"] {
+        assert!(fields.contains(&f.to_string()), "{f} named in {fields:?}");
+    }
+    let kind = app.post("/api/v1/alert-channels", &app.admin_token, json!({"name": "x", "kind": "pager"})).await;
+    assert_eq!(kind.fields(), ["kind"]);
+    let change_kind = app.call(Method::PATCH, &path, Some(&app.admin_token), Some(json!({"kind": "slack"}))).await;
+    assert_eq!(change_kind.fields(), ["kind"]);
+
+    assert_eq!(app.call(Method::DELETE, &path, Some(&app.admin_token), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&path, &app.admin_token).await.status, StatusCode::NOT_FOUND);
+    app.stop().await.expect("stop");
+}
+
+async fn channel_tests_reach_the_receiver_or_say_why(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let receiver = Receiver::start().await;
+    let id = webhook(&app, &receiver.url(), "warning").await;
+    let tested = app.post(&format!("/api/v1/alert-channels/{id}/test"), &app.admin_token, json!({})).await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.text);
+    assert_eq!(tested.json["delivered"], true);
+    assert_eq!(receiver.last()["event"], "test");
+    assert!(receiver.all_signed());
+
+    receiver.fail(1, 400);
+    let refused = app.post(&format!("/api/v1/alert-channels/{id}/test"), &app.admin_token, json!({})).await;
+    let problem = refused.problem(StatusCode::BAD_GATEWAY);
+    assert!(problem["detail"].as_str().is_some_and(|d| d.contains("400")), "{problem}");
+    assert!(!refused.text.contains(SECRET));
+
+    // In-app: every operator and admin gets a notification.
+    let (_, operator) = app.user_with_token("op@example.com", "operator").await;
+    let in_app = app.post("/api/v1/alert-channels", &app.admin_token, json!({"name": "inbox", "kind": "in_app"})).await;
+    assert_eq!(in_app.status, StatusCode::CREATED, "{}", in_app.text);
+    let in_app_id = in_app.json["id"].as_i64().expect("id");
+    let tested = app.post(&format!("/api/v1/alert-channels/{in_app_id}/test"), &app.admin_token, json!({})).await;
+    assert_eq!(tested.status, StatusCode::OK, "{}", tested.text);
+    for token in [&app.admin_token, &operator] {
+        let inbox = app.get("/api/v1/notifications", token).await;
+        assert_eq!(inbox.json["items"][0]["type"], "alert", "{}", inbox.text);
+    }
+    app.stop().await.expect("stop");
+}
+
+async fn a_down_service_fires_once_and_resolves_through_every_channel(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, quick).await else { return };
+    let receiver = Receiver::start().await;
+    let quiet = Receiver::start().await;
+    let target = Target::start().await;
+    webhook(&app, &receiver.url(), "warning").await;
+    // A channel for database alerts only hears nothing of services.
+    let only_db = json!({"name": "db", "kind": "webhook", "config": {"url": quiet.url(), "secret": SECRET},
+                         "sources": ["database"]});
+    assert_eq!(app.post("/api/v1/alert-channels", &app.admin_token, only_db).await.status, StatusCode::CREATED);
+    let inbox = json!({"name": "inbox", "kind": "in_app", "min_severity": "critical"});
+    assert_eq!(app.post("/api/v1/alert-channels", &app.admin_token, inbox).await.status, StatusCode::CREATED);
+    let id = service(&app, &target).await;
+
+    target.set(false);
+    check(&app, id).await;
+    evaluate(&app).await;
+    evaluate(&app).await;
+    receiver.wait_for(1).await;
+    let fired = alerts(&app, "?state=firing").await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    let alert = &fired[0];
+    assert_eq!(alert["key"], format!("service.{id}.down"));
+    assert_eq!(alert["source"], "service");
+    assert_eq!(alert["severity"], "critical");
+    assert_eq!(alert["state"], "firing");
+    assert!(alert["resolved_at"].is_null());
+    assert_eq!(receiver.last()["event"], "alert.firing");
+    assert_eq!(receiver.last()["alert"]["key"], alert["key"]);
+    assert!(receiver.all_signed());
+    // The admin's inbox has it too (its delivery may come a moment later).
+    let mut in_inbox = false;
+    for _ in 0..100 {
+        let inbox = app.get("/api/v1/notifications?type=alert", &app.admin_token).await;
+        if inbox.json["items"].as_array().is_some_and(|items| !items.is_empty()) {
+            in_inbox = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(in_inbox, "the in-app channel notified the admin");
+
+    // Still down: no second alert, no second delivery.
+    check(&app, id).await;
+    evaluate(&app).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.events(), ["alert.firing"]);
+    assert_eq!(alerts(&app, "").await.len(), 1);
+
+    target.set(true);
+    check(&app, id).await;
+    evaluate(&app).await;
+    receiver.wait_for(2).await;
+    assert_eq!(receiver.events(), ["alert.firing", "alert.resolved"]);
+    assert_eq!(receiver.last()["alert"]["state"], "resolved");
+    let alert_id = alert["id"].as_i64().expect("alert id");
+    let detail = app.get(&format!("/api/v1/alerts/{alert_id}"), &app.admin_token).await;
+    assert_eq!(detail.json["state"], "resolved");
+    assert!(detail.json["resolved_at"].is_string());
+    let deliveries = detail.json["deliveries"].as_array().cloned().unwrap_or_default();
+    // Webhook: firing and resolution; in-app: both (critical).
+    assert_eq!(deliveries.len(), 4, "{}", detail.text);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let detail = app.get(&format!("/api/v1/alerts/{alert_id}"), &app.admin_token).await;
+    assert!(
+        detail.json["deliveries"].as_array().is_some_and(|d| d.iter().all(|d| d["state"] == "delivered")),
+        "{}",
+        detail.text
+    );
+    assert!(quiet.events().is_empty(), "the database-only channel heard nothing");
+    app.stop().await.expect("stop");
+}
+
+async fn a_flapping_condition_waits_out_the_hold_before_resolving(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        quick(c);
+        c.alerts.hold_seconds = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let receiver = Receiver::start().await;
+    let target = Target::start().await;
+    webhook(&app, &receiver.url(), "warning").await;
+    let id = service(&app, &target).await;
+    target.set(false);
+    check(&app, id).await;
+    evaluate(&app).await;
+    receiver.wait_for(1).await;
+
+    // Up, down, up within the hold: still the one firing alert.
+    for healthy in [true, false, true] {
+        target.set(healthy);
+        check(&app, id).await;
+        evaluate(&app).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.events(), ["alert.firing"]);
+    assert_eq!(alerts(&app, "?state=firing").await.len(), 1);
+
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    evaluate(&app).await;
+    receiver.wait_for(2).await;
+    assert_eq!(receiver.events(), ["alert.firing", "alert.resolved"]);
+    assert_eq!(alerts(&app, "").await.len(), 1, "one alert for the whole episode");
+    app.stop().await.expect("stop");
+}
+
+async fn failed_deliveries_retry_across_a_restart_and_then_give_up(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        quick(c);
+        c.alerts.max_attempts = 4;
+        // Long enough that the restart happens between two attempts.
+        c.alerts.retry_initial_ms = 1_500;
+        c.alerts.retry_max_ms = 1_500;
+    })
+    .await
+    else {
+        return;
+    };
+    let receiver = Receiver::start().await;
+    let target = Target::start().await;
+    webhook(&app, &receiver.url(), "warning").await;
+    let id = service(&app, &target).await;
+    receiver.fail(1, 500);
+    target.set(false);
+    check(&app, id).await;
+    evaluate(&app).await;
+    for _ in 0..50 {
+        if receiver.refused() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(receiver.refused(), 1, "the first attempt was refused");
+
+    // Restart between attempts: the delivery is in the database, not in memory.
+    let app = app.restart().await;
+    receiver.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert_eq!(receiver.events(), ["alert.firing"], "delivered once after the restart");
+    let fired = alerts(&app, "").await;
+    let alert_id = fired[0]["id"].as_i64().expect("alert id");
+    let detail = app.get(&format!("/api/v1/alerts/{alert_id}"), &app.admin_token).await;
+    let delivery = &detail.json["deliveries"][0];
+    assert_eq!(delivery["state"], "delivered", "{}", detail.text);
+    assert_eq!(delivery["attempts"], 2);
+
+    // A receiver that keeps failing: attempts up to the limit, then failed with the last error.
+    receiver.fail(100, 503);
+    target.set(true);
+    check(&app, id).await;
+    evaluate(&app).await;
+    for _ in 0..100 {
+        let detail = app.get(&format!("/api/v1/alerts/{alert_id}"), &app.admin_token).await;
+        if detail.json["deliveries"][1]["state"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let detail = app.get(&format!("/api/v1/alerts/{alert_id}"), &app.admin_token).await;
+    let delivery = &detail.json["deliveries"][1];
+    assert_eq!(delivery["event"], "alert.resolved");
+    assert_eq!(delivery["state"], "failed", "{}", detail.text);
+    assert_eq!(delivery["attempts"], 4);
+    assert!(delivery["last_error"].as_str().is_some_and(|e| e.contains("503")), "{delivery}");
+    let metrics = app.call(Method::GET, "/metrics", None, None).await;
+    assert!(metrics.text.contains(r#"herald_alert_delivery_attempts_total{outcome="failed"} 1"#), "{}", metrics.text);
+    app.stop().await.expect("stop");
+}
+
+async fn alerts_are_for_operators_and_filters_are_checked(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let (_, member) = app.user_with_token("m@example.com", "member").await;
+    let (_, operator) = app.user_with_token("op@example.com", "operator").await;
+    assert_eq!(app.get("/api/v1/alerts", &member).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.call(Method::GET, "/api/v1/alerts", None, None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/api/v1/alerts", &operator).await.status, StatusCode::OK);
+    for (query, field) in [("state=open", "state"), ("severity=loud", "severity"), ("source=disk", "source")] {
+        let reply = app.get(&format!("/api/v1/alerts?{query}"), &operator).await;
+        assert_eq!(reply.fields(), [field], "{}", reply.text);
+    }
+    // Conditions observed directly: filters and paging over real rows.
+    let cond = |key: &str, severity: &str| herald::alerts::Condition {
+        key: key.into(),
+        severity: severity.into(),
+        message: format!("{key} is bad"),
+        value: Some(0.9),
+        threshold: Some(0.8),
+    };
+    app.state
+        .alerts
+        .observe(
+            "database",
+            &[cond("database.a", "warning"), cond("database.b", "critical"), cond("database.c", "warning")],
+        )
+        .await
+        .expect("observe");
+    let warnings = alerts(&app, "?severity=warning&source=database").await;
+    assert_eq!(warnings.len(), 2);
+    assert_eq!(warnings[0]["value"], 0.9);
+    assert_eq!(warnings[0]["threshold"], 0.8);
+    let page = app.get("/api/v1/alerts?limit=2", &operator).await;
+    assert_eq!(page.json["items"].as_array().map(Vec::len), Some(2));
+    let cursor = page.json["next_cursor"].as_str().expect("a next page");
+    let rest = app.get(&format!("/api/v1/alerts?limit=2&cursor={cursor}"), &operator).await;
+    assert_eq!(rest.json["items"].as_array().map(Vec::len), Some(1));
+    assert!(rest.json["next_cursor"].is_null());
+    assert!(alerts(&app, "?source=service").await.is_empty());
+    // Escalation: the same condition, worse.
+    app.state.alerts.observe("database", &[cond("database.a", "critical")]).await.expect("observe");
+    let a = alerts(&app, "?severity=critical").await;
+    assert_eq!(a.iter().filter(|x| x["key"] == "database.a").count(), 1, "escalated in place: {a:?}");
+    app.stop().await.expect("stop");
+}
