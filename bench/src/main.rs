@@ -47,6 +47,8 @@ pub struct Options {
     pub latency_sockets: Option<u64>,
     /// Notifications created per second in the latency part (realtime).
     pub rate: Option<u64>,
+    /// Only the ceiling part (monitoring).
+    pub ceiling_only: bool,
 }
 
 /// One benchmark scenario: its CLI name, a one-line description and entry point.
@@ -131,6 +133,7 @@ fn parse(args: &[OsString]) -> Result<Option<(String, Options)>, String> {
             "--latency-sockets" => options.latency_sockets = Some(positive(&flag, &value("a number")?)?),
             "--rate" => options.rate = Some(positive(&flag, &value("a number")?)?),
             "--herald" => options.herald = Some(PathBuf::from(value("a path")?)),
+            "--ceiling-only" => options.ceiling_only = true,
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
             _ if scenario.is_some() => return Err(format!("unexpected argument {arg:?}")),
             _ => scenario = Some(arg),
@@ -166,6 +169,7 @@ fn usage() -> String {
          --seconds N          latency sending time and idle CPU window (default {})\n\n\
          monitoring options:\n\
          --users N            one steady size of N services instead of 1 000 and 10 000, no ceiling (smoke run)\n\
+         --ceiling-only       only the ceiling part\n\
          --seconds N          steady measuring window (default {})\n\nscenarios:\n",
         startup::DEFAULT_RUNS,
         notifications::DEFAULT_RUNS,

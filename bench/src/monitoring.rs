@@ -78,6 +78,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     let binary = herald::locate(options.herald.as_deref())?;
     let window = options.seconds.unwrap_or(DEFAULT_WINDOW);
     let sizes: Vec<u64> = match options.users {
+        _ if options.ceiling_only => Vec::new(),
         Some(n) => vec![n],
         None => STEADY_SIZES.to_vec(),
     };

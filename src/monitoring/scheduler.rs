@@ -75,6 +75,9 @@ pub struct Scheduler {
     metrics: SchedulerMetrics,
 }
 
+/// Checks claimed ahead per check slot (512 slots: 8 192 claimed).
+const CLAIMED_PER_SLOT: usize = 16;
+
 /// What the scheduler's tasks share.
 struct Shared {
     service: MonitoringService,
@@ -113,8 +116,11 @@ impl Scheduler {
             probes: Mutex::new(ProbeCache::default()),
             quantum_ms: i64::try_from(self.config.start_quantum_ms).unwrap_or(i64::MAX),
         });
-        // Claimed and not yet finished: at most two rounds of check slots.
-        let claimed = Arc::new(Semaphore::new(slots * 2));
+        // Claimed and not yet finished. Claims look one tick ahead, so the
+        // bound must hold a tick's worth of checks at the highest rate one
+        // instance can run (thousands per second); it still bounds memory
+        // (a claimed row is about a kilobyte) when targets stall.
+        let claimed = Arc::new(Semaphore::new(slots * CLAIMED_PER_SLOT));
         let (tx, rx) = mpsc::channel::<ResultIn>(slots * 2);
         let linger = Duration::from_millis(self.config.result_linger_ms);
         let writer =
@@ -133,14 +139,16 @@ impl Scheduler {
             // polling for what became due since the last one. Claim until
             // nothing more is due or the claimed bound is reached.
             loop {
-                let free = claimed.available_permits().min(slots);
+                // One claim takes up to two slots' worth of rows: fewer,
+                // larger claims at high rates.
+                let free = claimed.available_permits().min(slots * 2);
                 if free == 0 {
                     // Every claimed slot is taken: wait for a quarter of them
                     // to come back rather than for the next tick, or an
                     // instance could claim no more than the bound per tick.
                     tokio::select! {
                         _ = cancel.cancelled() => break,
-                        done = claimed.acquire_many((slots / 4).max(1) as u32) => {
+                        done = claimed.acquire_many((slots / 2).max(1) as u32) => {
                             if done.is_err() {
                                 break;
                             }

@@ -189,6 +189,47 @@ both!(
     alerts_are_for_operators_and_filters_are_checked,
 );
 
+/// Two instances on one PostgreSQL database share the outbox: every
+/// delivery is sent once.
+#[tokio::test]
+async fn two_instances_send_each_delivery_once() {
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, quick).await else { return };
+    let peer = app.peer().await;
+    let receiver = Receiver::start().await;
+    webhook(&app, &receiver.url(), "warning").await;
+    let conditions: Vec<herald::alerts::Condition> = (0..30)
+        .map(|i| herald::alerts::Condition {
+            key: format!("database.test_{i}"),
+            severity: "warning".into(),
+            message: format!("condition {i}"),
+            value: None,
+            threshold: None,
+        })
+        .collect();
+    // Both instances observe the same conditions: each fires once.
+    let (a, b) = tokio::join!(
+        app.state.alerts.observe("database", &conditions),
+        peer.state.alerts.observe("database", &conditions)
+    );
+    assert_eq!(a.expect("observe").len() + b.expect("observe").len(), 30, "each condition fired by one instance");
+    receiver.wait_for(30).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let mut keys: Vec<String> = receiver
+        .seen
+        .lock()
+        .expect("seen")
+        .accepted
+        .iter()
+        .map(|(_, _, body)| body["alert"]["key"].as_str().unwrap_or_default().to_string())
+        .collect();
+    keys.sort();
+    let before = keys.len();
+    keys.dedup();
+    assert_eq!((before, keys.len()), (30, 30), "30 deliveries, none twice");
+    peer.stop().await.expect("stop peer");
+    app.stop().await.expect("stop");
+}
+
 async fn channels_are_managed_by_admins_with_write_only_secrets(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else { return };
     let receiver = Receiver::start().await;

@@ -58,6 +58,7 @@ both!(
     holding_the_pool_fires_a_utilization_alert_that_resolves,
     slow_statements_fire_a_query_time_alert,
     failing_queries_fire_a_critical_error_rate_alert,
+    memory_over_the_configured_limit_fires_a_warning,
 );
 
 async fn samples_and_the_report_describe_the_database(backend: Backend) {
@@ -277,5 +278,36 @@ async fn failing_queries_fire_a_critical_error_rate_alert(backend: Backend) {
     );
     let metrics = app.call(Method::GET, "/metrics", None, None).await;
     assert!(metrics.text.contains("herald_db_errors_total"), "errors counted in /metrics too");
+    app.stop().await.expect("stop");
+}
+
+async fn memory_over_the_configured_limit_fires_a_warning(backend: Backend) {
+    // The configured limit applies only where no cgroup limit does.
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        manual(c);
+        c.performance.memory_limit_mb = Some(16);
+    })
+    .await
+    else {
+        return;
+    };
+    inbox_channel(&app).await;
+    sample(&app).await;
+    let s = sample(&app).await;
+    if s.memory.limit_source != "configured" {
+        eprintln!("SKIPPING the memory alert: a {} limit applies here", s.memory.limit_source);
+        app.stop().await.expect("stop");
+        return;
+    }
+    assert_eq!(s.memory.limit_bytes, 16 * 1024 * 1024);
+    // This test process holds far more than 80 % of 16 MiB.
+    assert!(s.memory.ratio > 0.8, "{:?}", s.memory);
+    let fired = firing(&app, "database.memory").await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0]["severity"], "warning");
+    assert_eq!(fired[0]["threshold"], 0.8);
+    notified(&app, "memory limit").await;
+    sample(&app).await;
+    assert_eq!(firing(&app, "database.memory").await.len(), 1, "fires once while it lasts");
     app.stop().await.expect("stop");
 }
