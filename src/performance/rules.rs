@@ -101,6 +101,7 @@ mod tests {
             pool: PoolSample { size: 5, idle: 4, in_use: 1, waiting: 0, max: 10, utilization: 0.1 },
             acquire_wait: Quantiles { p50_ms: 0.1, p95_ms: 0.2, p99_ms: 0.3 },
             queries: QuerySample { count: 100, per_second: 6.7, avg_ms: 2.0, p95_ms: 5.0, p99_ms: 9.0 },
+            operations: vec![],
             slow_queries: SlowSample { count: 0, threshold_ms: 1000, top: vec![] },
             errors: ErrorSample { count: 0, rate: 0.0 },
             memory: MemorySample {

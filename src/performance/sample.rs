@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::storage::instrument::{SlowStatement, Totals};
+use crate::storage::instrument::{OperationPercentiles, SlowStatement, Totals};
 use crate::storage::{Db, PoolFigures};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -18,6 +18,10 @@ pub struct Sample {
     pub pool: PoolSample,
     pub acquire_wait: Quantiles,
     pub queries: QuerySample,
+    /// Per repository operation: calls, errors and average since start-up,
+    /// p95/p99 over its most recent 256 calls; busiest first.
+    #[serde(default)]
+    pub operations: Vec<OperationPercentiles>,
     pub slow_queries: SlowSample,
     pub errors: ErrorSample,
     pub memory: MemorySample,
@@ -182,6 +186,7 @@ pub fn build(
             p95_ms: recent.p95_ms,
             p99_ms: recent.p99_ms,
         },
+        operations: m.operation_percentiles(),
         slow_queries: SlowSample {
             count: totals.slow.saturating_sub(before.slow),
             threshold_ms: slow_threshold_ms,

@@ -77,13 +77,29 @@ pub struct Totals {
     pub slow: u64,
 }
 
-/// Running totals for one operation.
+/// Recent timings kept per operation for its percentiles.
+const OPERATION_WINDOW: usize = 256;
+
+/// Running totals for one operation, and its most recent timings.
 #[derive(Debug, Clone, Default)]
 struct OperationStats {
     calls: u64,
     errors: u64,
     total_ms: f64,
     max_ms: f64,
+    recent: VecDeque<f32>,
+}
+
+/// One operation's figures: totals since start-up, percentiles over its
+/// most recent calls (up to 256).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct OperationPercentiles {
+    pub operation: String,
+    pub calls: u64,
+    pub errors: u64,
+    pub avg_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// Percentiles over the most recent samples.
@@ -143,6 +159,10 @@ impl DbMetrics {
             s.errors += u64::from(fault);
             s.total_ms += ms;
             s.max_ms = s.max_ms.max(ms);
+            if s.recent.len() == OPERATION_WINDOW {
+                s.recent.pop_front();
+            }
+            s.recent.push_back(ms as f32);
         }
         if elapsed >= self.slow_threshold {
             self.slow_queries.inc();
@@ -187,6 +207,31 @@ impl DbMetrics {
             errors: self.errors_total(),
             slow: self.slow_queries_total(),
         }
+    }
+
+    /// Per-operation figures with p95/p99, busiest first.
+    pub fn operation_percentiles(&self) -> Vec<OperationPercentiles> {
+        let ops = match self.operations.lock() {
+            Ok(ops) => ops.clone(),
+            Err(_) => return Vec::new(),
+        };
+        let mut out: Vec<_> = ops
+            .into_iter()
+            .map(|(operation, s)| {
+                let mut recent: Vec<f64> = s.recent.iter().map(|v| f64::from(*v)).collect();
+                recent.sort_by(f64::total_cmp);
+                OperationPercentiles {
+                    operation: operation.to_string(),
+                    calls: s.calls,
+                    errors: s.errors,
+                    avg_ms: if s.calls == 0 { 0.0 } else { s.total_ms / s.calls as f64 },
+                    p95_ms: quantile(&recent, 0.95),
+                    p99_ms: quantile(&recent, 0.99),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.operation.cmp(&b.operation)));
+        out
     }
 
     /// The slowest statements seen, worst first.

@@ -187,7 +187,98 @@ both!(
     a_flapping_condition_waits_out_the_hold_before_resolving,
     failed_deliveries_retry_across_a_restart_and_then_give_up,
     alerts_are_for_operators_and_filters_are_checked,
+    a_firing_alert_is_emailed_through_a_real_smtp_server,
 );
+
+/// A plain aiosmtpd on 127.0.0.1 that writes each accepted message as a JSON line.
+const SMTPD: &str = r#"
+import asyncio, json, sys
+from aiosmtpd.smtp import SMTP
+out = sys.argv[1]
+class Handler:
+    async def handle_DATA(self, server, session, envelope):
+        with open(out, "a") as f:
+            f.write(json.dumps({"to": envelope.rcpt_tos, "data": envelope.content.decode("utf-8", "replace")}) + "\n")
+        return "250 2.0.0 accepted"
+async def main():
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(Handler(), hostname="herald-test"), "127.0.0.1", 0)
+    print("listening", server.sockets[0].getsockname()[1], flush=True)
+    await loop.run_in_executor(None, sys.stdin.read)
+    server.close()
+asyncio.run(main())
+"#;
+
+/// aiosmtpd from `.tools/venv` (installed by scripts/setup): `None` (skip)
+/// when missing outside CI.
+fn smtp_server(dir: &std::path::Path) -> Option<(std::process::Child, u16)> {
+    use std::io::{BufRead, BufReader};
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/venv/bin/python");
+    if !python.exists() {
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0"),
+            "{} missing: run scripts/setup",
+            python.display()
+        );
+        eprintln!("*** SKIPPING the SMTP delivery test: run scripts/setup ***");
+        return None;
+    }
+    let script = dir.join("smtpd.py");
+    std::fs::write(&script, SMTPD).expect("script");
+    let mut child = std::process::Command::new(python)
+        .arg(&script)
+        .arg(dir.join("received.jsonl"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start aiosmtpd");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("a line");
+    let port = line.strip_prefix("listening ").and_then(|p| p.trim().parse().ok()).expect("aiosmtpd listening");
+    Some((child, port))
+}
+
+async fn a_firing_alert_is_emailed_through_a_real_smtp_server(backend: Backend) {
+    let dir = tempfile::tempdir().expect("dir");
+    let Some((mut smtpd, port)) = smtp_server(dir.path()) else { return };
+    let Some(app) = TestApp::spawn_with(backend, quick).await else {
+        let _ = smtpd.kill();
+        return;
+    };
+    let body = json!({"name": "mail", "kind": "email", "config": {"host": "127.0.0.1", "port": port,
+                      "security": "none", "from": "herald@example.com", "to": ["ops@example.com"]}});
+    let created = app.post("/api/v1/alert-channels", &app.admin_token, body).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let condition = herald::alerts::Condition {
+        key: "database.mail_test".into(),
+        severity: "critical".into(),
+        message: "mail test condition".into(),
+        value: Some(1.0),
+        threshold: Some(0.5),
+    };
+    app.state.alerts.observe("database", &[condition]).await.expect("observe");
+    let received = dir.path().join("received.jsonl");
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = std::fs::read_to_string(&received).unwrap_or_default();
+        if !text.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = smtpd.kill();
+    let _ = smtpd.wait();
+    let mail: Value = serde_json::from_str(text.lines().next().expect("one email received")).expect("json");
+    assert_eq!(mail["to"], json!(["ops@example.com"]));
+    let data = mail["data"].as_str().unwrap_or_default();
+    assert!(data.contains("mail test condition"), "{data}");
+    assert!(data.contains("CRITICAL"), "{data}");
+    let alerts = alerts(&app, "?source=database").await;
+    let id = alerts[0]["id"].as_i64().expect("id");
+    let detail = app.get(&format!("/api/v1/alerts/{id}"), &app.admin_token).await;
+    assert_eq!(detail.json["deliveries"][0]["state"], "delivered", "{}", detail.text);
+    app.stop().await.expect("stop");
+}
 
 /// Two instances on one PostgreSQL database share the outbox: every
 /// delivery is sent once.

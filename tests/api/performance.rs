@@ -75,6 +75,14 @@ async fn samples_and_the_report_describe_the_database(backend: Backend) {
     assert!(reply.json["samples"].as_array().is_some_and(|s| s.len() >= 3), "{}", reply.text);
     assert_eq!(current["pool"]["max"], app.config.max_connections());
     assert!(current["queries"]["count"].as_u64().is_some_and(|n| n > 0), "the sampler's own queries count");
+    // Per operation: the sampler's own insert is there with its percentiles.
+    let insert = current["operations"]
+        .as_array()
+        .and_then(|ops| ops.iter().find(|o| o["operation"] == "performance.insert"))
+        .unwrap_or_else(|| panic!("performance.insert in {}", current["operations"]));
+    assert!(insert["calls"].as_u64().is_some_and(|c| c >= 2), "{insert}");
+    assert!(insert["p99_ms"].as_f64() >= insert["p95_ms"].as_f64(), "{insert}");
+    assert!(insert["p95_ms"].as_f64().is_some_and(|v| v > 0.0), "{insert}");
     assert!(current["memory"]["rss_bytes"].as_u64().is_some_and(|b| b > 1_000_000));
     assert!(current["memory"]["limit_bytes"].as_u64() > current["memory"]["rss_bytes"].as_u64());
     match backend {
