@@ -624,6 +624,16 @@ async fn alerts_are_for_operators_and_filters_are_checked(backend: Backend) {
     assert_eq!(rest.json["items"].as_array().map(Vec::len), Some(1));
     assert!(rest.json["next_cursor"].is_null());
     assert!(alerts(&app, "?source=service").await.is_empty());
+    // Time filters on the firing time.
+    let fired_at = warnings[0]["fired_at"].as_str().expect("fired_at").to_string();
+    let at = chrono::DateTime::parse_from_rfc3339(&fired_at).expect("time");
+    let before = (at - chrono::Duration::seconds(60)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let after = (at + chrono::Duration::seconds(60)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(alerts(&app, &format!("?from={before}&to={after}")).await.len(), 3);
+    assert!(alerts(&app, &format!("?from={after}")).await.is_empty());
+    assert!(alerts(&app, &format!("?to={before}")).await.is_empty());
+    let bad = app.get("/api/v1/alerts?from=yesterday", &operator).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
     // Escalation: the same condition, worse.
     app.state.alerts.observe("database", &[cond("database.a", "critical")]).await.expect("observe");
     let a = alerts(&app, "?severity=critical").await;
