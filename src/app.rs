@@ -24,6 +24,12 @@ use crate::realtime::{Bus, Hub, Listener, Realtime};
 use crate::state::{AppState, Services};
 use crate::storage::{self, Db, migrations};
 
+/// This process as instances name each other (monitoring leases and
+/// results, performance samples): host and process id.
+pub fn instance_name() -> String {
+    format!("{}:{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "herald".into()), std::process::id())
+}
+
 /// A connected, migrated herald, ready to serve.
 pub struct App {
     state: AppState,
@@ -55,15 +61,13 @@ impl App {
         let sender = Sender::new().context("starting the alert sender")?;
         let alerts = AlertService::new(db.clone(), notifications.clone(), sender, clock.clone(), config.alerts.clone());
         let deliveries = DeliveryMetrics::default();
-        let instance =
-            format!("{}:{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "herald".into()), std::process::id());
         let performance = PerformanceMonitor::new(
             db.clone(),
             alerts.clone(),
             clock.clone(),
             config.performance.clone(),
             config.pool.slow_query_ms,
-            instance,
+            instance_name(),
         );
         let monitoring = MonitoringService::start(db.clone(), notifications.clone(), checker, clock, bus.clone())
             .await

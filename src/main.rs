@@ -199,12 +199,7 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
 async fn report(config: Config, json: bool) -> anyhow::Result<()> {
     let db = storage::connect(&config).await?;
     migrations::run(&db).await?;
-    let now = chrono::Utc::now();
-    let store = herald::performance::store::PerformanceStore::new(db.clone());
-    let samples = store.since(None, now - chrono::Duration::hours(24)).await?;
-    let alerts = herald::alerts::store::AlertStore::new(db.clone()).firing("database").await?;
-    let alerts = alerts.into_iter().map(herald::alerts::wire::AlertOut::from).collect();
-    let report = herald::performance::report::build(now, db.backend(), &samples, alerts, &config.performance);
+    let report = herald::performance::report_from_storage(&db, None, chrono::Utc::now(), &config.performance).await?;
     db.close().await;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -20,7 +20,7 @@ use super::wire::{AlertDetailOut, AlertOut, ChannelOut};
 use crate::accounts::Role;
 use crate::http::error::{ApiError, FieldError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
-use crate::http::pagination::{DEFAULT_LIMIT, List, MAX_LIMIT, decode_cursor, encode_cursor};
+use crate::http::pagination::{DEFAULT_LIMIT, List, MAX_LIMIT, Page, decode_cursor};
 use crate::state::AppState;
 
 /// Who may read alerts.
@@ -98,13 +98,9 @@ async fn list_alerts(
     };
     let filter =
         AlertFilter { state: q.state, severity: q.severity, source: q.source, from: q.from, to: q.to, before_id };
-    let mut items: Vec<AlertOut> =
+    let items: Vec<AlertOut> =
         state.alerts.alerts(&filter, i64::from(limit) + 1).await?.into_iter().map(AlertOut::from).collect();
-    let next_cursor = (items.len() > limit as usize).then(|| {
-        items.truncate(limit as usize);
-        items.last().map(|a| encode_cursor(a.id))
-    });
-    Ok(Json(List { items, next_cursor: next_cursor.flatten() }))
+    Ok(Json(List::from_overfetch(items, Page { limit, after: 0 }, |a| a.id)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -86,7 +86,7 @@ impl AlertService {
     /// that source that holds (keys unique). New ones fire, worse ones
     /// escalate, firing ones no longer observed start their hold and
     /// resolve once it has passed. Returns the alerts that fired or resolved.
-    pub async fn observe(&self, source: &str, conditions: &[Condition]) -> Result<Vec<AlertRow>, AlertError> {
+    pub async fn observe(&self, source: &str, conditions: &[Condition]) -> Result<Vec<AlertRow>, StorageError> {
         let now = self.clock.now();
         let firing = self.store.firing(source).await?;
         let channels = self.store.channels().await?;

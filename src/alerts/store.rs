@@ -381,18 +381,6 @@ impl AlertStore {
 
     // --- deliveries -----------------------------------------------------
 
-    /// Enqueue one delivery on its own (a channel test).
-    pub async fn enqueue(&self, o: Outgoing, now: DateTime<Utc>) -> Result<i64, StorageError> {
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let mut tx = db.begin(&mut c).await?;
-            let id = enqueue!(db, tx, None::<i64>, o, now);
-            db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
-            Ok(id)
-        })
-    }
-
     pub async fn deliveries_of(&self, alert_id: i64) -> Result<Vec<DeliveryRow>, StorageError> {
         let sql = format!("SELECT {DELIVERY_COLUMNS} FROM alert_delivery WHERE alert_id = $1 ORDER BY id");
         let db = &self.db;
@@ -420,27 +408,17 @@ impl AlertStore {
         if due.is_none() {
             return Ok(None);
         }
-        match db.pool() {
-            Pool::Postgres(p) => {
-                let sql = format!(
-                    "UPDATE alert_delivery SET lease_until = $2 WHERE id = (SELECT id FROM alert_delivery \
-                     WHERE {DUE} ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-                     RETURNING {DELIVERY_COLUMNS}"
-                );
-                let mut c = db.acquire_write(p).await?;
-                let q = sqlx::query_as(&sql).bind(Ts(now)).bind(Ts(lease_until));
-                db.observe("alerts.claim_delivery", &sql, q.fetch_optional(&mut *c)).await
-            }
-            Pool::Sqlite(p) => {
-                let sql = format!(
-                    "UPDATE alert_delivery SET lease_until = $2 WHERE id = (SELECT id FROM alert_delivery \
-                     WHERE {DUE} ORDER BY next_attempt_at, id LIMIT 1) RETURNING {DELIVERY_COLUMNS}"
-                );
-                let mut c = db.acquire_write(p).await?;
-                let q = sqlx::query_as(&sql).bind(Ts(now)).bind(Ts(lease_until));
-                db.observe("alerts.claim_delivery", &sql, q.fetch_optional(&mut *c)).await
-            }
-        }
+        // PostgreSQL: another instance claiming the same row skips it.
+        let lock = if matches!(db.pool(), Pool::Postgres(_)) { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE alert_delivery SET lease_until = $2 WHERE id = (SELECT id FROM alert_delivery \
+             WHERE {DUE} ORDER BY next_attempt_at, id LIMIT 1{lock}) RETURNING {DELIVERY_COLUMNS}"
+        );
+        on_pool!(db, |p| {
+            let mut c = db.acquire_write(p).await?;
+            let q = sqlx::query_as(&sql).bind(Ts(now)).bind(Ts(lease_until));
+            db.observe("alerts.claim_delivery", &sql, q.fetch_optional(&mut *c)).await
+        })
     }
 
     /// The delivery was sent.

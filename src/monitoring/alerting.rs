@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::MonitoringService;
-use crate::alerts::{AlertError, AlertService, Condition};
+use super::{MonitoringError, MonitoringService};
+use crate::alerts::{AlertService, Condition};
 use crate::config::AlertsConfig;
 
 /// The conditions that hold now for these services.
@@ -61,14 +61,10 @@ pub fn conditions(
 }
 
 /// Evaluate service conditions once.
-pub async fn evaluate_once(monitoring: &MonitoringService, alerts: &AlertService) -> Result<(), AlertError> {
-    let now = monitoring.now();
-    let store = monitoring.store();
-    let services = store.alert_states().await?;
-    let windows = store.windows(now, 1_000).await?;
-    let current: Vec<_> = windows.into_iter().filter(|w| w.starts_at <= now).collect();
-    let in_maintenance = |id: i64| current.iter().any(|w| w.service_id.is_none_or(|s| s == id));
-    let conditions = conditions(&services, in_maintenance, now, alerts.config().tls_expiry_days);
+pub async fn evaluate_once(monitoring: &MonitoringService, alerts: &AlertService) -> Result<(), MonitoringError> {
+    let services = monitoring.store().alert_states().await?;
+    let in_maintenance = monitoring.in_maintenance().await?;
+    let conditions = conditions(&services, in_maintenance, monitoring.now(), alerts.config().tls_expiry_days);
     alerts.observe("service", &conditions).await?;
     Ok(())
 }

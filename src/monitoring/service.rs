@@ -81,8 +81,7 @@ impl MonitoringService {
         bus: Bus,
     ) -> Result<Self, StorageError> {
         let store = MonitoringStore::new(db.clone());
-        let name = format!("{}:{}", std::env::var("HOSTNAME").unwrap_or_else(|_| "herald".into()), std::process::id());
-        let instance_id = store.register_instance(&name, clock.now()).await?;
+        let instance_id = store.register_instance(&crate::app::instance_name(), clock.now()).await?;
         let changed = Default::default();
         Ok(Self { store, accounts: AccountStore::new(db), notifications, checker, clock, bus, instance_id, changed })
     }

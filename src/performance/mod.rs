@@ -11,4 +11,4 @@ pub mod rules;
 pub mod sample;
 pub mod store;
 
-pub use monitor::{PerformanceMonitor, firing_database_alerts, run_sampler};
+pub use monitor::{PerformanceMonitor, report_from_storage, run_sampler};

@@ -14,6 +14,7 @@ use super::sample::{self, Previous, Sample};
 use super::store::PerformanceStore;
 use super::{memory, rules};
 use crate::alerts::AlertService;
+use crate::alerts::store::AlertStore;
 use crate::alerts::wire::AlertOut;
 use crate::clock::Clock;
 use crate::config::PerformanceConfig;
@@ -96,10 +97,7 @@ impl PerformanceMonitor {
 
     pub async fn report(&self) -> Result<Report, StorageError> {
         let i = &self.inner;
-        let now = i.clock.now();
-        let samples = self.samples(now - chrono::Duration::hours(24)).await?;
-        let alerts = firing_database_alerts(&i.alerts).await?;
-        Ok(report::build(now, i.db.backend(), &samples, alerts, &i.config))
+        report_from_storage(&i.db, Some(&i.instance), i.clock.now(), &i.config).await
     }
 
     pub fn config(&self) -> &PerformanceConfig {
@@ -107,9 +105,18 @@ impl PerformanceMonitor {
     }
 }
 
-/// The database alerts firing now, as the API renders them.
-pub async fn firing_database_alerts(alerts: &AlertService) -> Result<Vec<AlertOut>, StorageError> {
-    Ok(alerts.store().firing("database").await?.into_iter().map(AlertOut::from).collect())
+/// The report over the last day of stored samples of `instance` (default:
+/// the instance that sampled last) and the firing database alerts: what the
+/// API serves for this instance and `herald report` prints.
+pub async fn report_from_storage(
+    db: &Db,
+    instance: Option<&str>,
+    now: DateTime<Utc>,
+    config: &PerformanceConfig,
+) -> Result<Report, StorageError> {
+    let samples = PerformanceStore::new(db.clone()).since(instance, now - chrono::Duration::hours(24)).await?;
+    let alerts = AlertStore::new(db.clone()).firing("database").await?.into_iter().map(AlertOut::from).collect();
+    Ok(report::build(now, db.backend(), &samples, alerts, config))
 }
 
 /// Sample every `sample_interval_seconds` until cancelled.
