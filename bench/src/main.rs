@@ -49,6 +49,10 @@ pub struct Options {
     pub rate: Option<u64>,
     /// Only the ceiling part (monitoring).
     pub ceiling_only: bool,
+    /// Only this backend, `postgres` or `sqlite` (monitoring).
+    pub backend: Option<String>,
+    /// Start the ceiling at this many services at 10 s (monitoring).
+    pub ceiling_from: Option<u64>,
 }
 
 /// One benchmark scenario: its CLI name, a one-line description and entry point.
@@ -134,6 +138,11 @@ fn parse(args: &[OsString]) -> Result<Option<(String, Options)>, String> {
             "--rate" => options.rate = Some(positive(&flag, &value("a number")?)?),
             "--herald" => options.herald = Some(PathBuf::from(value("a path")?)),
             "--ceiling-only" => options.ceiling_only = true,
+            "--ceiling-from" => options.ceiling_from = Some(positive(&flag, &value("a number")?)?),
+            "--backend" => match value("postgres or sqlite")?.as_str() {
+                b @ ("postgres" | "sqlite") => options.backend = Some(b.to_owned()),
+                other => return Err(format!("--backend must be postgres or sqlite, not {other:?}")),
+            },
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
             _ if scenario.is_some() => return Err(format!("unexpected argument {arg:?}")),
             _ => scenario = Some(arg),
@@ -170,6 +179,8 @@ fn usage() -> String {
          monitoring options:\n\
          --users N            one steady size of N services instead of 1 000 and 10 000, no ceiling (smoke run)\n\
          --ceiling-only       only the ceiling part\n\
+         --ceiling-from N     start the ceiling at N services at 10 s (steps: 10 000, 20 000, 40 000, 50 000, 60 000, 80 000)\n\
+         --backend B          only `postgres` or `sqlite`\n\
          --seconds N          steady measuring window (default {})\n\nscenarios:\n",
         startup::DEFAULT_RUNS,
         notifications::DEFAULT_RUNS,

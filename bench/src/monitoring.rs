@@ -37,7 +37,7 @@ const CEILING_INTERVAL: u64 = 10;
 pub const DEFAULT_WINDOW: u64 = 180;
 const STEADY_SIZES: [u64; 2] = [1_000, 10_000];
 /// Services at a 10 s interval per ceiling step: 1 000 to 8 000 checks/s.
-const CEILING_STEPS: [u64; 5] = [10_000, 20_000, 40_000, 60_000, 80_000];
+const CEILING_STEPS: [u64; 6] = [10_000, 20_000, 40_000, 50_000, 60_000, 80_000];
 const CEILING_WINDOW: u64 = 60;
 const READY: Duration = Duration::from_secs(60);
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -86,7 +86,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     // main prints the header (date, machine, command).
     let mut out = vec![format!(
         "- herald: `{}` (HERALD_ENV=production: pool max 20; monitoring at its defaults: 512 checks in flight, \
-         claims every 250 ms, results gathered for up to 1 s and stored up to 500 per transaction)\n- target: a keep-alive HTTP/1.1 server in \
+         claims every 1 s for what falls due before the next, results gathered for up to 1 s and stored up to 500 per transaction)\n- target: a keep-alive HTTP/1.1 server in \
          the bench process answering `200 ok` at http://{}/ (every service checks it; its CPU is in \"bench\")\n\
          - window: {window} s per steady size after a {INTERVAL} s warm-up; ceiling steps {CEILING_WINDOW} s each at a \
          {CEILING_INTERVAL} s interval\n- reference: Uptime Kuma 2.5.3 ≈ 4–5.6 ms CPU per check, ≈ 80 KB per \
@@ -117,15 +117,18 @@ pub fn run(options: &Options) -> Result<(), String> {
         "sustained",
     ]);
     let mut verdicts = Vec::new();
-    let cluster = if ["initdb", "postgres", "psql"].iter().all(|b| PgCluster::bin(b).is_some()) {
+    let want_pg = options.backend.as_deref() != Some("sqlite");
+    let cluster = if want_pg && ["initdb", "postgres", "psql"].iter().all(|b| PgCluster::bin(b).is_some()) {
         eprintln!("starting a throwaway PostgreSQL cluster...");
         Some(PgCluster::start()?)
     } else {
         None
     };
-    let backends: Vec<Option<&PgCluster>> = match &cluster {
-        Some(c) => vec![Some(c), None],
-        None => vec![None],
+    let backends: Vec<Option<&PgCluster>> = match (&cluster, options.backend.as_deref()) {
+        (Some(c), Some("postgres")) => vec![Some(c)],
+        (None, Some("postgres")) => return Err("--backend postgres: no PostgreSQL binaries found".into()),
+        (Some(c), _) => vec![Some(c), None],
+        (None, _) => vec![None],
     };
     for pg in backends {
         let name = if pg.is_some() { "postgres" } else { "sqlite" };
@@ -165,7 +168,7 @@ pub fn run(options: &Options) -> Result<(), String> {
             continue;
         }
         eprintln!("{name} / ceiling:");
-        let steps = ceiling_run(&binary, pg, &target)?;
+        let steps = ceiling_run(&binary, pg, &target, options.ceiling_from.unwrap_or(0))?;
         let mut best = None;
         for w in &steps {
             ceiling.row(vec![
@@ -343,13 +346,13 @@ fn steady_run(binary: &Path, pg: Option<&PgCluster>, target: &Target, n: u64, wi
     Ok(w)
 }
 
-fn ceiling_run(binary: &Path, pg: Option<&PgCluster>, target: &Target) -> Result<Vec<Window>, String> {
+fn ceiling_run(binary: &Path, pg: Option<&PgCluster>, target: &Target, from: u64) -> Result<Vec<Window>, String> {
     let rig = Rig::start(binary, pg)?;
     thread::sleep(Duration::from_secs(3));
     let rss_empty = proc::rss_kib(rig.herald.pid())?;
     let mut have = 0;
     let mut out = Vec::new();
-    for &n in &CEILING_STEPS {
+    for &n in CEILING_STEPS.iter().filter(|&&n| n >= from) {
         rig.create(have, n, CEILING_INTERVAL, target.addr)?;
         have = n;
         eprintln!("  {n} services at {CEILING_INTERVAL} s; settling...");

@@ -1,8 +1,8 @@
 //! The check scheduler: every tick (1 s), claim the services that fall
 //! due before the next tick (on PostgreSQL under a lease, so each due check
 //! is claimed by one instance), start each check at its due time (rounded
-//! up to a quantum, 250 ms) with bounded concurrency, and hand the results to one writer that stores
-//! them in batches.
+//! up to a quantum, 250 ms) with bounded concurrency, and hand the results
+//! to writers that store them in batches.
 //!
 //! Due times stay on each service's own grid (`next_due`), so checks do not
 //! drift; a check ends at its timeout; a dead instance's leases expire and
@@ -123,8 +123,13 @@ impl Scheduler {
         let claimed = Arc::new(Semaphore::new(slots * CLAIMED_PER_SLOT));
         let (tx, rx) = mpsc::channel::<ResultIn>(slots * 2);
         let linger = Duration::from_millis(self.config.result_linger_ms);
-        let writer =
-            tokio::spawn(write_results(shared.clone(), rx, self.config.result_batch, linger, self.metrics.clone()));
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let writers: Vec<_> = (0..self.config.result_writers.max(1))
+            .map(|_| {
+                let writer = write_results(shared.clone(), rx.clone(), self.config.result_batch, linger);
+                tokio::spawn(writer)
+            })
+            .collect();
         let period = Duration::from_millis(self.config.claim_interval_ms.max(10));
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -180,7 +185,7 @@ impl Scheduler {
         // Checks in flight finish (each ends at its timeout) and their
         // results are written before the writer stops.
         drop(tx);
-        let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), futures_util::future::join_all(writers)).await;
     }
 
     /// Claim up to `limit` services due within `ahead`, each with its next
@@ -328,31 +333,40 @@ impl Job {
 /// Store results in batches: what arrives within `linger` of the first
 /// result, up to `batch`, in one transaction. Each transaction costs a
 /// commit (an fsync on SQLite); gathering for a moment turns a steady
-/// trickle of results into a few transactions per second. Stored or not,
-/// the batch's services are no longer held: a failed write leaves their
-/// due times where they were, so they are claimed and checked again.
+/// trickle of results into a few transactions per second. Several writers
+/// share the queue: one gathers (holding the receiver) while the others
+/// write, so at high rates the database works on more than one batch at a
+/// time; at low rates each batch is still one gathering's worth, so no
+/// transaction is added. Stored or not, the batch's services are no longer
+/// held: a failed write leaves their due times where they were, so they
+/// are claimed and checked again.
 async fn write_results(
     shared: Arc<Shared>,
-    mut rx: mpsc::Receiver<ResultIn>,
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<ResultIn>>>,
     batch: usize,
     linger: Duration,
-    metrics: SchedulerMetrics,
 ) {
     let batch = batch.max(1);
-    let mut buffer = Vec::with_capacity(batch);
-    while rx.recv_many(&mut buffer, batch).await > 0 {
-        let deadline = tokio::time::Instant::now() + linger;
-        while buffer.len() < batch {
-            let room = batch - buffer.len();
-            match tokio::time::timeout_at(deadline, rx.recv_many(&mut buffer, room)).await {
-                Ok(n) if n > 0 => {}
-                _ => break,
+    loop {
+        let results = {
+            let mut rx = rx.lock().await;
+            let mut buffer = Vec::with_capacity(batch);
+            if rx.recv_many(&mut buffer, batch).await == 0 {
+                return;
             }
-        }
-        let results = std::mem::take(&mut buffer);
+            let deadline = tokio::time::Instant::now() + linger;
+            while buffer.len() < batch {
+                let room = batch - buffer.len();
+                match tokio::time::timeout_at(deadline, rx.recv_many(&mut buffer, room)).await {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
+            buffer
+        };
         let ids: Vec<i64> = results.iter().map(|r| r.service_id).collect();
         if let Err(e) = shared.service.record(results).await {
-            metrics.write_failures.inc();
+            shared.metrics.write_failures.inc();
             tracing::error!(error = %e, "could not store a batch of check results");
         }
         let mut held = shared.held.lock().unwrap_or_else(|p| p.into_inner());

@@ -31,6 +31,8 @@ async fn empty_database_bootstraps_one_admin_once(backend: Backend) {
         assert_eq!(mode, "wal");
         let cache: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(pool).await.unwrap();
         assert_eq!(cache, -1024, "each pooled connection's page cache is capped at pool.sqlite_cache_kib");
+        let temp: i64 = sqlx::query_scalar("PRAGMA temp_store").fetch_one(pool).await.unwrap();
+        assert_eq!(temp, 2, "temporary files, statement journals among them, stay in memory");
     }
     // A second start on the same database migrates nothing and creates no second admin.
     let again = App::build(config.clone()).await.expect("restart");
