@@ -297,12 +297,6 @@ pub struct PoolConfig {
     /// the file), so the total is this × the pool size: SQLite's default of
     /// about 2 MiB would reach 40 MiB with a production pool of 20.
     pub sqlite_cache_kib: u64,
-    /// SQLite page cache of the one connection every write goes through,
-    /// in KiB. Only it writes, so its cache stays valid between
-    /// transactions (a pooled connection's cache is dropped whenever
-    /// another one has written); a check result batch otherwise spent a
-    /// third of its time re-reading pages from the operating system.
-    pub sqlite_writer_cache_kib: u64,
     /// How often idle connections are pinged and bad ones dropped.
     pub health_check_interval_seconds: u64,
     /// First delay between connection attempts at start-up; doubles each time.
@@ -351,7 +345,6 @@ impl Default for PoolConfig {
             statement_timeout_ms: 15_000,
             sqlite_busy_timeout_ms: 5_000,
             sqlite_cache_kib: 1_024,
-            sqlite_writer_cache_kib: 16_384,
             health_check_interval_seconds: 30,
             connect_retry_initial_ms: 250,
             connect_retry_max_ms: 10_000,
@@ -437,7 +430,6 @@ impl Config {
         for (key, value) in [
             ("pool.acquire_timeout_ms", p.acquire_timeout_ms),
             ("pool.sqlite_cache_kib", p.sqlite_cache_kib),
-            ("pool.sqlite_writer_cache_kib", p.sqlite_writer_cache_kib),
             ("pool.health_check_interval_seconds", p.health_check_interval_seconds),
             ("pool.connect_retry_initial_ms", p.connect_retry_initial_ms),
             ("pool.connect_retry_max_ms", p.connect_retry_max_ms),

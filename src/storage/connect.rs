@@ -50,21 +50,11 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
                 // Idle connections are checked by the health loop instead of a
                 // ping on every acquire, which would add a round trip to each query.
                 .test_before_acquire(false)
-                .connect_with(options.clone())
+                .connect_with(options)
                 .await
                 .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
-            // Every write goes through this one connection (behind the write
-            // gate), opened on first use, after the migrations.
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(0)
-                .acquire_timeout(Duration::from_millis(p.acquire_timeout_ms))
-                .idle_timeout(Some(Duration::from_secs(p.idle_timeout_seconds)))
-                .max_lifetime(Some(Duration::from_secs(p.max_lifetime_seconds)))
-                .test_before_acquire(false)
-                .connect_lazy_with(options.pragma("cache_size", format!("-{}", p.sqlite_writer_cache_kib)));
             tracing::info!(path = %path.display(), max_connections = max, "opened SQLite database (WAL)");
-            Ok(Db::new(Pool::Sqlite(pool), Some(writer), max, metrics))
+            Ok(Db::new(Pool::Sqlite(pool), max, metrics))
         }
         DatabaseTarget::Postgres(url) => {
             let shown = redact_url(url.expose());
@@ -113,7 +103,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
                 .await
                 .with_context(|| format!("cannot open the PostgreSQL pool at {shown}"))?;
             tracing::info!(url = %shown, max_connections = max, attempts = attempt, "connected to PostgreSQL");
-            Ok(Db::new(Pool::Postgres(pool), None, max, metrics))
+            Ok(Db::new(Pool::Postgres(pool), max, metrics))
         }
     }
 }

@@ -14,7 +14,6 @@ pub mod migrations;
 mod sizes;
 mod ts;
 
-use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -67,9 +66,6 @@ struct Inner {
     /// beats letting them spin in SQLite's busy handler, whose sleeps grow
     /// to 100 ms (a p99 of ~180 ms at 32 concurrent writers).
     write_gate: Option<tokio::sync::Mutex<()>>,
-    /// SQLite: the one connection writes go through (see
-    /// `pool.sqlite_writer_cache_kib`); readers use the pool.
-    sqlite_writer: Option<SqlitePool>,
 }
 
 /// A connection taken for a write: on SQLite it also holds the write gate.
@@ -108,10 +104,9 @@ pub struct PoolFigures {
 }
 
 impl Db {
-    fn new(pool: Pool, sqlite_writer: Option<SqlitePool>, max_connections: u32, metrics: DbMetrics) -> Self {
+    fn new(pool: Pool, max_connections: u32, metrics: DbMetrics) -> Self {
         let write_gate = matches!(pool, Pool::Sqlite(_)).then(|| tokio::sync::Mutex::new(()));
-        let waiting = AtomicI64::new(0);
-        Self { inner: Arc::new(Inner { pool, max_connections, metrics, waiting, write_gate, sqlite_writer }) }
+        Self { inner: Arc::new(Inner { pool, max_connections, metrics, waiting: AtomicI64::new(0), write_gate }) }
     }
 
     pub fn pool(&self) -> &Pool {
@@ -142,9 +137,8 @@ impl Db {
     }
 
     /// Take a connection for a write: on SQLite, first wait (in order) for
-    /// the write gate, then take the writer connection, so waiting writers
-    /// never hold connections that readers need and the writer's page cache
-    /// stays warm.
+    /// the write gate, then for a connection, so waiting writers never hold
+    /// connections that readers need.
     pub async fn acquire_write<DB: sqlx::Database>(
         &self,
         pool: &sqlx::Pool<DB>,
@@ -153,10 +147,7 @@ impl Db {
             Some(gate) => Some(gate.lock().await),
             None => None,
         };
-        // `DB` is SQLite exactly when the writer pool is set: the downcast
-        // only recovers the type the caller already matched on.
-        let writer = self.inner.sqlite_writer.as_ref().and_then(|w| (w as &dyn Any).downcast_ref::<sqlx::Pool<DB>>());
-        let conn = self.acquire(writer.unwrap_or(pool)).await?;
+        let conn = self.acquire(pool).await?;
         Ok(WriteConnection { conn, _gate: gate })
     }
 
@@ -227,9 +218,6 @@ impl Db {
 
     /// Close every connection; waits for borrowed ones to come back.
     pub async fn close(&self) {
-        if let Some(writer) = &self.inner.sqlite_writer {
-            writer.close().await;
-        }
         on_pool!(self, |p| p.close().await)
     }
 }

@@ -51,20 +51,6 @@ async fn fills_at(backend: Backend, env: Environment, max: Option<u32>, expected
         assert_eq!((f.max, f.size, f.in_use), (expected, expected, expected), "{f:?}");
         assert!((f.utilization - 1.0).abs() < 1e-9);
 
-        // SQLite writes have a connection of their own, with a larger page
-        // cache that stays valid because only it writes; PostgreSQL writes
-        // share the pool.
-        let write = db.acquire_write(p).await;
-        if db.backend() == "sqlite" {
-            let mut w = write.expect("the writer connection is free while readers hold the pool");
-            let cache: i64 = sqlx::query_scalar("PRAGMA cache_size").fetch_one(&mut *w).await.expect("cache_size");
-            assert_eq!(cache, -16_384, "the writer's cache is pool.sqlite_writer_cache_kib");
-            let temp: i64 = sqlx::query_scalar("PRAGMA temp_store").fetch_one(&mut *w).await.expect("temp_store");
-            assert_eq!(temp, 2, "statement journals stay in memory");
-        } else {
-            assert!(matches!(write, Err(StorageError::Unavailable)), "a PostgreSQL write waits for the pool");
-        }
-
         // One more waits, is counted as waiting, and times out.
         let waiter = {
             let db = db.clone();

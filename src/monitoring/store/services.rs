@@ -284,9 +284,7 @@ impl MonitoringStore {
                      AND id NOT IN (SELECT value FROM json_each($4)) ORDER BY next_check_at LIMIT $3"
                 );
                 let held = serde_json::to_string(held).unwrap_or_else(|_| "[]".into());
-                // On the writer connection: its cache holds the service rows
-                // the result writes keep touching.
-                let mut c = db.acquire_write(p).await?;
+                let mut c = db.acquire(p).await?;
                 let q = sqlx::query_as(&select).bind(Ts(now)).bind(Ts(horizon)).bind(limit).bind(held);
                 db.observe("monitoring.claim_due", &select, q.fetch_all(&mut *c)).await
             }
