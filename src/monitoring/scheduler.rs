@@ -183,7 +183,7 @@ impl Scheduler {
             }
         }
         // Checks in flight finish (each ends at its timeout) and their
-        // results are written before the writer stops.
+        // results are written before the writers stop.
         drop(tx);
         let _ = tokio::time::timeout(Duration::from_secs(10), futures_util::future::join_all(writers)).await;
     }
