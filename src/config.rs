@@ -145,7 +145,9 @@ pub struct AlertsConfig {
     pub retry_initial_ms: u64,
     /// Longest wait between attempts.
     pub retry_max_ms: u64,
-    /// How often the outbox is polled for due deliveries.
+    /// How often the outbox is polled for due deliveries: for retries, and
+    /// for deliveries an instance enqueued and died before sending. What
+    /// an instance enqueues itself it sends at once.
     pub poll_interval_ms: u64,
     /// A claimed delivery is held this long; a sender that dies gives it up then.
     pub lease_seconds: u64,
@@ -163,7 +165,7 @@ impl Default for AlertsConfig {
             max_attempts: 8,
             retry_initial_ms: 5_000,
             retry_max_ms: 600_000,
-            poll_interval_ms: 1_000,
+            poll_interval_ms: 5_000,
             lease_seconds: 60,
             batch: 20,
             tls_expiry_days: 14,

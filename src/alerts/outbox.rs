@@ -43,7 +43,9 @@ impl DeliveryMetrics {
     }
 }
 
-/// Send due deliveries until cancelled.
+/// Send due deliveries until cancelled: at once when this instance
+/// enqueues some, and every `poll_interval_ms` for retries that fall due and
+/// for deliveries another instance enqueued and did not send (it died).
 pub async fn run_outbox(alerts: AlertService, metrics: DeliveryMetrics, cancel: CancellationToken) {
     let poll = Duration::from_millis(alerts.config().poll_interval_ms.max(10));
     loop {
@@ -56,6 +58,7 @@ pub async fn run_outbox(alerts: AlertService, metrics: DeliveryMetrics, cancel: 
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(poll) => {}
+            _ = alerts.enqueued().notified() => {}
         }
     }
 }

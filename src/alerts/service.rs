@@ -6,9 +6,11 @@
 //! transaction. Channels are managed here too (secrets write-only).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use tokio::sync::Notify;
 
 use super::channels::{self, ChannelConfig, ChannelKind, Delivery, DeliveryError, Event, Sender, Severity};
 use super::store::{AlertFilter, AlertRow, AlertStore, ChannelFields, ChannelRow, Condition, DeliveryRow, Outgoing};
@@ -54,6 +56,9 @@ pub struct AlertService {
     sender: Sender,
     clock: Clock,
     config: AlertsConfig,
+    /// Wakes this instance's outbox worker when deliveries are enqueued, so
+    /// they go out now rather than at the next poll.
+    enqueued: Arc<Notify>,
 }
 
 impl AlertService {
@@ -65,7 +70,13 @@ impl AlertService {
             sender,
             clock,
             config,
+            enqueued: Arc::default(),
         }
+    }
+
+    /// Notified when this instance enqueues deliveries.
+    pub fn enqueued(&self) -> &Notify {
+        &self.enqueued
     }
 
     pub fn store(&self) -> &AlertStore {
@@ -131,6 +142,9 @@ impl AlertService {
                     changed.push(row);
                 }
             }
+        }
+        if !changed.is_empty() {
+            self.enqueued.notify_one();
         }
         Ok(changed)
     }

@@ -93,6 +93,20 @@ struct Shared {
     quantum_ms: i64,
 }
 
+impl Shared {
+    /// The first start-quantum boundary at least `after` from now, as a
+    /// runtime instant. Claims and result writes wake on the same
+    /// boundaries as check starts, so an instance with few checks wakes a
+    /// few times a second rather than at every phase of every timer: on a
+    /// lightly loaded instance each wake-up of a thread costs more CPU than
+    /// a check.
+    fn next_boundary(&self, after: Duration) -> tokio::time::Instant {
+        let now = self.service.now();
+        let at = round_up(now + chrono::Duration::from_std(after).unwrap_or_default(), self.quantum_ms);
+        tokio::time::Instant::now() + (at - now).to_std().unwrap_or(after)
+    }
+}
+
 /// `at` rounded up to a multiple of `quantum_ms` since the epoch.
 fn round_up(at: DateTime<Utc>, quantum_ms: i64) -> DateTime<Utc> {
     let q = quantum_ms.max(1);
@@ -131,13 +145,17 @@ impl Scheduler {
             })
             .collect();
         let period = Duration::from_millis(self.config.claim_interval_ms.max(10));
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Claims fall on start-quantum boundaries about `period` apart,
+        // reckoned from the wall clock each time (as check starts are), so
+        // they stay on the same boundaries as the checks.
+        let early = Duration::from_millis(self.config.start_quantum_ms / 2);
+        let mut next_claim = shared.next_boundary(Duration::ZERO);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = tick.tick() => {}
+                _ = tokio::time::sleep_until(next_claim) => {}
             }
+            next_claim = shared.next_boundary(period.saturating_sub(early));
             shared.probes.lock().unwrap_or_else(|p| p.into_inner()).tick();
             // Claim what falls due before the next tick, and start each
             // check at its own due time: one claim per tick instead of
@@ -199,28 +217,21 @@ impl Scheduler {
     ) -> Result<Vec<(ServiceRow, DateTime<Utc>)>, crate::storage::StorageError> {
         let now = self.service.now();
         let horizon = now + chrono::Duration::from_std(ahead).unwrap_or_default();
-        let margin = self.config.lease_margin_seconds as i64;
+        let margin = i64::try_from(self.config.lease_margin_seconds).unwrap_or(i64::MAX);
         let held: Vec<i64> = shared.held.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
-        let plan = |row: &ServiceRow| {
-            let start = row.next_check_at.max(now);
-            let next = if row.kind == "heartbeat" {
-                // Past its deadline: report down once per interval until a beat comes.
-                now + chrono::Duration::seconds(row.interval_seconds.into())
-            } else {
-                domain::next_due(row.next_check_at, now, row.interval_seconds.into(), row.id)
-            };
-            // Held while its check can run; an instance that dies holds it no longer.
-            let lease_until = start + chrono::Duration::seconds(i64::from(row.timeout_seconds) + margin);
-            (next, lease_until)
-        };
-        let rows =
-            self.service.store().claim_due(self.service.instance_id(), now, horizon, limit as i64, &held, plan).await?;
+        let instance = self.service.instance_id();
+        let rows = self.service.store().claim_due(instance, now, horizon, limit as i64, &held, margin).await?;
         let mut held = shared.held.lock().unwrap_or_else(|p| p.into_inner());
         Ok(rows
             .into_iter()
             .map(|row| {
                 held.insert(row.id);
-                let next = plan(&row).0;
+                let next = if row.kind == "heartbeat" {
+                    // Past its deadline: report down once per interval until a beat comes.
+                    now + chrono::Duration::seconds(row.interval_seconds.into())
+                } else {
+                    domain::next_due(row.next_check_at, now, row.interval_seconds.into(), row.id)
+                };
                 (row, next)
             })
             .collect())
@@ -354,7 +365,7 @@ async fn write_results(
             if rx.recv_many(&mut buffer, batch).await == 0 {
                 return;
             }
-            let deadline = tokio::time::Instant::now() + linger;
+            let deadline = shared.next_boundary(linger);
             while buffer.len() < batch {
                 let room = batch - buffer.len();
                 match tokio::time::timeout_at(deadline, rx.recv_many(&mut buffer, room)).await {

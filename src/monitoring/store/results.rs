@@ -4,7 +4,7 @@
 //! never step the same service from the same state), releases the leases,
 //! and opens or resolves incidents — all committed together or not at all.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -29,8 +29,8 @@ pub struct ResultIn {
     pub cert_expires_at: Option<DateTime<Utc>>,
     /// Scheduled checks: the service's next due time, as planned when it
     /// was claimed (stored unless something already moved it later, such
-    /// as a heartbeat arriving). On SQLite the claim wrote nothing, so this
-    /// is what moves the schedule on.
+    /// as a heartbeat arriving). Claims do not move it: this is what moves
+    /// the schedule on.
     pub next_check_at: Option<DateTime<Utc>>,
 }
 
@@ -64,6 +64,8 @@ struct Current {
     successes: i32,
     failure_threshold: i32,
     recovery_threshold: i32,
+    /// In a maintenance window (its own or one for every service) now.
+    maintenance: bool,
 }
 
 /// A result's planned effects, before the incident statements run.
@@ -75,8 +77,8 @@ struct Planned {
 }
 
 /// Step every result from the current states, in order.
-fn plan(results: &[ResultIn], current: Vec<Current>, in_maintenance: &dyn Fn(i64) -> bool) -> Vec<Planned> {
-    let mut states: HashMap<i64, (State, i64, i64)> = current
+fn plan(results: &[ResultIn], current: Vec<Current>) -> Vec<Planned> {
+    let mut states: HashMap<i64, (State, i64, i64, bool)> = current
         .into_iter()
         .map(|c| {
             let state = State {
@@ -84,29 +86,24 @@ fn plan(results: &[ResultIn], current: Vec<Current>, in_maintenance: &dyn Fn(i64
                 failures: c.failures.into(),
                 successes: c.successes.into(),
             };
-            (c.id, (state, c.failure_threshold.into(), c.recovery_threshold.into()))
+            (c.id, (state, c.failure_threshold.into(), c.recovery_threshold.into(), c.maintenance))
         })
         .collect();
     let mut out = Vec::with_capacity(results.len());
     for (index, r) in results.iter().enumerate() {
         // A service deleted meanwhile: its result is dropped with it.
-        let Some((state, fail, recover)) = states.get_mut(&r.service_id) else { continue };
+        let Some((state, fail, recover, maintenance)) = states.get_mut(&r.service_id) else { continue };
         let before = state.status;
         let step = domain::step(*state, r.status, *fail, *recover);
         *state = step.state;
-        out.push(Planned { index, before, step, maintenance: in_maintenance(r.service_id) });
+        out.push(Planned { index, before, step, maintenance: *maintenance });
     }
     out
 }
 
-/// Incident statements and the maintenance lookup: the same SQL on both
-/// backends, run inside the caller's transaction `$tx`.
+/// Incident statements: the same SQL on both backends, run inside the
+/// caller's transaction `$tx`.
 macro_rules! incident_sql {
-    (maintenance, $db:expr, $tx:expr, $now:expr) => {{
-        const SQL: &str = "SELECT service_id FROM maintenance_window WHERE starts_at <= $1 AND ends_at > $1";
-        let q = sqlx::query_scalar::<_, Option<i64>>(SQL).bind(Ts($now));
-        $db.observe("monitoring.maintenance_now", SQL, q.fetch_all(&mut *$tx)).await?
-    }};
     (open, $db:expr, $tx:expr, $service:expr, $at:expr, $cause:expr) => {{
         const SQL: &str = "INSERT INTO service_incident (service_id, status, started_at, cause) \
                            VALUES ($1, 'open', $2, $3) \
@@ -178,10 +175,19 @@ fn last_per_service<'a>(results: &'a [ResultIn], planned: &'a [Planned]) -> Hash
     planned.iter().map(|p| (results[p.index].service_id, (p, &results[p.index]))).collect()
 }
 
-fn maintenance_set(rows: Vec<Option<i64>>) -> impl Fn(i64) -> bool {
-    let global = rows.iter().any(Option::is_none);
-    let ids: HashSet<i64> = rows.into_iter().flatten().collect();
-    move |id| global || ids.contains(&id)
+/// The states of the batch's services, with whether each is in a
+/// maintenance window at `$2` (a window without a service covers all);
+/// read in the same statement, since every statement is a round trip.
+macro_rules! current_sql {
+    ($ids:literal, $lock:literal) => {
+        concat!(
+            "SELECT id, status, failures, successes, failure_threshold, recovery_threshold, \
+             EXISTS (SELECT 1 FROM maintenance_window m WHERE (m.service_id = service.id OR m.service_id IS NULL) \
+             AND m.starts_at <= $2 AND m.ends_at > $2) AS maintenance FROM service WHERE id ",
+            $ids,
+            $lock
+        )
+    };
 }
 
 impl MonitoringStore {
@@ -197,30 +203,30 @@ impl MonitoringStore {
         match db.pool() {
             Pool::Postgres(p) => {
                 // Locked in id order: two batches never wait on each other in a cycle.
-                const CURRENT: &str = "SELECT id, status, failures, successes, failure_threshold, recovery_threshold \
-                                       FROM service WHERE id = ANY($1) ORDER BY id FOR UPDATE";
-                const METRICS: &str = "INSERT INTO service_metric (service_id, checked_at, status, \
-                                       status_code, instance_id, latency_us, error) \
-                                       SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::smallint[], \
-                                       $4::smallint[], $5::integer[], $6::integer[], $7::text[])";
-                const STATES: &str = "UPDATE service s SET status = u.status, failures = u.failures, \
-                                      successes = u.successes, last_checked_at = u.at, \
-                                      cert_expires_at = COALESCE(u.cert, s.cert_expires_at), \
-                                      next_check_at = GREATEST(s.next_check_at, COALESCE(u.next, s.next_check_at)), \
-                                      lease_until = CASE WHEN s.lease_owner = u.instance THEN NULL ELSE s.lease_until END, \
-                                      lease_owner = CASE WHEN s.lease_owner = u.instance THEN NULL ELSE s.lease_owner END \
-                                      FROM unnest($1::bigint[], $2::text[], $3::integer[], $4::integer[], \
-                                      $5::timestamptz[], $6::integer[], $7::timestamptz[], $8::timestamptz[]) \
-                                      AS u(id, status, failures, successes, at, instance, cert, next) \
-                                      WHERE s.id = u.id";
+                const CURRENT: &str = current_sql!("= ANY($1)", " ORDER BY id FOR UPDATE");
+                // The metrics and the new states in one statement (one round trip).
+                const STORE: &str = "WITH metrics AS (INSERT INTO service_metric (service_id, checked_at, status, \
+                                     status_code, instance_id, latency_us, error) \
+                                     SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::smallint[], \
+                                     $4::smallint[], $5::integer[], $6::integer[], $7::text[])) \
+                                     UPDATE service s SET status = u.status, failures = u.failures, \
+                                     successes = u.successes, last_checked_at = u.at, \
+                                     cert_expires_at = COALESCE(u.cert, s.cert_expires_at), \
+                                     next_check_at = GREATEST(s.next_check_at, COALESCE(u.next, s.next_check_at)), \
+                                     lease_until = CASE WHEN s.lease_owner = u.instance THEN NULL ELSE s.lease_until END, \
+                                     lease_owner = CASE WHEN s.lease_owner = u.instance THEN NULL ELSE s.lease_owner END \
+                                     FROM unnest($8::bigint[], $9::text[], $10::integer[], $11::integer[], \
+                                     $12::timestamptz[], $13::integer[], $14::timestamptz[], $15::timestamptz[]) \
+                                     AS u(id, status, failures, successes, at, instance, cert, next) \
+                                     WHERE s.id = u.id";
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
-                let q = sqlx::query_as::<_, Current>(CURRENT).bind(&ids);
+                let q = sqlx::query_as::<_, Current>(CURRENT).bind(&ids).bind(Ts(now));
                 let current = db.observe("monitoring.lock_states", CURRENT, q.fetch_all(&mut *tx)).await?;
-                let windows = incident_sql!(maintenance, db, tx, now);
-                let planned = plan(results, current, &maintenance_set(windows));
+                let planned = plan(results, current);
                 let rows: Vec<&ResultIn> = planned.iter().map(|p| &results[p.index]).collect();
-                let q = sqlx::query(METRICS)
+                let last = last_per_service(results, &planned);
+                let q = sqlx::query(STORE)
                     .bind(rows.iter().map(|r| r.service_id).collect::<Vec<_>>())
                     .bind(rows.iter().map(|r| r.checked_at).collect::<Vec<_>>())
                     .bind(
@@ -232,10 +238,7 @@ impl MonitoringStore {
                     .bind(rows.iter().map(|r| r.status_code).collect::<Vec<_>>())
                     .bind(rows.iter().map(|r| r.instance_id).collect::<Vec<_>>())
                     .bind(rows.iter().map(|r| r.latency_us).collect::<Vec<_>>())
-                    .bind(rows.iter().map(|r| r.error.clone()).collect::<Vec<_>>());
-                db.observe("monitoring.insert_metrics", METRICS, q.execute(&mut *tx)).await?;
-                let last = last_per_service(results, &planned);
-                let q = sqlx::query(STATES)
+                    .bind(rows.iter().map(|r| r.error.clone()).collect::<Vec<_>>())
                     .bind(last.keys().copied().collect::<Vec<_>>())
                     .bind(last.values().map(|(p, _)| p.step.state.status.as_str()).collect::<Vec<_>>())
                     .bind(last.values().map(|(p, _)| clamp(p.step.state.failures)).collect::<Vec<_>>())
@@ -244,14 +247,13 @@ impl MonitoringStore {
                     .bind(last.values().map(|(_, r)| r.instance_id).collect::<Vec<_>>())
                     .bind(last.values().map(|(_, r)| r.cert_expires_at).collect::<Vec<_>>())
                     .bind(last.values().map(|(_, r)| r.next_check_at).collect::<Vec<_>>());
-                db.observe("monitoring.update_states", STATES, q.execute(&mut *tx)).await?;
+                db.observe("monitoring.store_results", STORE, q.execute(&mut *tx)).await?;
                 let recorded = apply_incidents!(db, tx, results, planned);
                 db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
                 Ok(recorded)
             }
             Pool::Sqlite(p) => {
-                let current_sql = "SELECT id, status, failures, successes, failure_threshold, recovery_threshold \
-                                   FROM service WHERE id IN (SELECT value FROM json_each($1))";
+                const CURRENT: &str = current_sql!("IN (SELECT value FROM json_each($1))", "");
                 // Whole-batch statements over a JSON array: every statement
                 // is a round trip to sqlx's SQLite worker thread.
                 const METRICS: &str = "INSERT INTO service_metric (service_id, checked_at, status, \
@@ -275,10 +277,9 @@ impl MonitoringStore {
                 let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
-                let q = sqlx::query_as::<_, Current>(current_sql).bind(list);
-                let current = db.observe("monitoring.lock_states", current_sql, q.fetch_all(&mut *tx)).await?;
-                let windows = incident_sql!(maintenance, db, tx, now);
-                let planned = plan(results, current, &maintenance_set(windows));
+                let q = sqlx::query_as::<_, Current>(CURRENT).bind(list).bind(Ts(now));
+                let current = db.observe("monitoring.lock_states", CURRENT, q.fetch_all(&mut *tx)).await?;
+                let planned = plan(results, current);
                 if !planned.is_empty() {
                     let metrics: Vec<serde_json::Value> = planned
                         .iter()

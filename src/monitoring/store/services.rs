@@ -234,16 +234,23 @@ impl MonitoringStore {
     }
 
     /// Claim up to `limit` enabled services due by `horizon` (heartbeat
-    /// services: by `now`, since their check reads the last beat) and not
-    /// leased by a live claim, for `instance`.
+    /// services: by `now`, since their check reads the last beat), not
+    /// leased by a live claim and not in `held`, for `instance`. Rows come
+    /// back as they were: `next_check_at` is when each check is due; the
+    /// result write moves it on.
     ///
-    /// PostgreSQL (several instances): in one transaction the rows are read
-    /// with `FOR UPDATE SKIP LOCKED`, so each due check is claimed once, and
-    /// each gets its next due time and lease end from `plan`.
+    /// PostgreSQL (several instances): one statement leases the rows,
+    /// skipping rows another instance is claiming at that moment (`FOR
+    /// UPDATE SKIP LOCKED`), so each due check is claimed once; the lease
+    /// lasts from the due time (or now, if later) for the service's timeout
+    /// plus `lease_margin_seconds`, and an instance that dies mid-check
+    /// gives the service up then. One round trip and no transaction: a
+    /// claim was four (BEGIN, SELECT, UPDATE, COMMIT), each a wake-up of
+    /// herald and of the server.
     /// SQLite (one instance): nothing is written; the caller holds the
     /// services it claimed until their results are stored and passes them
-    /// as `held`, and the result write moves the due time. Each claim write
-    /// rewrote a page per service, as much again as the result itself.
+    /// as `held`. Each claim write rewrote a page per service, as much
+    /// again as the result itself.
     pub async fn claim_due(
         &self,
         instance: i32,
@@ -251,32 +258,29 @@ impl MonitoringStore {
         horizon: DateTime<Utc>,
         limit: i64,
         held: &[i64],
-        plan: impl Fn(&ServiceRow) -> (DateTime<Utc>, DateTime<Utc>),
+        lease_margin_seconds: i64,
     ) -> Result<Vec<ServiceRow>, StorageError> {
         let db = &self.db;
         const DUE: &str = "enabled AND next_check_at <= $2 AND (kind <> 'heartbeat' OR next_check_at <= $1) \
                            AND (lease_until IS NULL OR lease_until < $1)";
         match db.pool() {
             Pool::Postgres(p) => {
-                let select = format!(
-                    "SELECT {COLUMNS} FROM service WHERE {DUE} ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED"
+                // ARRAY(…) runs the locking read once, before the update.
+                let sql = format!(
+                    "UPDATE service SET lease_owner = $5, \
+                     lease_until = GREATEST(next_check_at, $1) + (timeout_seconds + $6) * interval '1 second' \
+                     WHERE id = ANY(ARRAY(SELECT id FROM service WHERE {DUE} AND id <> ALL($4) \
+                     ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED)) RETURNING {COLUMNS}"
                 );
-                const LEASE: &str = "UPDATE service s SET lease_owner = $1, lease_until = u.lease, next_check_at = u.next \
-                                     FROM unnest($2::bigint[], $3::timestamptz[], $4::timestamptz[]) \
-                                     AS u(id, next, lease) WHERE s.id = u.id";
                 let mut c = db.acquire_write(p).await?;
-                let mut tx = db.begin(&mut c).await?;
-                let q = sqlx::query_as(&select).bind(Ts(now)).bind(Ts(horizon)).bind(limit);
-                let rows: Vec<ServiceRow> = db.observe("monitoring.claim_due", &select, q.fetch_all(&mut *tx)).await?;
-                if rows.is_empty() {
-                    return Ok(rows);
-                }
-                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-                let (next, lease): (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) = rows.iter().map(&plan).unzip();
-                let q = sqlx::query(LEASE).bind(instance).bind(ids).bind(next).bind(lease);
-                db.observe("monitoring.lease", LEASE, q.execute(&mut *tx)).await?;
-                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
-                Ok(rows)
+                let q = sqlx::query_as(&sql)
+                    .bind(Ts(now))
+                    .bind(Ts(horizon))
+                    .bind(limit)
+                    .bind(held)
+                    .bind(instance)
+                    .bind(lease_margin_seconds as f64);
+                db.observe("monitoring.claim_due", &sql, q.fetch_all(&mut *c)).await
             }
             Pool::Sqlite(p) => {
                 let select = format!(
