@@ -95,11 +95,10 @@ struct Shared {
 
 impl Shared {
     /// The first start-quantum boundary at least `after` from now, as a
-    /// runtime instant. Claims and result writes wake on the same
-    /// boundaries as check starts, so an instance with few checks wakes a
-    /// few times a second rather than at every phase of every timer: on a
-    /// lightly loaded instance each wake-up of a thread costs more CPU than
-    /// a check.
+    /// runtime instant. Claims and result writes keep to the grid check
+    /// starts are on, so an instance with few checks wakes a few times a
+    /// second rather than at every phase of every timer: on a lightly
+    /// loaded instance each wake-up of a thread costs more CPU than a check.
     fn next_boundary(&self, after: Duration) -> tokio::time::Instant {
         let now = self.service.now();
         let at = round_up(now + chrono::Duration::from_std(after).unwrap_or_default(), self.quantum_ms);

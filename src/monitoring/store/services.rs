@@ -265,11 +265,14 @@ impl MonitoringStore {
                            AND (lease_until IS NULL OR lease_until < $1)";
         match db.pool() {
             Pool::Postgres(p) => {
-                // ARRAY(…) runs the locking read once, before the update.
+                // ARRAY(…) runs the locking read once, before the update;
+                // NOT IN (SELECT …) is a hashed lookup, where `<> ALL` would
+                // scan the held list (thousands at high rates) for every row.
                 let sql = format!(
                     "UPDATE service SET lease_owner = $5, \
                      lease_until = GREATEST(next_check_at, $1) + (timeout_seconds + $6) * interval '1 second' \
-                     WHERE id = ANY(ARRAY(SELECT id FROM service WHERE {DUE} AND id <> ALL($4) \
+                     WHERE id = ANY(ARRAY(SELECT id FROM service WHERE {DUE} \
+                     AND id NOT IN (SELECT unnest($4::bigint[])) \
                      ORDER BY next_check_at LIMIT $3 FOR UPDATE SKIP LOCKED)) RETURNING {COLUMNS}"
                 );
                 let mut c = db.acquire_write(p).await?;
