@@ -429,10 +429,13 @@ async fn the_scheduler_checks_once_per_interval(backend: Backend) {
     let body =
         json!({"name": "tick", "kind": "http", "target": target.url(), "interval_seconds": 10, "timeout_seconds": 2});
     let id = create(&app, &app.admin_token, body).await["id"].as_i64().expect("id");
-    // The first check falls somewhere in the first interval, then every 10 s.
-    tokio::time::sleep(Duration::from_secs(31)).await;
+    // The first check falls somewhere in the first interval, then every
+    // 10 s; each is stored up to about 1.5 s after it starts (the start
+    // quantum, then the writer's linger to a quantum boundary). In 33 s the
+    // third is always stored and a fifth cannot have started.
+    tokio::time::sleep(Duration::from_secs(33)).await;
     let stored = results(&app, id).await;
-    assert!((3..=4).contains(&stored.len()), "{} checks in 31 s at a 10 s interval", stored.len());
+    assert!((3..=4).contains(&stored.len()), "{} checks in 33 s at a 10 s interval", stored.len());
     for pair in stored.windows(2) {
         let gap = (pair[1].2 - pair[0].2).num_milliseconds();
         assert!((9_500..=10_700).contains(&gap), "checks {gap} ms apart");
