@@ -146,7 +146,9 @@ impl Scheduler {
         let period = Duration::from_millis(self.config.claim_interval_ms.max(10));
         // Claims fall on start-quantum boundaries about `period` apart,
         // reckoned from the wall clock each time (as check starts are), so
-        // they stay on the same boundaries as the checks.
+        // they stay on the same boundaries as the checks. The next one is
+        // reckoned from half a quantum short of `period`: waking a moment
+        // after a boundary must not push it a whole quantum later.
         let early = Duration::from_millis(self.config.start_quantum_ms / 2);
         let mut next_claim = shared.next_boundary(Duration::ZERO);
         loop {
