@@ -62,9 +62,11 @@ pub fn conditions(
 
 /// Evaluate service conditions once.
 pub async fn evaluate_once(monitoring: &MonitoringService, alerts: &AlertService) -> Result<(), MonitoringError> {
-    let services = monitoring.store().alert_states().await?;
+    let now = monitoring.now();
+    let tls_days = alerts.config().tls_expiry_days;
+    let services = monitoring.store().alert_states(now + chrono::Duration::days(tls_days.into())).await?;
     let in_maintenance = monitoring.in_maintenance().await?;
-    let conditions = conditions(&services, in_maintenance, monitoring.now(), alerts.config().tls_expiry_days);
+    let conditions = conditions(&services, in_maintenance, now, tls_days);
     alerts.observe("service", &conditions).await?;
     Ok(())
 }

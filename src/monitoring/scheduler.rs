@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::checks::{CheckStatus, Outcome, Probe};
 use super::domain;
 use super::service::{MonitoringError, MonitoringService, stored_probe, to_result};
-use super::store::{ResultIn, ServiceRow};
+use super::store::{DueRow, ResultIn};
 use crate::config::MonitoringConfig;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -180,19 +180,19 @@ impl Scheduler {
                     }
                     continue;
                 }
-                let due = match self.claim(&shared, free, period).await {
+                let (claimed_rows, due) = match self.claim(&shared, free, period).await {
                     Ok(due) => due,
                     Err(e) => {
                         tracing::warn!(error = %e, "could not claim due checks; retrying next tick");
                         break;
                     }
                 };
-                let full = due.len() == free;
-                for (row, next) in due {
+                let full = claimed_rows == free;
+                for (row, next, probe) in due {
                     let Ok(permit) = claimed.clone().acquire_owned().await else { break };
                     let job = Job { shared: shared.clone(), tx: tx.clone() };
                     tokio::spawn(async move {
-                        job.run(row, next).await;
+                        job.run(row, next, probe).await;
                         drop(permit);
                     });
                 }
@@ -208,34 +208,90 @@ impl Scheduler {
     }
 
     /// Claim up to `limit` services due within `ahead`, each with its next
-    /// due time, as read before the claim (so `next_check_at` is when each
-    /// is due now).
+    /// due time and its parsed probe (or why its stored settings cannot be
+    /// checked), as read before the claim (so `next_check_at` is when each
+    /// is due now), and how many rows were claimed (a few may have been
+    /// deleted meanwhile).
     async fn claim(
         &self,
         shared: &Shared,
         limit: usize,
         ahead: Duration,
-    ) -> Result<Vec<(ServiceRow, DateTime<Utc>)>, crate::storage::StorageError> {
+    ) -> Result<(usize, Vec<Claimed>), MonitoringError> {
         let now = self.service.now();
         let horizon = now + chrono::Duration::from_std(ahead).unwrap_or_default();
         let margin = i64::try_from(self.config.lease_margin_seconds).unwrap_or(i64::MAX);
         let held: Vec<i64> = shared.held.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
         let instance = self.service.instance_id();
-        let rows = self.service.store().claim_due(instance, now, horizon, limit as i64, &held, margin).await?;
+        let store = self.service.store();
+        let rows = store.claim_due(instance, now, horizon, limit as i64, &held, margin).await?;
+        shared.held.lock().unwrap_or_else(|p| p.into_inner()).extend(rows.iter().map(|r| r.id));
+        let probes = match self.probes(shared, &rows).await {
+            Ok(probes) => probes,
+            Err(e) => {
+                // Unchecked: no longer held, so the next claim takes them again.
+                let mut held = shared.held.lock().unwrap_or_else(|p| p.into_inner());
+                rows.iter().for_each(|r| _ = held.remove(&r.id));
+                return Err(e);
+            }
+        };
+        let count = rows.len();
         let mut held = shared.held.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(rows
+        let claimed = rows
             .into_iter()
-            .map(|row| {
-                held.insert(row.id);
+            .zip(probes)
+            .filter_map(|(row, probe)| {
+                // Deleted since the claim: nothing to check.
+                let Some(probe) = probe else {
+                    held.remove(&row.id);
+                    return None;
+                };
                 let next = if row.kind == "heartbeat" {
                     // Past its deadline: report down once per interval until a beat comes.
                     now + chrono::Duration::seconds(row.interval_seconds.into())
                 } else {
                     domain::next_due(row.next_check_at, now, row.interval_seconds.into(), row.id)
                 };
-                (row, next)
+                Some((row, next, probe))
             })
-            .collect())
+            .collect();
+        Ok((count, claimed))
+    }
+
+    /// The parsed probe of each claimed row, in order: kept ones as they
+    /// are, the rest (first claims after a start, changed settings) read in
+    /// one query, parsed and kept. `None` for a service deleted meanwhile.
+    async fn probes(&self, shared: &Shared, rows: &[DueRow]) -> Result<Vec<Option<ProbeOrError>>, MonitoringError> {
+        let mut out: Vec<Option<ProbeOrError>> = {
+            let mut cache = shared.probes.lock().unwrap_or_else(|p| p.into_inner());
+            rows.iter().map(|row| cache.get(row).map(Ok)).collect()
+        };
+        let missing: Vec<i64> = rows.iter().zip(&out).filter(|(_, p)| p.is_none()).map(|(r, _)| r.id).collect();
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let services = self.service.store().services_by_id(&missing).await?;
+        let mut parsed: HashMap<i64, ProbeOrError> = HashMap::with_capacity(services.len());
+        {
+            let mut cache = shared.probes.lock().unwrap_or_else(|p| p.into_inner());
+            for service in services {
+                let probe = match stored_probe(&service) {
+                    Ok(probe) => {
+                        let probe = Arc::new(probe);
+                        cache.put(service.id, service.updated_at, probe.clone());
+                        Ok(probe)
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                parsed.insert(service.id, probe);
+            }
+        }
+        for (row, slot) in rows.iter().zip(out.iter_mut()) {
+            if slot.is_none() {
+                *slot = parsed.get(&row.id).cloned();
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -259,14 +315,14 @@ struct CachedProbe {
 const PROBE_IDLE_TICKS: u64 = 3_600;
 
 impl ProbeCache {
-    fn get(&mut self, row: &ServiceRow) -> Option<Arc<Probe>> {
+    fn get(&mut self, row: &DueRow) -> Option<Arc<Probe>> {
         let entry = self.entries.get_mut(&row.id).filter(|e| e.updated_at == row.updated_at)?;
         entry.used = self.ticks;
         Some(entry.probe.clone())
     }
 
-    fn put(&mut self, row: &ServiceRow, probe: Arc<Probe>) {
-        self.entries.insert(row.id, CachedProbe { updated_at: row.updated_at, probe, used: self.ticks });
+    fn put(&mut self, id: i64, updated_at: DateTime<Utc>, probe: Arc<Probe>) {
+        self.entries.insert(id, CachedProbe { updated_at, probe, used: self.ticks });
     }
 
     fn tick(&mut self) {
@@ -278,6 +334,12 @@ impl ProbeCache {
     }
 }
 
+/// A parsed probe, or why the stored settings cannot be checked.
+type ProbeOrError = Result<Arc<Probe>, String>;
+
+/// A claimed service, when it is next due, and its probe.
+type Claimed = (DueRow, DateTime<Utc>, ProbeOrError);
+
 /// One claimed check.
 struct Job {
     shared: Arc<Shared>,
@@ -285,7 +347,7 @@ struct Job {
 }
 
 impl Job {
-    async fn run(self, row: ServiceRow, next: DateTime<Utc>) {
+    async fn run(self, row: DueRow, next: DateTime<Utc>, probe: ProbeOrError) {
         let shared = &self.shared;
         let service = &shared.service;
         // Claimed ahead of time: wait for the due time, rounded up to the
@@ -301,7 +363,7 @@ impl Job {
         let lag = (started - row.next_check_at).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
         shared.metrics.lag.observe(lag);
         shared.metrics.in_flight.inc();
-        let (outcome, status) = match self.probe(&row) {
+        let (outcome, status) = match probe {
             Ok(probe) => service.run_probe(&row, &probe).await,
             // Stored settings this herald cannot run (validated on write, so
             // only after a downgrade or a hand edit): a failed check with the
@@ -329,16 +391,6 @@ impl Job {
         if self.tx.send(stored).await.is_err() {
             shared.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&row.id);
         }
-    }
-
-    fn probe(&self, row: &ServiceRow) -> Result<Arc<Probe>, MonitoringError> {
-        let mut cache = self.shared.probes.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(probe) = cache.get(row) {
-            return Ok(probe);
-        }
-        let probe = Arc::new(stored_probe(row)?);
-        cache.put(row, probe.clone());
-        Ok(probe)
     }
 }
 

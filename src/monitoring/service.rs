@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use super::checks::{self, CheckStatus, Checker, HeartbeatProbe, Kind, Outcome, Probe};
 use super::domain::{self, RawSettings, Settings, Violation};
 use super::store::{
-    Action, IncidentChange, IncidentFilter, MonitoringStore, NewService, Recorded, ResultIn, ServiceRow, ServiceUpdate,
+    Action, DueRow, IncidentChange, IncidentFilter, MonitoringStore, NewService, Recorded, ResultIn, ServiceRow,
+    ServiceUpdate,
 };
 use super::wire::{Event, IncidentOut, ServiceOut};
 use crate::accounts::AccountStore;
@@ -221,7 +222,7 @@ impl MonitoringService {
         let Probe::Heartbeat(heartbeat) = stored_probe(&service)? else {
             return Err(MonitoringError::NotFound);
         };
-        self.store.beat(service.id, now, now + beat_window(&service, &heartbeat)).await?;
+        self.store.beat(service.id, now, now + beat_window(service.interval_seconds, &heartbeat)).await?;
         let result = ResultIn {
             service_id: service.id,
             checked_at: now,
@@ -242,7 +243,7 @@ impl MonitoringService {
     pub async fn check_now(&self, id: i64) -> Result<CheckedNow, MonitoringError> {
         let service = self.get(id).await?;
         let (outcome, status) = self.run_check(&service).await?;
-        let result = to_result(&service, &outcome, status, self.clock.now(), self.instance_id);
+        let result = to_result(&service.due(), &outcome, status, self.clock.now(), self.instance_id);
         self.record(vec![result]).await?;
         let service = self.get(id).await?;
         Ok(CheckedNow { outcome, status, service })
@@ -250,12 +251,12 @@ impl MonitoringService {
 
     /// Run the check of a stored service; the status has the latency threshold applied.
     pub async fn run_check(&self, service: &ServiceRow) -> Result<(Outcome, CheckStatus), MonitoringError> {
-        Ok(self.run_probe(service, &stored_probe(service)?).await)
+        Ok(self.run_probe(&service.due(), &stored_probe(service)?).await)
     }
 
     /// Run `probe`, the parsed check of `service` (the scheduler keeps
     /// probes parsed between checks); the status has the latency threshold applied.
-    pub async fn run_probe(&self, service: &ServiceRow, probe: &Probe) -> (Outcome, CheckStatus) {
+    pub async fn run_probe(&self, service: &DueRow, probe: &Probe) -> (Outcome, CheckStatus) {
         let outcome = match probe {
             Probe::Heartbeat(heartbeat) => heartbeat_outcome(service, heartbeat, self.clock.now()),
             probe => {
@@ -405,7 +406,7 @@ impl MonitoringService {
 
 /// Build the stored result of one check.
 pub fn to_result(
-    service: &ServiceRow,
+    service: &DueRow,
     outcome: &Outcome,
     status: CheckStatus,
     at: DateTime<Utc>,
@@ -440,16 +441,16 @@ pub fn stored_probe(service: &ServiceRow) -> Result<Probe, MonitoringError> {
 }
 
 /// How long after a beat the next one must arrive: the interval plus the grace.
-fn beat_window(service: &ServiceRow, heartbeat: &HeartbeatProbe) -> chrono::Duration {
-    chrono::Duration::seconds(i64::from(service.interval_seconds))
+fn beat_window(interval_seconds: i32, heartbeat: &HeartbeatProbe) -> chrono::Duration {
+    chrono::Duration::seconds(i64::from(interval_seconds))
         + chrono::Duration::from_std(heartbeat.grace()).unwrap_or_default()
 }
 
 /// A heartbeat service is "checked" when its deadline passes: down, since
 /// no beat moved the deadline.
-fn heartbeat_outcome(service: &ServiceRow, heartbeat: &HeartbeatProbe, now: DateTime<Utc>) -> Outcome {
+fn heartbeat_outcome(service: &DueRow, heartbeat: &HeartbeatProbe, now: DateTime<Utc>) -> Outcome {
     let error = match service.last_beat_at {
-        Some(at) if now - at < beat_window(service, heartbeat) => {
+        Some(at) if now - at < beat_window(service.interval_seconds, heartbeat) => {
             return Outcome {
                 status: CheckStatus::Up,
                 latency: std::time::Duration::ZERO,

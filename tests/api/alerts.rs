@@ -13,6 +13,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use herald::on_pool;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -188,6 +189,7 @@ both!(
     failed_deliveries_retry_across_a_restart_and_then_give_up,
     alerts_are_for_operators_and_filters_are_checked,
     a_firing_alert_is_emailed_through_a_real_smtp_server,
+    a_certificate_expiring_soon_raises_a_warning_until_renewed,
 );
 
 /// A plain aiosmtpd on 127.0.0.1 that writes each accepted message as a JSON line.
@@ -493,6 +495,42 @@ async fn a_down_service_fires_once_and_resolves_through_every_channel(backend: B
         detail.text
     );
     assert!(quiet.events().is_empty(), "the database-only channel heard nothing");
+    app.stop().await.expect("stop");
+}
+
+/// Set a service's stored certificate expiry, as a TLS check would.
+async fn expires_in(app: &TestApp, id: i64, days: i64) {
+    const SQL: &str = "UPDATE service SET cert_expires_at = $2 WHERE id = $1";
+    let at = herald::storage::Ts(chrono::Utc::now() + chrono::Duration::days(days));
+    on_pool!(app.db, |p| sqlx::query(SQL).bind(id).bind(at).execute(p).await.map(|_| ()).expect("expiry"));
+}
+
+async fn a_certificate_expiring_soon_raises_a_warning_until_renewed(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, quick).await else { return };
+    let target = Target::start().await;
+    // Three healthy services: one certificate expires within the 14 days
+    // warned of, one later, one has already expired (a TLS check reports
+    // that as down; the expiry warning is for certificates still valid).
+    let (soon, later, expired) =
+        (service(&app, &target).await, service(&app, &target).await, service(&app, &target).await);
+    for (id, days) in [(soon, 5), (later, 30), (expired, -1)] {
+        check(&app, id).await;
+        expires_in(&app, id, days).await;
+    }
+    evaluate(&app).await;
+    let fired = alerts(&app, "?state=firing").await;
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0]["key"], format!("service.{soon}.tls_expiry"));
+    assert_eq!(fired[0]["severity"], "warning");
+    assert!((fired[0]["value"].as_f64().expect("days left") - 5.0).abs() <= 0.1, "{fired:?}");
+
+    // Renewed: the service no longer raises anything, and the alert resolves.
+    expires_in(&app, soon, 90).await;
+    evaluate(&app).await;
+    assert!(alerts(&app, "?state=firing").await.is_empty());
+    let all = alerts(&app, "").await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["state"], "resolved");
     app.stop().await.expect("stop");
 }
 

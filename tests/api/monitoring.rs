@@ -31,6 +31,7 @@ both!(
     tcp_checks_see_a_listener_open_and_close,
     heartbeats_arrive_and_go_missing,
     the_scheduler_checks_once_per_interval,
+    the_scheduler_checks_a_changed_service_as_changed,
 );
 
 /// What the local HTTP target answers.
@@ -441,6 +442,55 @@ async fn the_scheduler_checks_once_per_interval(backend: Backend) {
         assert!((9_500..=10_700).contains(&gap), "checks {gap} ms apart");
     }
     assert!(stored.iter().all(|r| r.0 == 0));
+    app.stop().await.expect("stop");
+}
+
+/// Polls the stored results of `id` until one checked after `after`
+/// arrives (the scheduler's next check), for up to `within`.
+async fn next_result(
+    app: &TestApp,
+    id: i64,
+    after: chrono::DateTime<chrono::Utc>,
+    within: Duration,
+) -> (i16, i32, chrono::DateTime<chrono::Utc>) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(r) = results(app, id).await.into_iter().find(|r| r.2 > after) {
+            return r;
+        }
+        assert!(std::time::Instant::now() < deadline, "no check of service {id} after {after} within {within:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The scheduler keeps each service's parsed check between checks; a
+/// change to the settings is checked from the next check on.
+async fn the_scheduler_checks_a_changed_service_as_changed(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.monitoring.scheduler = true;
+        c.monitoring.claim_interval_ms = 100;
+    })
+    .await
+    else {
+        return;
+    };
+    let (healthy, failing) = (Target::start().await, Target::start().await);
+    failing.set(Mode::Failing);
+    let body = json!({"name": "moving", "kind": "http", "target": healthy.url(), "interval_seconds": 10, "timeout_seconds": 2});
+    let id = create(&app, &app.admin_token, body).await["id"].as_i64().expect("id");
+    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    let first = next_result(&app, id, epoch, Duration::from_secs(13)).await;
+    assert_eq!(first.0, 0, "the healthy target's check is up");
+
+    let path = format!("/api/v1/services/{id}");
+    let moved = app.call(Method::PATCH, &path, Some(&app.admin_token), Some(json!({"target": failing.url()}))).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+    // A check claimed just before the change (claims look 100 ms ahead,
+    // starts round up to 250 ms) may still start under the old settings.
+    let changed_at = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let next = next_result(&app, id, changed_at, Duration::from_secs(14)).await;
+    assert_ne!(next.0, 0, "the check after the change reached the failing target");
+    assert!(failing.hits.load(Ordering::SeqCst) >= 1);
     app.stop().await.expect("stop");
 }
 

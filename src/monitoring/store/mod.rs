@@ -13,7 +13,7 @@ pub use incidents::{Action, IncidentFilter, IncidentRow, TimelineRow};
 pub use maintenance::WindowRow;
 pub use results::{IncidentChange, Recorded, ResultIn};
 pub use rollups::{DAY, HOUR, Rolled, RollupRow};
-pub use services::{NewService, ServiceRow, ServiceUpdate};
+pub use services::{DueRow, NewService, ServiceRow, ServiceUpdate};
 
 use crate::storage::Db;
 
