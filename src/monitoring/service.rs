@@ -271,22 +271,33 @@ impl MonitoringService {
     /// Store results, then announce what they changed.
     pub async fn record(&self, results: Vec<ResultIn>) -> Result<Vec<Recorded>, MonitoringError> {
         let recorded = self.store.record(&results, self.clock.now()).await?;
-        if recorded.iter().any(|r| r.step.changed) {
-            self.changed.notify_one();
-        }
-        for r in recorded.iter().filter(|r| r.step.changed || r.incident.is_some()) {
-            self.announce(r).await;
-        }
+        self.announce(&recorded).await;
         Ok(recorded)
     }
 
-    async fn announce(&self, r: &Recorded) {
-        if r.step.changed
-            && let Ok(Some(row)) = self.store.service(r.service_id).await
-        {
-            self.publish_status(&row).await;
+    /// Announce new statuses, then incident changes. The changed services
+    /// are read in one query: a read per change (every service changes on
+    /// its first check) was a burst of connection checkouts, and each
+    /// checkout returned to the pool only after a ping, so a burst opened
+    /// new connections up to the pool's maximum.
+    async fn announce(&self, recorded: &[Recorded]) {
+        let mut changed: Vec<i64> = recorded.iter().filter(|r| r.step.changed).map(|r| r.service_id).collect();
+        if !changed.is_empty() {
+            self.changed.notify_one();
+            changed.sort_unstable();
+            changed.dedup();
+            match self.store.services_by_id(&changed).await {
+                Ok(rows) => {
+                    let events = rows
+                        .into_iter()
+                        .map(|row| Event::Status { service: &ServiceOut::from(row) }.to_json())
+                        .collect();
+                    self.bus.channel_many("services", events).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not read changed services to announce them"),
+            }
         }
-        if let Some((incident_id, change)) = r.incident {
+        for (incident_id, change) in recorded.iter().filter_map(|r| r.incident) {
             let event = match change {
                 IncidentChange::Opened => "opened",
                 IncidentChange::Resolved => "resolved",

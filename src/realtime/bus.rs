@@ -84,16 +84,40 @@ impl Bus {
 
     /// Send a rendered message to every socket on `channel`, on every instance.
     pub async fn channel(&self, channel: &str, message: String) {
-        let wire = Wire::Channel { ch: channel.to_string(), m: message };
-        let payload = wire.to_json();
-        match wire {
-            Wire::Channel { ch, m } if !self.distributed() || payload.len() > MAX_PAYLOAD => {
-                if self.distributed() {
-                    tracing::warn!(channel = %ch, bytes = payload.len(), "channel message too large for NOTIFY; delivered on this instance only");
+        self.channel_many(channel, vec![message]).await;
+    }
+
+    /// Send several rendered messages to every socket on `channel`, on
+    /// every instance, in order: one round trip for all of them (a burst of
+    /// status changes was a connection checkout and a NOTIFY each).
+    pub async fn channel_many(&self, channel: &str, messages: Vec<String>) {
+        const SQL: &str = "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i";
+        let mut payloads = Vec::with_capacity(messages.len());
+        for m in messages {
+            let wire = Wire::Channel { ch: channel.to_string(), m };
+            let payload = wire.to_json();
+            match wire {
+                Wire::Channel { ch, m } if !self.distributed() || payload.len() > MAX_PAYLOAD => {
+                    if self.distributed() {
+                        tracing::warn!(channel = %ch, bytes = payload.len(), "channel message too large for NOTIFY; delivered on this instance only");
+                    }
+                    self.hub.to_channel(&ch, Arc::from(m));
                 }
-                self.hub.to_channel(&ch, Arc::from(m));
+                _ => payloads.push(payload),
             }
-            _ => self.notify_raw(payload).await,
+        }
+        if payloads.is_empty() {
+            return;
+        }
+        if let Pool::Postgres(p) = self.db.pool() {
+            let sent = async {
+                let mut c = self.db.acquire(p).await?;
+                let q = sqlx::query(SQL).bind(CHANNEL).bind(&payloads);
+                self.db.observe("realtime.notify_many", SQL, q.execute(&mut *c)).await
+            };
+            if let Err(e) = sent.await {
+                tracing::warn!(error = %e, events = payloads.len(), "could not publish realtime events");
+            }
         }
     }
 

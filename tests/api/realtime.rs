@@ -349,6 +349,29 @@ async fn postgres_a_notification_created_on_one_instance_reaches_a_socket_on_ano
     a.stop().await.expect("stop a");
 }
 
+/// A batch of channel messages (the statuses one batch of check results
+/// changed) is one NOTIFY round trip and reaches another instance whole and
+/// in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_batch_of_channel_messages_reaches_another_instance_in_order() {
+    let Some(a) = TestApp::spawn(Backend::Postgres).await else { return };
+    let b = a.peer().await;
+    let (_, operator) = a.user_with_token("ops@example.com", "operator").await;
+    let (mut on_b, _) = Ws::subscribed(&b, &operator, None).await;
+    on_b.send(json!({"type": "channels:subscribe", "channel": "services"})).await;
+    assert_eq!(on_b.recv().await["type"], "channels:subscribed");
+    let batch: Vec<String> =
+        (1..=5).map(|id| json!({"type": "service:status", "service": {"id": id}}).to_string()).collect();
+    a.state.realtime.bus.channel_many("services", batch).await;
+    for id in 1..=5 {
+        let m = on_b.recv().await;
+        assert_eq!((m["type"].as_str(), m["service"]["id"].as_i64()), (Some("service:status"), Some(id)), "{m}");
+    }
+    assert!(on_b.recv_within(Duration::from_millis(300)).await.is_none(), "each message once");
+    b.stop().await.expect("stop b");
+    a.stop().await.expect("stop a");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_reconnecting_socket_gets_everything_missed_on_both_instances_once() {
     let Some(a) = TestApp::spawn(Backend::Postgres).await else { return };
