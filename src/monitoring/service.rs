@@ -186,7 +186,7 @@ impl MonitoringService {
             ServiceUpdate { settings: &settings, target: &probe.target(), config: &probe.config_json(), next_check_at };
         let row = self.store.update_service(id, update, now).await?.ok_or(MonitoringError::NotFound)?;
         if settings.enabled != base.enabled {
-            self.publish_status(&row).await;
+            self.publish_statuses(vec![row.clone()]).await;
         }
         Ok(row)
     }
@@ -287,13 +287,7 @@ impl MonitoringService {
             changed.sort_unstable();
             changed.dedup();
             match self.store.services_by_id(&changed).await {
-                Ok(rows) => {
-                    let events = rows
-                        .into_iter()
-                        .map(|row| Event::Status { service: &ServiceOut::from(row) }.to_json())
-                        .collect();
-                    self.bus.channel_many("services", events).await;
-                }
+                Ok(rows) => self.publish_statuses(rows).await,
                 Err(e) => tracing::warn!(error = %e, "could not read changed services to announce them"),
             }
         }
@@ -307,9 +301,10 @@ impl MonitoringService {
         }
     }
 
-    async fn publish_status(&self, row: &ServiceRow) {
-        let service = ServiceOut::from(row.clone());
-        self.bus.channel("services", Event::Status { service: &service }.to_json()).await;
+    /// A `service:status` event for each row on the `services` channel, in one publish.
+    async fn publish_statuses(&self, rows: Vec<ServiceRow>) {
+        let events = rows.into_iter().map(|row| Event::Status { service: &ServiceOut::from(row) }.to_json()).collect();
+        self.bus.channel_many("services", events).await;
     }
 
     /// Send an incident event on the `incidents` channel, and an in-app

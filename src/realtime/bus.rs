@@ -91,7 +91,6 @@ impl Bus {
     /// every instance, in order: one round trip for all of them (a burst of
     /// status changes was a connection checkout and a NOTIFY each).
     pub async fn channel_many(&self, channel: &str, messages: Vec<String>) {
-        const SQL: &str = "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i";
         let mut payloads = Vec::with_capacity(messages.len());
         for m in messages {
             let wire = Wire::Channel { ch: channel.to_string(), m };
@@ -106,37 +105,29 @@ impl Bus {
                 _ => payloads.push(payload),
             }
         }
+        self.notify_all(&payloads).await;
+    }
+
+    async fn notify(&self, wire: Wire) {
+        self.notify_all(&[wire.to_json()]).await;
+    }
+
+    /// NOTIFY each payload, in order, in one statement (PostgreSQL only).
+    async fn notify_all(&self, payloads: &[String]) {
+        const SQL: &str = "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i";
         if payloads.is_empty() {
             return;
         }
         if let Pool::Postgres(p) = self.db.pool() {
             let sent = async {
                 let mut c = self.db.acquire(p).await?;
-                let q = sqlx::query(SQL).bind(CHANNEL).bind(&payloads);
-                self.db.observe("realtime.notify_many", SQL, q.execute(&mut *c)).await
-            };
-            if let Err(e) = sent.await {
-                tracing::warn!(error = %e, events = payloads.len(), "could not publish realtime events");
-            }
-        }
-    }
-
-    async fn notify(&self, wire: Wire) {
-        self.notify_raw(wire.to_json()).await;
-    }
-
-    async fn notify_raw(&self, payload: String) {
-        const SQL: &str = "SELECT pg_notify($1, $2)";
-        if let Pool::Postgres(p) = self.db.pool() {
-            let sent = async {
-                let mut c = self.db.acquire(p).await?;
-                let q = sqlx::query(SQL).bind(CHANNEL).bind(&payload);
+                let q = sqlx::query(SQL).bind(CHANNEL).bind(payloads);
                 self.db.observe("realtime.notify", SQL, q.execute(&mut *c)).await
             };
-            // The write it reports on has committed; a lost event is healed
-            // by the sockets' cursor catch-up, so log and go on.
+            // The writes they report on have committed; a lost event is
+            // healed by the sockets' cursor catch-up, so log and go on.
             if let Err(e) = sent.await {
-                tracing::warn!(error = %e, "could not publish a realtime event");
+                tracing::warn!(error = %e, events = payloads.len(), "could not publish realtime events");
             }
         }
     }

@@ -357,15 +357,14 @@ async fn tcp_checks_see_a_listener_open_and_close(backend: Backend) {
     app.stop().await.expect("stop");
 }
 
+/// The scheduler on (the harness turns it off), claiming every 100 ms.
+fn scheduling(config: &mut herald::config::Config) {
+    config.monitoring.scheduler = true;
+    config.monitoring.claim_interval_ms = 100;
+}
+
 async fn heartbeats_arrive_and_go_missing(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| {
-        c.monitoring.scheduler = true;
-        c.monitoring.claim_interval_ms = 100;
-    })
-    .await
-    else {
-        return;
-    };
+    let Some(app) = TestApp::spawn_with(backend, scheduling).await else { return };
     let body = json!({"name": "nightly", "kind": "heartbeat", "target": "", "interval_seconds": 10,
                       "failure_threshold": 1, "recovery_threshold": 1, "config": {"grace_seconds": 1}});
     let created = create(&app, &app.admin_token, body).await;
@@ -418,14 +417,7 @@ async fn heartbeats_arrive_and_go_missing(backend: Backend) {
 }
 
 async fn the_scheduler_checks_once_per_interval(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| {
-        c.monitoring.scheduler = true;
-        c.monitoring.claim_interval_ms = 100;
-    })
-    .await
-    else {
-        return;
-    };
+    let Some(app) = TestApp::spawn_with(backend, scheduling).await else { return };
     let target = Target::start().await;
     let body =
         json!({"name": "tick", "kind": "http", "target": target.url(), "interval_seconds": 10, "timeout_seconds": 2});
@@ -466,14 +458,7 @@ async fn next_result(
 /// The scheduler keeps each service's parsed check between checks; a
 /// change to the settings is checked from the next check on.
 async fn the_scheduler_checks_a_changed_service_as_changed(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| {
-        c.monitoring.scheduler = true;
-        c.monitoring.claim_interval_ms = 100;
-    })
-    .await
-    else {
-        return;
-    };
+    let Some(app) = TestApp::spawn_with(backend, scheduling).await else { return };
     let (healthy, failing) = (Target::start().await, Target::start().await);
     failing.set(Mode::Failing);
     let body = json!({"name": "moving", "kind": "http", "target": healthy.url(), "interval_seconds": 10, "timeout_seconds": 2});
@@ -498,14 +483,7 @@ async fn the_scheduler_checks_a_changed_service_as_changed(backend: Backend) {
 /// and when one dies the other keeps every service checked.
 #[tokio::test]
 async fn two_instances_share_checks_and_survive_a_death() {
-    let Some(a) = TestApp::spawn_with(Backend::Postgres, |c| {
-        c.monitoring.scheduler = true;
-        c.monitoring.claim_interval_ms = 100;
-    })
-    .await
-    else {
-        return;
-    };
+    let Some(a) = TestApp::spawn_with(Backend::Postgres, scheduling).await else { return };
     let b = a.peer().await;
     let target = Target::start().await;
     let mut ids = Vec::new();
