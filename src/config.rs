@@ -194,6 +194,12 @@ pub struct MonitoringConfig {
     /// not one round trip after another (a single writer capped one
     /// instance below the rate its CPU allowed).
     pub result_writers: usize,
+    /// Threads that run checks, apart from the API's. Checks are many short
+    /// tasks that each wake on a timer and a socket; on the shared
+    /// work-stealing runtime every such wake-up could rouse a second worker
+    /// to look for work, which cost more CPU than the check. One thread
+    /// (the default) runs thousands of checks a second.
+    pub check_threads: usize,
     /// A claimed service is leased for its timeout plus this; an instance
     /// that dies mid-check gives its services up when the lease ends.
     pub lease_margin_seconds: u64,
@@ -217,6 +223,7 @@ impl Default for MonitoringConfig {
             result_batch: 500,
             result_linger_ms: 1_000,
             result_writers: 2,
+            check_threads: 1,
             lease_margin_seconds: 10,
             raw_retention_days: 14,
             rollup_retention_days: 400,
@@ -449,6 +456,7 @@ impl Config {
             ("monitoring.start_quantum_ms", self.monitoring.start_quantum_ms),
             ("monitoring.result_batch", self.monitoring.result_batch as u64),
             ("monitoring.result_writers", self.monitoring.result_writers as u64),
+            ("monitoring.check_threads", self.monitoring.check_threads as u64),
             ("monitoring.raw_retention_days", self.monitoring.raw_retention_days.into()),
             ("monitoring.rollup_retention_days", self.monitoring.rollup_retention_days.into()),
             ("monitoring.retention_batch", self.monitoring.retention_batch.into()),
