@@ -16,8 +16,8 @@ use super::{TIMEOUT, error, probe, run};
 use crate::monitoring::checks::{CheckStatus, Checker, Kind};
 
 async fn echo(method: Method, headers: HeaderMap, body: String) -> String {
-    let check = headers.get("x-check").and_then(|v| v.to_str().ok()).unwrap_or("-");
-    format!("{method} x-check={check} body={body}")
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("-").to_string();
+    format!("{method} x-check={} body={body} auth={}", header("x-check"), header("authorization"))
 }
 
 /// Serves the behaviours the tests need; returns its base URL.
@@ -35,6 +35,8 @@ async fn server() -> String {
         .route("/json", get(|| async { axum::Json(json!({"status": "up", "checks": {"db": 1}})) }))
         .route("/loop", get(|| async { Redirect::temporary("/loop") }))
         .route("/moved", get(|| async { Redirect::temporary("/ok") }))
+        .route("/see-other", any(|| async { Redirect::to("/echo") }))
+        .route("/keep", any(|| async { Redirect::temporary("/echo") }))
         .route("/big", get(|| async { format!("{}needle", "a".repeat(1024 * 1024 + 10)) }))
         .route("/echo", any(echo));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -144,6 +146,41 @@ async fn method_headers_and_body_are_sent() {
     });
     let outcome = check("/echo", config).await;
     assert_eq!(outcome.status, CheckStatus::Up, "{outcome:?}");
+}
+
+#[tokio::test]
+async fn redirects_change_method_and_credentials_as_browsers_do() {
+    let base = server().await;
+    let config = |path: &str| {
+        json!({"method": "POST", "body": "ping", "headers": {"Authorization": "Bearer s3cret"}, "keyword": path})
+    };
+    // 303: the next request is a GET without the body.
+    let outcome = run(Kind::Http, &format!("{base}/see-other"), config("GET x-check=- body= auth=Bearer s3cret")).await;
+    assert_eq!(outcome.status, CheckStatus::Up, "{outcome:?}");
+    // 307: method and body kept.
+    let outcome = run(Kind::Http, &format!("{base}/keep"), config("POST x-check=- body=ping auth=Bearer s3cret")).await;
+    assert_eq!(outcome.status, CheckStatus::Up, "{outcome:?}");
+    // To another origin: the credentials stay behind.
+    let reply = format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {base}/echo\r\ncontent-length: 0\r\n\r\n");
+    let hop = raw_server(Box::leak(reply.into_bytes().into_boxed_slice())).await;
+    let outcome = run(Kind::Http, &hop, config("POST x-check=- body=ping auth=-")).await;
+    assert_eq!(outcome.status, CheckStatus::Up, "{outcome:?}");
+}
+
+#[tokio::test]
+async fn connections_the_server_closes_are_replaced() {
+    // Answers once per connection, then closes it without saying so.
+    let url = raw_server(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+    let checker = Checker::new().unwrap();
+    let probe = probe(Kind::Http, &url, json!({"keyword": "ok"}));
+    for i in 0..5 {
+        let outcome = checker.run(&probe, TIMEOUT).await;
+        assert_eq!(outcome.status, CheckStatus::Up, "check {i}: {outcome:?}");
+        if i % 2 == 0 {
+            // Time for the close to arrive before the next checkout.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 #[tokio::test]
