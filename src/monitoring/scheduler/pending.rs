@@ -107,3 +107,86 @@ impl Pending {
         Some(inner.queue.drain(..take).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chrono::Utc;
+    use tokio::sync::Semaphore;
+    use tokio::time::Instant;
+
+    use super::Pending;
+    use crate::monitoring::checks::CheckStatus;
+    use crate::monitoring::store::ResultIn;
+
+    fn result(service_id: i64) -> ResultIn {
+        ResultIn {
+            service_id,
+            checked_at: Utc::now(),
+            status: CheckStatus::Up,
+            latency_us: 1,
+            status_code: Some(200),
+            error: None,
+            instance_id: 1,
+            cert_expires_at: None,
+            next_check_at: None,
+        }
+    }
+
+    fn ids(batch: &[super::Held]) -> Vec<i64> {
+        batch.iter().map(|(r, _)| r.service_id).collect()
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_what_arrives_by_the_deadline_and_holds_its_permits() {
+        let permits = Arc::new(Semaphore::new(10));
+        let pending = Arc::new(Pending::new(100));
+        let writer = {
+            let pending = pending.clone();
+            tokio::spawn(async move { pending.next_batch(|| Instant::now() + Duration::from_millis(200)).await })
+        };
+        for id in 1..=3 {
+            pending.push(result(id), permits.clone().try_acquire_owned().unwrap()).unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let batch = writer.await.unwrap().expect("a batch");
+        assert_eq!(ids(&batch), [1, 2, 3]);
+        assert_eq!(permits.available_permits(), 7, "permits stay taken until the batch is stored");
+        drop(batch);
+        assert_eq!(permits.available_permits(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_full_batch_goes_before_the_deadline() {
+        let permits = Arc::new(Semaphore::new(10));
+        let pending = Arc::new(Pending::new(2));
+        let started = std::time::Instant::now();
+        let writer = {
+            let pending = pending.clone();
+            tokio::spawn(async move { pending.next_batch(|| Instant::now() + Duration::from_secs(30)).await })
+        };
+        for id in 1..=3 {
+            pending.push(result(id), permits.clone().try_acquire_owned().unwrap()).unwrap();
+        }
+        assert_eq!(ids(&writer.await.unwrap().expect("a batch")), [1, 2]);
+        assert!(started.elapsed() < Duration::from_secs(5), "a full batch waited for the deadline");
+        // The rest is the next batch, after its own deadline.
+        let rest = pending.next_batch(|| Instant::now() + Duration::from_millis(50)).await.expect("the rest");
+        assert_eq!(ids(&rest), [3]);
+    }
+
+    #[tokio::test]
+    async fn closing_stores_what_is_queued_then_ends() {
+        let permits = Arc::new(Semaphore::new(10));
+        let pending = Pending::new(100);
+        pending.push(result(1), permits.clone().try_acquire_owned().unwrap()).unwrap();
+        pending.close();
+        let after = pending.push(result(2), permits.clone().try_acquire_owned().unwrap());
+        assert_eq!(after.map_err(|r| r.service_id), Err(2), "a result after closing is handed back");
+        let last = pending.next_batch(|| Instant::now() + Duration::from_secs(30)).await.expect("what was queued");
+        assert_eq!(ids(&last), [1]);
+        assert!(pending.next_batch(|| Instant::now() + Duration::from_secs(30)).await.is_none());
+    }
+}

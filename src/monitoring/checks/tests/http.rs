@@ -151,9 +151,7 @@ async fn method_headers_and_body_are_sent() {
 #[tokio::test]
 async fn redirects_change_method_and_credentials_as_browsers_do() {
     let base = server().await;
-    let config = |path: &str| {
-        json!({"method": "POST", "body": "ping", "headers": {"Authorization": "Bearer s3cret"}, "keyword": path})
-    };
+    let config = |keyword: &str| json!({"method": "POST", "body": "ping", "headers": {"Authorization": "Bearer s3cret"}, "keyword": keyword});
     // 303: the next request is a GET without the body.
     let outcome = run(Kind::Http, &format!("{base}/see-other"), config("GET x-check=- body= auth=Bearer s3cret")).await;
     assert_eq!(outcome.status, CheckStatus::Up, "{outcome:?}");
