@@ -145,11 +145,12 @@ impl Scheduler {
             probes: Mutex::new(ProbeCache::default()),
             quantum_ms: i64::try_from(self.config.start_quantum_ms).unwrap_or(i64::MAX),
         });
-        // Claimed and not yet finished. Claims look one tick ahead, so the
-        // bound must hold a tick's worth of checks at the highest rate one
-        // instance can run (thousands per second); it still bounds memory
-        // (a claimed row is about a kilobyte) when targets stall.
-        // A claim permit is held until the check's result is stored.
+        // Claimed and not yet stored: a claim permit is held until its
+        // result is stored. Claims look one tick ahead, so the bound must
+        // hold a tick's worth of checks plus the results queued, at the
+        // highest rate one instance can run (thousands per second); it still
+        // bounds memory (a claimed row is about a kilobyte) when targets or
+        // the database stall.
         let bound = slots * CLAIMED_PER_SLOT;
         let claimed = Arc::new(Semaphore::new(bound));
         let pending = Arc::new(Pending::new(self.config.result_batch));
@@ -318,8 +319,9 @@ impl Scheduler {
 /// shared runtime's. A check is a timer, a request and a response: on the
 /// shared work-stealing runtime each of those wake-ups could rouse a second
 /// worker looking for work, and with one thread of their own a check cost
-/// about a sixth less CPU. Database work stays off it (claims and writes
-/// run on the shared runtime), so no pooled connection is tied to it.
+/// 13–16 % less CPU (1 000 services on SQLite). Database work stays off
+/// it (claims and writes run on the shared runtime), so no pooled
+/// connection is tied to it.
 struct CheckRuntime {
     handle: tokio::runtime::Handle,
     /// Dropping it ends the thread that owns the runtime, which drops the
