@@ -4,7 +4,7 @@
 //! never step the same service from the same state), releases the leases,
 //! and opens or resolves incidents — all committed together or not at all.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
@@ -64,6 +64,8 @@ struct Current {
     successes: i32,
     failure_threshold: i32,
     recovery_threshold: i32,
+    /// In a maintenance window of its own or a global one.
+    maintenance: bool,
 }
 
 /// A result's planned effects, before the incident statements run.
@@ -75,8 +77,8 @@ struct Planned {
 }
 
 /// Step every result from the current states, in order.
-fn plan(results: &[ResultIn], current: Vec<Current>, in_maintenance: &dyn Fn(i64) -> bool) -> Vec<Planned> {
-    let mut states: HashMap<i64, (State, i64, i64)> = current
+fn plan(results: &[ResultIn], current: Vec<Current>) -> Vec<Planned> {
+    let mut states: HashMap<i64, (State, i64, i64, bool)> = current
         .into_iter()
         .map(|c| {
             let state = State {
@@ -84,29 +86,37 @@ fn plan(results: &[ResultIn], current: Vec<Current>, in_maintenance: &dyn Fn(i64
                 failures: c.failures.into(),
                 successes: c.successes.into(),
             };
-            (c.id, (state, c.failure_threshold.into(), c.recovery_threshold.into()))
+            (c.id, (state, c.failure_threshold.into(), c.recovery_threshold.into(), c.maintenance))
         })
         .collect();
     let mut out = Vec::with_capacity(results.len());
     for (index, r) in results.iter().enumerate() {
         // A service deleted meanwhile: its result is dropped with it.
-        let Some((state, fail, recover)) = states.get_mut(&r.service_id) else { continue };
+        let Some((state, fail, recover, maintenance)) = states.get_mut(&r.service_id) else { continue };
         let before = state.status;
         let step = domain::step(*state, r.status, *fail, *recover);
         *state = step.state;
-        out.push(Planned { index, before, step, maintenance: in_maintenance(r.service_id) });
+        out.push(Planned { index, before, step, maintenance: *maintenance });
     }
     out
 }
 
-/// Incident statements and the maintenance lookup: the same SQL on both
-/// backends, run inside the caller's transaction `$tx`.
+/// Whether a service is in a maintenance window at `$2`, as a column of the
+/// states' read (one round trip fewer per batch). Both subqueries are
+/// uncorrelated, so each runs once per statement, not once per row (read
+/// per row, windows tripled that read's cost at 500 results a batch).
+macro_rules! in_maintenance {
+    () => {
+        "(id IN (SELECT service_id FROM maintenance_window \
+          WHERE starts_at <= $2 AND ends_at > $2 AND service_id IS NOT NULL) \
+          OR EXISTS (SELECT 1 FROM maintenance_window \
+          WHERE starts_at <= $2 AND ends_at > $2 AND service_id IS NULL)) AS maintenance"
+    };
+}
+
+/// Incident statements: the same SQL on both backends, run inside the
+/// caller's transaction `$tx`.
 macro_rules! incident_sql {
-    (maintenance, $db:expr, $tx:expr, $now:expr) => {{
-        const SQL: &str = "SELECT service_id FROM maintenance_window WHERE starts_at <= $1 AND ends_at > $1";
-        let q = sqlx::query_scalar::<_, Option<i64>>(SQL).bind(Ts($now));
-        $db.observe("monitoring.maintenance_now", SQL, q.fetch_all(&mut *$tx)).await?
-    }};
     (open, $db:expr, $tx:expr, $service:expr, $at:expr, $cause:expr) => {{
         const SQL: &str = "INSERT INTO service_incident (service_id, status, started_at, cause) \
                            VALUES ($1, 'open', $2, $3) \
@@ -178,12 +188,6 @@ fn last_per_service<'a>(results: &'a [ResultIn], planned: &'a [Planned]) -> Hash
     planned.iter().map(|p| (results[p.index].service_id, (p, &results[p.index]))).collect()
 }
 
-fn maintenance_set(rows: Vec<Option<i64>>) -> impl Fn(i64) -> bool {
-    let global = rows.iter().any(Option::is_none);
-    let ids: HashSet<i64> = rows.into_iter().flatten().collect();
-    move |id| global || ids.contains(&id)
-}
-
 impl MonitoringStore {
     /// Store a batch of results (in order) and apply them; see the module doc.
     pub async fn record(&self, results: &[ResultIn], now: DateTime<Utc>) -> Result<Vec<Recorded>, StorageError> {
@@ -197,8 +201,11 @@ impl MonitoringStore {
         match db.pool() {
             Pool::Postgres(p) => {
                 // Locked in id order: two batches never wait on each other in a cycle.
-                const CURRENT: &str = "SELECT id, status, failures, successes, failure_threshold, recovery_threshold \
-                                       FROM service WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+                const CURRENT: &str = concat!(
+                    "SELECT id, status, failures, successes, failure_threshold, recovery_threshold, ",
+                    in_maintenance!(),
+                    " FROM service WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+                );
                 // The metrics and the new states in one statement (one round trip).
                 const STORE: &str = "WITH metrics AS (INSERT INTO service_metric (service_id, checked_at, status, \
                                      status_code, instance_id, latency_us, error) \
@@ -216,13 +223,9 @@ impl MonitoringStore {
                                      WHERE s.id = u.id";
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
-                let q = sqlx::query_as::<_, Current>(CURRENT).bind(&ids);
+                let q = sqlx::query_as::<_, Current>(CURRENT).bind(&ids).bind(Ts(now));
                 let current = db.observe("monitoring.lock_states", CURRENT, q.fetch_all(&mut *tx)).await?;
-                // Windows are read apart from the states: checked per row in
-                // the states' read, they tripled that read's cost at 500
-                // results a batch (measured on SQLite).
-                let windows = incident_sql!(maintenance, db, tx, now);
-                let planned = plan(results, current, &maintenance_set(windows));
+                let planned = plan(results, current);
                 let rows: Vec<&ResultIn> = planned.iter().map(|p| &results[p.index]).collect();
                 let last = last_per_service(results, &planned);
                 let q = sqlx::query(STORE)
@@ -252,17 +255,22 @@ impl MonitoringStore {
                 Ok(recorded)
             }
             Pool::Sqlite(p) => {
-                const CURRENT: &str = "SELECT id, status, failures, successes, failure_threshold, recovery_threshold \
-                                       FROM service WHERE id IN (SELECT value FROM json_each($1))";
-                // Whole-batch statements over a JSON array: every statement
-                // is a round trip to sqlx's SQLite worker thread.
-                const METRICS: &str = "INSERT INTO service_metric (service_id, checked_at, status, \
+                const CURRENT: &str = concat!(
+                    "SELECT id, status, failures, successes, failure_threshold, recovery_threshold, ",
+                    in_maintenance!(),
+                    " FROM service WHERE id IN (SELECT value FROM json_each($1))"
+                );
+                // Whole-batch statements over JSON arrays, the metrics ($1)
+                // and the new states ($2) in one command: every command is
+                // a round trip to sqlx's SQLite worker thread, which runs
+                // each statement of a command in turn, binding `$n` by name.
+                const STORE: &str = "INSERT INTO service_metric (service_id, checked_at, status, \
                                        status_code, instance_id, latency_us, error) \
                                        SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), \
                                        json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
                                        json_extract(value, '$[4]'), json_extract(value, '$[5]'), \
-                                       json_extract(value, '$[6]') FROM json_each($1)";
-                const STATES: &str = "UPDATE service SET status = json_extract(j.value, '$[1]'), \
+                                       json_extract(value, '$[6]') FROM json_each($1); \
+                                     UPDATE service SET status = json_extract(j.value, '$[1]'), \
                                       failures = json_extract(j.value, '$[2]'), \
                                       successes = json_extract(j.value, '$[3]'), \
                                       last_checked_at = json_extract(j.value, '$[4]'), \
@@ -273,14 +281,13 @@ impl MonitoringStore {
                                                     THEN NULL ELSE lease_until END, \
                                       lease_owner = CASE WHEN lease_owner = json_extract(j.value, '$[5]') \
                                                     THEN NULL ELSE lease_owner END \
-                                      FROM json_each($1) AS j WHERE service.id = json_extract(j.value, '$[0]')";
+                                      FROM json_each($2) AS j WHERE service.id = json_extract(j.value, '$[0]')";
                 let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
-                let q = sqlx::query_as::<_, Current>(CURRENT).bind(list);
+                let q = sqlx::query_as::<_, Current>(CURRENT).bind(list).bind(Ts(now));
                 let current = db.observe("monitoring.lock_states", CURRENT, q.fetch_all(&mut *tx)).await?;
-                let windows = incident_sql!(maintenance, db, tx, now);
-                let planned = plan(results, current, &maintenance_set(windows));
+                let planned = plan(results, current);
                 if !planned.is_empty() {
                     let metrics: Vec<serde_json::Value> = planned
                         .iter()
@@ -297,8 +304,6 @@ impl MonitoringStore {
                             ])
                         })
                         .collect();
-                    let q = sqlx::query(METRICS).bind(serde_json::Value::Array(metrics).to_string());
-                    db.observe("monitoring.insert_metrics", METRICS, q.execute(&mut *tx)).await?;
                     let last = last_per_service(results, &planned);
                     let states: Vec<serde_json::Value> = last
                         .values()
@@ -315,8 +320,10 @@ impl MonitoringStore {
                             ])
                         })
                         .collect();
-                    let q = sqlx::query(STATES).bind(serde_json::Value::Array(states).to_string());
-                    db.observe("monitoring.update_states", STATES, q.execute(&mut *tx)).await?;
+                    let q = sqlx::query(STORE)
+                        .bind(serde_json::Value::Array(metrics).to_string())
+                        .bind(serde_json::Value::Array(states).to_string());
+                    db.observe("monitoring.store_results", STORE, q.execute(&mut *tx)).await?;
                 }
                 let recorded = apply_incidents!(db, tx, results, planned);
                 db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
