@@ -183,13 +183,19 @@ pub struct MonitoringConfig {
     pub max_concurrent_checks: usize,
     /// How often services due before the next claim are claimed.
     pub claim_interval_ms: u64,
-    /// Checks start at their due time rounded up to a multiple of this, so
-    /// checks due close together start together.
+    /// Due times fall on multiples of this (it divides a second), and so do
+    /// claims and result writes: checks due close together start together,
+    /// and a lightly loaded instance wakes once per quantum, not per check.
     pub start_quantum_ms: u64,
     /// Results stored per transaction at most.
     pub result_batch: usize,
     /// How long a result writer gathers results before a transaction.
     pub result_linger_ms: u64,
+    /// At low rates claims and result writes are stretched from
+    /// `claim_interval_ms` and `result_linger_ms` up to this, until each
+    /// holds a couple of hundred checks (each costs its round trips and a
+    /// commit whatever it holds). 0: never stretched.
+    pub max_cadence_ms: u64,
     /// Result writers: while one gathers, the others write, so storing is
     /// not one round trip after another (a single writer capped one
     /// instance below the rate its CPU allowed).
@@ -219,9 +225,10 @@ impl Default for MonitoringConfig {
             scheduler: true,
             max_concurrent_checks: 512,
             claim_interval_ms: 1_000,
-            start_quantum_ms: 250,
+            start_quantum_ms: 1_000,
             result_batch: 500,
             result_linger_ms: 1_000,
+            max_cadence_ms: 5_000,
             result_writers: 2,
             check_threads: 1,
             lease_margin_seconds: 10,
@@ -478,6 +485,14 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1024"));
         }
+        // Intervals are whole seconds: a quantum that divides a second keeps
+        // every due time on the grid (`due + interval` stays on it).
+        if 1000 % self.monitoring.start_quantum_ms.max(1) != 0 {
+            return Err(ConfigError::new(
+                "monitoring.start_quantum_ms",
+                format!("{} does not divide 1000 (a second)", self.monitoring.start_quantum_ms),
+            ));
+        }
         let p = &self.performance;
         for (key, value) in [
             ("performance.pool_utilization_warning", p.pool_utilization_warning),
@@ -623,5 +638,19 @@ mod tests {
     fn unknown_database_scheme_names_the_key() {
         let c = Config { database_url: Some(Secret::new("mysql://x")), ..Config::default() };
         assert_eq!(c.validate().unwrap_err().key, "database_url");
+    }
+
+    #[test]
+    fn a_start_quantum_must_divide_a_second() {
+        let mut c = Config::default();
+        assert!(c.validate().is_ok());
+        for ok in [1, 250, 500, 1000] {
+            c.monitoring.start_quantum_ms = ok;
+            assert!(c.validate().is_ok(), "{ok} ms");
+        }
+        for bad in [300, 1500, 7] {
+            c.monitoring.start_quantum_ms = bad;
+            assert_eq!(c.validate().unwrap_err().key, "monitoring.start_quantum_ms", "{bad} ms");
+        }
     }
 }

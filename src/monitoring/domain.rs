@@ -260,18 +260,39 @@ pub fn with_latency(status: CheckStatus, latency: Duration, degraded_latency_ms:
 /// pause (more than one interval behind) the next time is placed at the
 /// service's own offset within the coming interval instead, so a restart
 /// after an outage does not run every overdue check at once.
-pub fn next_due(due: DateTime<Utc>, now: DateTime<Utc>, interval_seconds: i64, service_id: i64) -> DateTime<Utc> {
+///
+/// Due times fall on multiples of `quantum_ms` (the start quantum, which
+/// divides a second, as every interval is whole seconds): a due time off
+/// that grid is moved up onto it once and stays there. Checks start on the
+/// grid, so a check due on it starts when due rather than up to a quantum
+/// late.
+pub fn next_due(
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+    interval_seconds: i64,
+    service_id: i64,
+    quantum_ms: i64,
+) -> DateTime<Utc> {
     let interval = chrono::Duration::seconds(interval_seconds.max(1));
     let next = due + interval;
-    if next > now {
-        return next;
-    }
-    if now - due > interval * 2 {
-        return now + spread(service_id, interval_seconds);
-    }
-    // Behind by less than two intervals: stay on the grid.
-    let behind = (now - due).num_milliseconds() / interval.num_milliseconds().max(1);
-    due + interval * (behind as i32 + 1)
+    let next = if next > now {
+        next
+    } else if now - due > interval * 2 {
+        now + spread(service_id, interval_seconds)
+    } else {
+        // Behind by less than two intervals: stay on the grid.
+        let behind = (now - due).num_milliseconds() / interval.num_milliseconds().max(1);
+        due + interval * (behind as i32 + 1)
+    };
+    round_up(next, quantum_ms)
+}
+
+/// `at` rounded up to a multiple of `quantum_ms` since the epoch.
+pub fn round_up(at: DateTime<Utc>, quantum_ms: i64) -> DateTime<Utc> {
+    let q = quantum_ms.max(1);
+    let ms = at.timestamp_millis();
+    let rounded = ms.div_euclid(q) * q + if ms.rem_euclid(q) == 0 { 0 } else { q };
+    DateTime::from_timestamp_millis(rounded).unwrap_or(at)
 }
 
 /// A stable offset in `[0, interval)` for a service: where in its interval
@@ -347,14 +368,41 @@ mod tests {
         let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
         let s = chrono::Duration::seconds;
         // On time or a little late: the next slot on the grid, no drift.
-        assert_eq!(next_due(t0, t0 + s(1), 30, 7), t0 + s(30));
-        assert_eq!(next_due(t0, t0 + s(31), 30, 7), t0 + s(60));
+        assert_eq!(next_due(t0, t0 + s(1), 30, 7, 1000), t0 + s(30));
+        assert_eq!(next_due(t0, t0 + s(31), 30, 7, 1000), t0 + s(60));
         // Long behind: somewhere in the coming interval, by service.
         let later = t0 + s(3600);
-        let a = next_due(t0, later, 30, 1);
-        let b = next_due(t0, later, 30, 2);
-        assert!(a >= later && a < later + s(30) && b >= later && b < later + s(30));
+        let a = next_due(t0, later, 30, 1, 1000);
+        let b = next_due(t0, later, 30, 2, 1000);
+        assert!(a >= later && a <= later + s(30) && b >= later && b <= later + s(30));
         assert_ne!(a, b, "services are spread, not stacked");
+        for due in [a, b] {
+            assert_eq!(due.timestamp_subsec_millis(), 0, "{due} is off the 1 s grid");
+        }
+    }
+
+    #[test]
+    fn times_round_up_to_the_quantum() {
+        let at = |ms| DateTime::from_timestamp_millis(ms).expect("time");
+        assert_eq!(round_up(at(1_000), 250), at(1_000));
+        assert_eq!(round_up(at(1_001), 250), at(1_250));
+        assert_eq!(round_up(at(1_249), 250), at(1_250));
+        assert_eq!(round_up(at(-1), 250), at(0));
+        assert_eq!(round_up(at(7), 1), at(7));
+    }
+
+    #[test]
+    fn an_off_grid_due_time_moves_onto_the_quantum_grid_once_and_stays() {
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let ms = chrono::Duration::milliseconds;
+        // Due 12.345 s past t0 at a 10 s interval: next on the 1 s grid, up
+        // by less than a quantum, then exactly an interval apart.
+        let first = next_due(t0 + ms(12_345), t0 + ms(12_400), 10, 1, 1000);
+        assert_eq!(first, t0 + ms(23_000));
+        assert_eq!(next_due(first, first + ms(5), 10, 1, 1000), t0 + ms(33_000));
+        assert_eq!(next_due(t0 + ms(12_345), t0 + ms(12_400), 10, 1, 250), t0 + ms(22_500));
+        assert_eq!(round_up(t0 + ms(1), 1000), t0 + ms(1000));
+        assert_eq!(round_up(t0, 1000), t0);
     }
 
     #[test]

@@ -70,6 +70,11 @@ pub struct MonitoringService {
     instance_id: i32,
     /// Notified when a service's status changes (service alerts listen).
     changed: std::sync::Arc<tokio::sync::Notify>,
+    /// Notified when a service gets a new schedule (created, a new
+    /// interval, re-enabled): the scheduler claims at its next boundary
+    /// rather than at its next planned claim, which at low rates is
+    /// seconds away.
+    rescheduled: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl MonitoringService {
@@ -83,8 +88,22 @@ impl MonitoringService {
     ) -> Result<Self, StorageError> {
         let store = MonitoringStore::new(db.clone());
         let instance_id = store.register_instance(&crate::app::instance_name(), clock.now()).await?;
-        let changed = Default::default();
-        Ok(Self { store, accounts: AccountStore::new(db), notifications, checker, clock, bus, instance_id, changed })
+        Ok(Self {
+            store,
+            accounts: AccountStore::new(db),
+            notifications,
+            checker,
+            clock,
+            bus,
+            instance_id,
+            changed: Default::default(),
+            rescheduled: Default::default(),
+        })
+    }
+
+    /// Notified whenever a service gets a new schedule.
+    pub fn reschedules(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.rescheduled.clone()
     }
 
     /// Notified whenever a recorded result changes a service's status.
@@ -149,6 +168,7 @@ impl MonitoringService {
             next_check_at,
         };
         let service = self.store.insert_service(new, now).await?;
+        self.rescheduled.notify_one();
         Ok(CreatedService { service, heartbeat_secret: secret })
     }
 
@@ -185,6 +205,9 @@ impl MonitoringService {
         let update =
             ServiceUpdate { settings: &settings, target: &probe.target(), config: &probe.config_json(), next_check_at };
         let row = self.store.update_service(id, update, now).await?.ok_or(MonitoringError::NotFound)?;
+        if reschedule {
+            self.rescheduled.notify_one();
+        }
         if settings.enabled != base.enabled {
             self.publish_statuses(vec![row.clone()]).await;
         }
@@ -480,8 +503,9 @@ fn heartbeat_outcome(service: &DueRow, heartbeat: &HeartbeatProbe, now: DateTime
 }
 
 /// When a new (or rescheduled) service is first due: a heartbeat when its
-/// first beat is late; a polled service at a random point of its first
-/// interval, so services added together are not checked together.
+/// first beat is late; a polled service at a random whole second of its
+/// first interval, so services added together are not checked together
+/// (whole seconds are on every start-quantum grid: see `domain::next_due`).
 fn first_due(settings: &Settings, probe: &Probe, now: DateTime<Utc>) -> DateTime<Utc> {
     match probe {
         Probe::Heartbeat(heartbeat) => {
@@ -489,8 +513,8 @@ fn first_due(settings: &Settings, probe: &Probe, now: DateTime<Utc>) -> DateTime
                 + chrono::Duration::from_std(heartbeat.grace()).unwrap_or_default()
         }
         _ => {
-            let millis = settings.interval_seconds.max(1) * 1000;
-            now + chrono::Duration::milliseconds(rand::rng().random_range(0..millis))
+            let seconds = rand::rng().random_range(1..=settings.interval_seconds.max(1));
+            domain::round_up(now, 1000) + chrono::Duration::seconds(seconds - 1)
         }
     }
 }

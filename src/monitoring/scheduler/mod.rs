@@ -28,11 +28,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::MonitoringConfig;
 use crate::monitoring::checks::{CheckStatus, Outcome, Probe};
-use crate::monitoring::domain;
+use crate::monitoring::domain::{self, round_up};
 use crate::monitoring::service::{MonitoringError, MonitoringService, stored_probe, to_result};
 use crate::monitoring::store::DueRow;
+use cadence::Cadence;
 use pending::Pending;
 
+mod cadence;
 mod pending;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -99,6 +101,8 @@ struct Shared {
     probes: Mutex<ProbeCache>,
     /// Checks start on multiples of this (`start_quantum_ms`).
     quantum_ms: i64,
+    /// How far apart claims and result writes fall.
+    cadence: Cadence,
 }
 
 impl Shared {
@@ -108,18 +112,15 @@ impl Shared {
     /// second rather than at every phase of every timer: on a lightly
     /// loaded instance each wake-up of a thread costs more CPU than a check.
     fn next_boundary(&self, after: Duration) -> tokio::time::Instant {
+        self.boundary(after).1
+    }
+
+    /// [`Shared::next_boundary`], with its wall-clock time.
+    fn boundary(&self, after: Duration) -> (DateTime<Utc>, tokio::time::Instant) {
         let now = self.service.now();
         let at = round_up(now + chrono::Duration::from_std(after).unwrap_or_default(), self.quantum_ms);
-        tokio::time::Instant::now() + (at - now).to_std().unwrap_or(after)
+        (at, tokio::time::Instant::now() + (at - now).to_std().unwrap_or(after))
     }
-}
-
-/// `at` rounded up to a multiple of `quantum_ms` since the epoch.
-fn round_up(at: DateTime<Utc>, quantum_ms: i64) -> DateTime<Utc> {
-    let q = quantum_ms.max(1);
-    let ms = at.timestamp_millis();
-    let rounded = ms.div_euclid(q) * q + if ms.rem_euclid(q) == 0 { 0 } else { q };
-    DateTime::from_timestamp_millis(rounded).unwrap_or(at)
 }
 
 impl Scheduler {
@@ -144,6 +145,11 @@ impl Scheduler {
             held: Mutex::new(HashSet::new()),
             probes: Mutex::new(ProbeCache::default()),
             quantum_ms: i64::try_from(self.config.start_quantum_ms).unwrap_or(i64::MAX),
+            cadence: Cadence::new(
+                Duration::from_millis(self.config.claim_interval_ms.max(10)),
+                Duration::from_millis(self.config.result_linger_ms),
+                Duration::from_millis(self.config.max_cadence_ms),
+            ),
         });
         // Claimed and not yet stored: a claim permit is held until its
         // result is stored. Claims look one tick ahead, so the bound must
@@ -154,29 +160,44 @@ impl Scheduler {
         let bound = slots * CLAIMED_PER_SLOT;
         let claimed = Arc::new(Semaphore::new(bound));
         let pending = Arc::new(Pending::new(self.config.result_batch));
-        let linger = Duration::from_millis(self.config.result_linger_ms);
         let writers: Vec<_> = (0..self.config.result_writers.max(1))
-            .map(|_| tokio::spawn(write_results(shared.clone(), pending.clone(), linger)))
+            .map(|_| tokio::spawn(write_results(shared.clone(), pending.clone())))
             .collect();
-        let period = Duration::from_millis(self.config.claim_interval_ms.max(10));
-        // Claims fall on start-quantum boundaries about `period` apart,
+        // Claims fall on start-quantum boundaries about a claim period apart,
         // reckoned from the wall clock each time (as check starts are), so
         // they stay on the same boundaries as the checks. The next one is
-        // reckoned from half a quantum short of `period`: waking a moment
-        // after a boundary must not push it a whole quantum later.
+        // reckoned from half a quantum short of the period: waking a moment
+        // after a boundary must not push it a whole quantum later. (At
+        // least a millisecond ahead: the next claim is never this one.)
         let early = Duration::from_millis(self.config.start_quantum_ms / 2);
+        let reschedules = self.service.reschedules();
         let mut next_claim = shared.next_boundary(Duration::ZERO);
+        // The end of what the last claim covered.
+        let mut covered = self.service.now();
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep_until(next_claim) => {}
+                // A new schedule may fall before the next claim: claim at
+                // the coming boundary instead.
+                _ = reschedules.notified() => {
+                    next_claim = next_claim.min(shared.next_boundary(Duration::ZERO));
+                    continue;
+                }
             }
-            next_claim = shared.next_boundary(period.saturating_sub(early));
+            let gap = shared.cadence.claim_period().saturating_sub(early).max(Duration::from_millis(1));
+            let (horizon, at) = shared.boundary(gap);
+            next_claim = at;
+            let window = (horizon - covered.max(self.service.now())).to_std().unwrap_or_default();
+            covered = horizon;
+            let mut rows = 0;
             shared.probes.lock().unwrap_or_else(|p| p.into_inner()).tick();
-            // Claim what falls due before the next tick, and start each
-            // check at its own due time: one claim per tick instead of
-            // polling for what became due since the last one. Claim until
-            // nothing more is due or the claimed bound is reached.
+            // Claim what falls due up to the next claim (due times are on
+            // the boundaries claims fall on, so those due at the next one
+            // are claimed now and start on time), and start each check at
+            // its own due time: one claim per tick instead of polling for
+            // what became due since the last one. Claim until nothing more
+            // is due or the claimed bound is reached.
             loop {
                 // One claim takes up to two slots' worth of rows: fewer,
                 // larger claims at high rates.
@@ -195,7 +216,7 @@ impl Scheduler {
                     }
                     continue;
                 }
-                let (claimed_rows, due) = match self.claim(&shared, free, period).await {
+                let (claimed_rows, due) = match self.claim(&shared, free, horizon).await {
                     Ok(due) => due,
                     Err(e) => {
                         tracing::warn!(error = %e, "could not claim due checks; retrying next tick");
@@ -203,6 +224,7 @@ impl Scheduler {
                     }
                 };
                 let full = claimed_rows == free;
+                rows += claimed_rows;
                 for (row, next, probe) in due {
                     let Ok(permit) = claimed.clone().acquire_owned().await else { break };
                     let job = Job { shared: shared.clone(), pending: pending.clone() };
@@ -211,6 +233,11 @@ impl Scheduler {
                 if !full || cancel.is_cancelled() {
                     break;
                 }
+            }
+            // Zero after an early claim that reached no further than the
+            // last: nothing to learn the rate from.
+            if !window.is_zero() {
+                shared.cadence.observe(rows, window);
             }
         }
         // Checks in flight finish (each ends at its timeout) and their
@@ -227,7 +254,7 @@ impl Scheduler {
         drop(check_runtime);
     }
 
-    /// Claim up to `limit` services due within `ahead`, each with its next
+    /// Claim up to `limit` services due by `horizon`, each with its next
     /// due time and its parsed probe (or why its stored settings cannot be
     /// checked), as read before the claim (so `next_check_at` is when each
     /// is due now), and how many rows were claimed (a few may have been
@@ -236,10 +263,9 @@ impl Scheduler {
         &self,
         shared: &Shared,
         limit: usize,
-        ahead: Duration,
+        horizon: DateTime<Utc>,
     ) -> Result<(usize, Vec<Claimed>), MonitoringError> {
         let now = self.service.now();
-        let horizon = now + chrono::Duration::from_std(ahead).unwrap_or_default();
         let margin = i64::try_from(self.config.lease_margin_seconds).unwrap_or(i64::MAX);
         let held: Vec<i64> = shared.held.lock().unwrap_or_else(|p| p.into_inner()).iter().copied().collect();
         let instance = self.service.instance_id();
@@ -270,7 +296,7 @@ impl Scheduler {
                     // Past its deadline: report down once per interval until a beat comes.
                     now + chrono::Duration::seconds(row.interval_seconds.into())
                 } else {
-                    domain::next_due(row.next_check_at, now, row.interval_seconds.into(), row.id)
+                    domain::next_due(row.next_check_at, now, row.interval_seconds.into(), row.id, shared.quantum_ms)
                 };
                 Some((row, next, probe))
             })
@@ -406,9 +432,11 @@ impl Job {
     async fn run(self, row: DueRow, next: DateTime<Utc>, probe: ProbeOrError, permit: OwnedSemaphorePermit) {
         let shared = &self.shared;
         let service = &shared.service;
-        // Claimed ahead of time: wait for the due time, rounded up to the
-        // start quantum so checks due close together start together (a
-        // wake-up per check cost more CPU than the check), then for a slot.
+        // Claimed ahead of time: wait for the due time, then for a slot.
+        // Due times are on the start-quantum grid (`next_due`), so checks
+        // due close together start together (a wake-up per check cost more
+        // CPU than the check); one off it (a heartbeat's deadline, settings
+        // from before) is rounded up onto it.
         let start = round_up(row.next_check_at, shared.quantum_ms);
         let wait = (start - service.now()).to_std().unwrap_or_default();
         if !wait.is_zero() {
@@ -444,7 +472,9 @@ impl Job {
         shared.metrics.checks.get_or_create(&ResultLabels { result }).inc();
         let mut stored = to_result(&row, &outcome, status, started, service.instance_id());
         stored.next_check_at = Some(next);
-        if self.pending.push(stored, permit).is_err() {
+        // Anything but up after up may start or end a streak: stored soon.
+        let urgent = status != CheckStatus::Up || row.status != "up";
+        if self.pending.push(stored, permit, urgent).is_err() {
             shared.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&row.id);
         }
     }
@@ -460,8 +490,9 @@ impl Job {
 /// Stored or not, the batch's services are no longer held: a failed write
 /// leaves their due times where they were, so they are claimed and checked
 /// again.
-async fn write_results(shared: Arc<Shared>, pending: Arc<Pending>, linger: Duration) {
-    while let Some(batch) = pending.next_batch(|| shared.next_boundary(linger)).await {
+async fn write_results(shared: Arc<Shared>, pending: Arc<Pending>) {
+    let deadline = |urgent| shared.next_boundary(shared.cadence.linger(urgent));
+    while let Some(batch) = pending.next_batch(deadline).await {
         let (results, permits): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let ids: Vec<i64> = results.iter().map(|r| r.service_id).collect();
         if let Err(e) = shared.service.record(results).await {
@@ -475,20 +506,5 @@ async fn write_results(shared: Arc<Shared>, pending: Arc<Pending>, linger: Durat
         drop(held);
         // Only now may the claim loop claim as many again.
         drop(permits);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn start_times_round_up_to_the_quantum() {
-        let at = |ms| DateTime::from_timestamp_millis(ms).expect("time");
-        assert_eq!(round_up(at(1_000), 250), at(1_000));
-        assert_eq!(round_up(at(1_001), 250), at(1_250));
-        assert_eq!(round_up(at(1_249), 250), at(1_250));
-        assert_eq!(round_up(at(-1), 250), at(0));
-        assert_eq!(round_up(at(7), 1), at(7));
     }
 }

@@ -7,6 +7,8 @@
 //! that gathers is woken when a batch begins and when it is full, and
 //! sleeps through the rest. Each result carries its check's claim permit,
 //! so what is claimed and not yet stored stays within the claimed bound.
+//! An urgent result (one that may change a service's status) wakes the
+//! gathering writer too, which then gathers only for the short deadline.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -28,14 +30,17 @@ pub struct Pending {
 }
 
 struct Inner {
-    queue: Vec<Held>,
+    /// Each with whether it is urgent.
+    queue: Vec<(Held, bool)>,
+    /// How many queued are urgent.
+    urgent: usize,
     closed: bool,
 }
 
 impl Pending {
     pub fn new(batch: usize) -> Self {
         Self {
-            inner: Mutex::new(Inner { queue: Vec::new(), closed: false }),
+            inner: Mutex::new(Inner { queue: Vec::new(), urgent: 0, closed: false }),
             ready: Notify::new(),
             gathering: tokio::sync::Mutex::new(()),
             batch: batch.max(1),
@@ -47,16 +52,17 @@ impl Pending {
     }
 
     /// Queue a result to be stored; handed back once the queue is closed.
-    pub fn push(&self, result: ResultIn, permit: OwnedSemaphorePermit) -> Result<(), ResultIn> {
-        let len = {
+    pub fn push(&self, result: ResultIn, permit: OwnedSemaphorePermit, urgent: bool) -> Result<(), ResultIn> {
+        let (len, first_urgent) = {
             let mut inner = self.lock();
             if inner.closed {
                 return Err(result);
             }
-            inner.queue.push((result, permit));
-            inner.queue.len()
+            inner.queue.push(((result, permit), urgent));
+            inner.urgent += usize::from(urgent);
+            (inner.queue.len(), urgent && inner.urgent == 1)
         };
-        if len == 1 || len == self.batch {
+        if len == 1 || len == self.batch || first_urgent {
             self.ready.notify_one();
         }
         Ok(())
@@ -69,9 +75,10 @@ impl Pending {
     }
 
     /// The next batch: once a first result is queued, what is queued by
-    /// `deadline` (reckoned then) or a full batch if sooner. `None` once
-    /// closed and empty.
-    pub async fn next_batch(&self, deadline: impl FnOnce() -> Instant) -> Option<Vec<Held>> {
+    /// `deadline(urgent)` (reckoned then, and again when the first urgent
+    /// result arrives, keeping the sooner) or a full batch if sooner.
+    /// `None` once closed and empty.
+    pub async fn next_batch(&self, deadline: impl Fn(bool) -> Instant) -> Option<Vec<Held>> {
         let _gathering = self.gathering.lock().await;
         loop {
             // Created before looking, so a push between the look and the
@@ -88,7 +95,8 @@ impl Pending {
             }
             notified.await;
         }
-        let deadline = deadline();
+        let mut urgent = self.lock().urgent > 0;
+        let mut until = deadline(urgent);
         loop {
             let notified = self.ready.notified();
             {
@@ -96,15 +104,21 @@ impl Pending {
                 if inner.queue.len() >= self.batch || inner.closed {
                     break;
                 }
+                if !urgent && inner.urgent > 0 {
+                    urgent = true;
+                    until = until.min(deadline(true));
+                }
             }
             tokio::select! {
                 _ = notified => {}
-                _ = tokio::time::sleep_until(deadline) => break,
+                _ = tokio::time::sleep_until(until) => break,
             }
         }
         let mut inner = self.lock();
         let take = inner.queue.len().min(self.batch);
-        Some(inner.queue.drain(..take).collect())
+        let batch: Vec<(Held, bool)> = inner.queue.drain(..take).collect();
+        inner.urgent -= batch.iter().filter(|(_, u)| *u).count();
+        Some(batch.into_iter().map(|(held, _)| held).collect())
     }
 }
 
@@ -145,10 +159,10 @@ mod tests {
         let pending = Arc::new(Pending::new(100));
         let writer = {
             let pending = pending.clone();
-            tokio::spawn(async move { pending.next_batch(|| Instant::now() + Duration::from_millis(200)).await })
+            tokio::spawn(async move { pending.next_batch(|_| Instant::now() + Duration::from_millis(200)).await })
         };
         for id in 1..=3 {
-            pending.push(result(id), permits.clone().try_acquire_owned().unwrap()).unwrap();
+            pending.push(result(id), permits.clone().try_acquire_owned().unwrap(), false).unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let batch = writer.await.unwrap().expect("a batch");
@@ -165,15 +179,15 @@ mod tests {
         let started = std::time::Instant::now();
         let writer = {
             let pending = pending.clone();
-            tokio::spawn(async move { pending.next_batch(|| Instant::now() + Duration::from_secs(30)).await })
+            tokio::spawn(async move { pending.next_batch(|_| Instant::now() + Duration::from_secs(30)).await })
         };
         for id in 1..=3 {
-            pending.push(result(id), permits.clone().try_acquire_owned().unwrap()).unwrap();
+            pending.push(result(id), permits.clone().try_acquire_owned().unwrap(), false).unwrap();
         }
         assert_eq!(ids(&writer.await.unwrap().expect("a batch")), [1, 2]);
         assert!(started.elapsed() < Duration::from_secs(5), "a full batch waited for the deadline");
         // The rest is the next batch, after its own deadline.
-        let rest = pending.next_batch(|| Instant::now() + Duration::from_millis(50)).await.expect("the rest");
+        let rest = pending.next_batch(|_| Instant::now() + Duration::from_millis(50)).await.expect("the rest");
         assert_eq!(ids(&rest), [3]);
     }
 
@@ -181,12 +195,39 @@ mod tests {
     async fn closing_stores_what_is_queued_then_ends() {
         let permits = Arc::new(Semaphore::new(10));
         let pending = Pending::new(100);
-        pending.push(result(1), permits.clone().try_acquire_owned().unwrap()).unwrap();
+        pending.push(result(1), permits.clone().try_acquire_owned().unwrap(), false).unwrap();
         pending.close();
-        let after = pending.push(result(2), permits.clone().try_acquire_owned().unwrap());
+        let after = pending.push(result(2), permits.clone().try_acquire_owned().unwrap(), false);
         assert_eq!(after.map_err(|r| r.service_id), Err(2), "a result after closing is handed back");
-        let last = pending.next_batch(|| Instant::now() + Duration::from_secs(30)).await.expect("what was queued");
+        let last = pending.next_batch(|_| Instant::now() + Duration::from_secs(30)).await.expect("what was queued");
         assert_eq!(ids(&last), [1]);
-        assert!(pending.next_batch(|| Instant::now() + Duration::from_secs(30)).await.is_none());
+        assert!(pending.next_batch(|_| Instant::now() + Duration::from_secs(30)).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_urgent_result_cuts_the_gathering_short() {
+        let permits = Arc::new(Semaphore::new(10));
+        let pending = Arc::new(Pending::new(100));
+        let started = std::time::Instant::now();
+        let writer = {
+            let pending = pending.clone();
+            tokio::spawn(async move {
+                let deadline = |urgent| Instant::now() + Duration::from_millis(if urgent { 100 } else { 30_000 });
+                pending.next_batch(deadline).await
+            })
+        };
+        pending.push(result(1), permits.clone().try_acquire_owned().unwrap(), false).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        pending.push(result(2), permits.clone().try_acquire_owned().unwrap(), true).unwrap();
+        let batch = writer.await.unwrap().expect("a batch");
+        assert_eq!(ids(&batch), [1, 2]);
+        assert!(started.elapsed() < Duration::from_secs(5), "the urgent result waited for the long deadline");
+        // The urgent count went with the batch: the next one gathers long.
+        pending.push(result(3), permits.clone().try_acquire_owned().unwrap(), false).unwrap();
+        let next = pending.next_batch(|urgent| {
+            assert!(!urgent, "nothing queued now is urgent");
+            Instant::now() + Duration::from_millis(50)
+        });
+        assert_eq!(ids(&next.await.expect("the rest")), [3]);
     }
 }

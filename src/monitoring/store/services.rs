@@ -22,13 +22,15 @@ const COLUMNS: &str = "id, name, kind, target, config, interval_seconds, timeout
 /// carries no settings: decoding whole rows (JSON settings and tags, six
 /// timestamps) was a tenth of a lightly loaded instance's CPU.
 const DUE_COLUMNS: &str =
-    "id, kind, interval_seconds, timeout_seconds, degraded_latency_ms, last_beat_at, next_check_at, updated_at";
+    "id, kind, status, interval_seconds, timeout_seconds, degraded_latency_ms, last_beat_at, next_check_at, updated_at";
 
 /// A claimed service: when it is due and what its check needs beyond the probe.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DueRow {
     pub id: i64,
     pub kind: String,
+    /// As of the claim: a result that may change it is stored promptly.
+    pub status: String,
     pub interval_seconds: i32,
     pub timeout_seconds: i32,
     pub degraded_latency_ms: Option<i32>,
@@ -85,6 +87,7 @@ impl ServiceRow {
         DueRow {
             id: self.id,
             kind: self.kind.clone(),
+            status: self.status.clone(),
             interval_seconds: self.interval_seconds,
             timeout_seconds: self.timeout_seconds,
             degraded_latency_ms: self.degraded_latency_ms,
