@@ -25,13 +25,15 @@ pub struct Cadence {
     linger: Duration,
     /// The longest either is stretched to (`max_cadence_ms`).
     max: Duration,
-    /// Checks claimed per second, smoothed: an `f64`'s bits.
+    /// Checks claimed per second, smoothed: an `f64`'s bits; NaN until the
+    /// first claim, so an instance starts at the floor (a large instance's
+    /// first claim does not reach the longest cadence ahead).
     rate: AtomicU64,
 }
 
 impl Cadence {
     pub fn new(claim: Duration, linger: Duration, max: Duration) -> Self {
-        Self { claim, linger, max, rate: AtomicU64::new(0f64.to_bits()) }
+        Self { claim, linger, max, rate: AtomicU64::new(f64::NAN.to_bits()) }
     }
 
     /// A claim round took `rows` checks due over `window`.
@@ -40,7 +42,8 @@ impl Cadence {
         let old = f64::from_bits(self.rate.load(Ordering::Relaxed));
         // Half the weight on the newest round: a burst of new services
         // shortens the cadence within a couple of claims.
-        self.rate.store((old / 2.0 + seen / 2.0).to_bits(), Ordering::Relaxed);
+        let rate = if old.is_nan() { seen } else { old / 2.0 + seen / 2.0 };
+        self.rate.store(rate.to_bits(), Ordering::Relaxed);
     }
 
     /// How long until the next claim.
@@ -57,7 +60,10 @@ impl Cadence {
     fn stretch(&self, floor: Duration) -> Duration {
         let rate = f64::from_bits(self.rate.load(Ordering::Relaxed));
         let max = self.max.max(floor);
-        if rate <= 0.0 || !rate.is_finite() {
+        if rate.is_nan() {
+            return floor;
+        }
+        if rate <= 0.0 {
             return max;
         }
         Duration::from_secs_f64((ROWS / rate).min(max.as_secs_f64())).clamp(floor, max)
@@ -73,7 +79,10 @@ mod tests {
     #[test]
     fn stretches_at_low_rates_and_keeps_the_floor_at_high_ones() {
         let c = Cadence::new(S(1), S(1), S(5));
-        // Nothing claimed yet: as long as allowed.
+        // Nothing known before the first claim: the floor.
+        assert_eq!(c.claim_period(), S(1));
+        // Nothing due: as long as allowed.
+        c.observe(0, S(1));
         assert_eq!(c.claim_period(), S(5));
         // 10 000 services every 30 s: 333/s, the floor.
         for _ in 0..20 {
@@ -99,9 +108,8 @@ mod tests {
     #[test]
     fn a_maximum_below_the_floor_is_the_floor() {
         let c = Cadence::new(S(2), Duration::from_millis(100), S(1));
-        assert_eq!(c.claim_period(), S(2));
-        assert_eq!(c.linger(false), S(1));
         c.observe(0, Duration::ZERO);
         assert_eq!(c.claim_period(), S(2));
+        assert_eq!(c.linger(false), S(1));
     }
 }
