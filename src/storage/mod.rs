@@ -12,6 +12,7 @@ mod health;
 pub mod instrument;
 pub mod migrations;
 mod sizes;
+pub mod sqlite_json;
 mod ts;
 
 use std::future::Future;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::MonitoringStore;
 use crate::monitoring::checks::CheckStatus;
 use crate::monitoring::domain::{self, State, Status, Step};
-use crate::storage::{Pool, StorageError, Ts, sqlite_time};
+use crate::storage::{Pool, StorageError, Ts, sqlite_json, sqlite_time};
 
 /// One check result to store.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ pub enum IncidentChange {
 }
 
 /// The state and thresholds of a service, as read in the transaction.
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct Current {
     id: i64,
     status: String,
@@ -65,6 +65,7 @@ struct Current {
     failure_threshold: i32,
     recovery_threshold: i32,
     /// In a maintenance window of its own or a global one.
+    #[serde(deserialize_with = "sqlite_json::boolean")]
     maintenance: bool,
 }
 
@@ -101,8 +102,8 @@ fn plan(results: &[ResultIn], current: Vec<Current>) -> Vec<Planned> {
     out
 }
 
-/// Whether a service is in a maintenance window at `$2`, as a column of the
-/// states' read (one round trip fewer per batch). Both subqueries are
+/// Whether a service is in a maintenance window at `$2`, as an expression
+/// in the states' read (one round trip fewer per batch). Both subqueries are
 /// uncorrelated, so each runs once per statement, not once per row (read
 /// per row, windows tripled that read's cost at 500 results a batch).
 macro_rules! in_maintenance {
@@ -110,7 +111,7 @@ macro_rules! in_maintenance {
         "(id IN (SELECT service_id FROM maintenance_window \
           WHERE starts_at <= $2 AND ends_at > $2 AND service_id IS NOT NULL) \
           OR EXISTS (SELECT 1 FROM maintenance_window \
-          WHERE starts_at <= $2 AND ends_at > $2 AND service_id IS NULL)) AS maintenance"
+          WHERE starts_at <= $2 AND ends_at > $2 AND service_id IS NULL))"
     };
 }
 
@@ -204,7 +205,7 @@ impl MonitoringStore {
                 const CURRENT: &str = concat!(
                     "SELECT id, status, failures, successes, failure_threshold, recovery_threshold, ",
                     in_maintenance!(),
-                    " FROM service WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+                    " AS maintenance FROM service WHERE id = ANY($1) ORDER BY id FOR UPDATE"
                 );
                 // The metrics and the new states in one statement (one round trip).
                 const STORE: &str = "WITH metrics AS (INSERT INTO service_metric (service_id, checked_at, status, \
@@ -255,10 +256,13 @@ impl MonitoringStore {
                 Ok(recorded)
             }
             Pool::Sqlite(p) => {
+                // One JSON document, not a row each (see `sqlite_json`).
                 const CURRENT: &str = concat!(
-                    "SELECT id, status, failures, successes, failure_threshold, recovery_threshold, ",
+                    "SELECT json_group_array(json_object('id', id, 'status', status, 'failures', failures, ",
+                    "'successes', successes, 'failure_threshold', failure_threshold, ",
+                    "'recovery_threshold', recovery_threshold, 'maintenance', ",
                     in_maintenance!(),
-                    " FROM service WHERE id IN (SELECT value FROM json_each($1))"
+                    ")) FROM service WHERE id IN (SELECT value FROM json_each($1))"
                 );
                 // Whole-batch statements over JSON arrays, the metrics ($1)
                 // and the new states ($2) in one command: every command is
@@ -285,8 +289,9 @@ impl MonitoringStore {
                 let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
-                let q = sqlx::query_as::<_, Current>(CURRENT).bind(list).bind(Ts(now));
-                let current = db.observe("monitoring.lock_states", CURRENT, q.fetch_all(&mut *tx)).await?;
+                let q = sqlx::query_scalar(CURRENT).bind(list).bind(Ts(now));
+                let document = db.observe("monitoring.lock_states", CURRENT, q.fetch_one(&mut *tx)).await?;
+                let current: Vec<Current> = sqlite_json::rows("monitoring.lock_states", document)?;
                 let planned = plan(results, current);
                 if !planned.is_empty() {
                     let metrics: Vec<serde_json::Value> = planned

@@ -10,7 +10,7 @@ use sqlx::types::Json;
 use super::MonitoringStore;
 use crate::monitoring::domain::{Settings, State, Status};
 use crate::on_pool;
-use crate::storage::{Pool, StorageError, Ts};
+use crate::storage::{Pool, StorageError, Ts, sqlite_json};
 
 /// Every column of `service`, in [`ServiceRow`] order.
 const COLUMNS: &str = "id, name, kind, target, config, interval_seconds, timeout_seconds, failure_threshold, \
@@ -24,8 +24,14 @@ const COLUMNS: &str = "id, name, kind, target, config, interval_seconds, timeout
 const DUE_COLUMNS: &str =
     "id, kind, status, interval_seconds, timeout_seconds, degraded_latency_ms, last_beat_at, next_check_at, updated_at";
 
+/// `DUE_COLUMNS` as a JSON object, for SQLite's aggregated claim.
+const DUE_OBJECT: &str = "json_object('id', id, 'kind', kind, 'status', status, \
+                          'interval_seconds', interval_seconds, 'timeout_seconds', timeout_seconds, \
+                          'degraded_latency_ms', degraded_latency_ms, 'last_beat_at', last_beat_at, \
+                          'next_check_at', next_check_at, 'updated_at', updated_at)";
+
 /// A claimed service: when it is due and what its check needs beyond the probe.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct DueRow {
     pub id: i64,
     pub kind: String,
@@ -34,9 +40,12 @@ pub struct DueRow {
     pub interval_seconds: i32,
     pub timeout_seconds: i32,
     pub degraded_latency_ms: Option<i32>,
+    #[serde(deserialize_with = "sqlite_json::optional_time")]
     pub last_beat_at: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "sqlite_json::time")]
     pub next_check_at: DateTime<Utc>,
     /// Changes with the settings: the key the parsed probe is kept under.
+    #[serde(deserialize_with = "sqlite_json::time")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -348,17 +357,20 @@ impl MonitoringStore {
                 db.observe("monitoring.claim_due", sql, q.fetch_all(&mut *c)).await
             }
             Pool::Sqlite(p) => {
+                // One JSON document, not a row each (see `sqlite_json`).
                 static SQL: LazyLock<String> = LazyLock::new(|| {
                     format!(
-                        "SELECT {DUE_COLUMNS} FROM service WHERE {DUE} \
-                         AND id NOT IN (SELECT value FROM json_each($4)) ORDER BY next_check_at LIMIT $3"
+                        "SELECT json_group_array({DUE_OBJECT}) FROM (SELECT {DUE_COLUMNS} FROM service \
+                         WHERE {DUE} AND id NOT IN (SELECT value FROM json_each($4)) \
+                         ORDER BY next_check_at LIMIT $3)"
                     )
                 });
                 let select = SQL.as_str();
                 let held = serde_json::to_string(held).unwrap_or_else(|_| "[]".into());
                 let mut c = db.acquire(p).await?;
-                let q = sqlx::query_as(select).bind(Ts(now)).bind(Ts(horizon)).bind(limit).bind(held);
-                db.observe("monitoring.claim_due", select, q.fetch_all(&mut *c)).await
+                let q = sqlx::query_scalar(select).bind(Ts(now)).bind(Ts(horizon)).bind(limit).bind(held);
+                let document = db.observe("monitoring.claim_due", select, q.fetch_one(&mut *c)).await?;
+                sqlite_json::rows("monitoring.claim_due", document)
             }
         }
     }
