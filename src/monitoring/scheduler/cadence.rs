@@ -9,7 +9,8 @@
 //! [`ROWS`] checks, between its configured floor and `max_cadence_ms`.
 //! Waiting longer costs nothing a user sees: claims look ahead to the next
 //! claim (checks still start when due), a result that may change a
-//! service's status is stored after the floor, and a new schedule (a
+//! service's status, or whose next check is due within a stretched claim
+//! and gathering, is stored after the floor, and a new schedule (a
 //! service created or re-enabled) makes the next claim come at once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
