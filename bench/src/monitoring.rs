@@ -86,7 +86,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     // main prints the header (date, machine, command).
     let mut out = vec![format!(
         "- herald: `{}` (HERALD_ENV=production: pool max 20; monitoring at its defaults: 512 checks in flight, \
-         claims every 1 s for what falls due before the next, results gathered for up to 1 s and stored up to 500 per transaction)\n- target: a keep-alive HTTP/1.1 server in \
+         due times on a 1 s grid, claims every 1–5 s for what falls due up to the next, results gathered for 1–5 s (stretched at low rates) and stored up to 500 per transaction)\n- target: a keep-alive HTTP/1.1 server in \
          the bench process answering `200 ok` at http://{}/ (every service checks it; its CPU is in \"bench\")\n\
          - window: {window} s per steady size after a {INTERVAL} s warm-up; ceiling steps {CEILING_WINDOW} s each at a \
          {CEILING_INTERVAL} s interval\n- reference: Uptime Kuma 2.5.3 ≈ 4–5.6 ms CPU per check, ≈ 80 KB per \

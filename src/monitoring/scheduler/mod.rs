@@ -1,11 +1,12 @@
-//! The check scheduler: every tick (1 s), claim the services that fall
-//! due before the next tick (on PostgreSQL under a lease, so each due check
-//! is claimed by one instance), start each check at its due time (rounded
-//! up to a quantum, 250 ms) with bounded concurrency, and hand the results
-//! to writers that store them in batches.
+//! The check scheduler: every tick (1 s, stretched up to 5 s at low
+//! rates: [`cadence`]), claim the services that fall due up to the next
+//! tick (on PostgreSQL under a lease, so each due check is claimed by one
+//! instance), start each check at its due time with bounded concurrency,
+//! and hand the results to writers that store them in batches.
 //!
-//! Due times stay on each service's own grid (`next_due`), so checks do not
-//! drift; a check ends at its timeout; a dead instance's leases expire and
+//! Due times stay on each service's own grid (`next_due`), on whole start
+//! quanta (1 s), so checks do not drift and those due together start
+//! together; a check ends at its timeout; a dead instance's leases expire and
 //! the next due check is claimed by whoever is alive.
 //!
 //! Checks run on a runtime of their own ([`CheckRuntime`]); claims and
