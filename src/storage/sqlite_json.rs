@@ -12,6 +12,13 @@ use serde::{Deserialize, Deserializer, de::Error as _};
 
 use super::StorageError;
 
+/// `json_object('a', a, 'b', b)` for a column list `a, b`: a row as an
+/// object whose keys are the column names (the fields serde expects).
+pub fn object(columns: &str) -> String {
+    let pairs: Vec<String> = columns.split(',').map(str::trim).map(|c| format!("'{c}', {c}")).collect();
+    format!("json_object({})", pairs.join(", "))
+}
+
 /// Decode a `json_group_array` of rows read by `operation`; `None` (NULL)
 /// is no rows.
 pub fn rows<T: for<'de> Deserialize<'de>>(
@@ -77,6 +84,11 @@ mod tests {
         beat: Option<DateTime<Utc>>,
         #[serde(deserialize_with = "boolean")]
         flag: bool,
+    }
+
+    #[test]
+    fn an_object_keys_each_column_by_its_name() {
+        assert_eq!(object("id, kind,status"), "json_object('id', id, 'kind', kind, 'status', status)");
     }
 
     #[test]

@@ -58,6 +58,15 @@ impl Cadence {
         if urgent { self.linger } else { self.stretch(self.linger) }
     }
 
+    /// Whether a service's next check, `until_next` away, could fall due
+    /// before a stretched gathering and the claim covering that check both
+    /// pass (each rounded to a boundary `quantum` apart): the service is held
+    /// (leased) until its result is stored, so that result must go after the
+    /// floor, or the next check would start late.
+    pub fn next_is_near(&self, until_next: Duration, quantum: Duration) -> bool {
+        until_next <= self.claim_period() + self.linger(false) + quantum * 2
+    }
+
     fn stretch(&self, floor: Duration) -> Duration {
         let rate = f64::from_bits(self.rate.load(Ordering::Relaxed));
         let max = self.max.max(floor);
@@ -104,6 +113,20 @@ mod tests {
         assert_eq!(c.claim_period(), S(5));
         assert_eq!(c.linger(false), S(5));
         assert_eq!(c.linger(true), S(1), "a result that may change a status waits only the floor");
+    }
+
+    #[test]
+    fn a_short_interval_is_near_at_a_stretched_cadence() {
+        let c = Cadence::new(S(1), S(1), S(5));
+        c.observe(0, S(1));
+        // 5 s claims, 5 s gathering, 1 s boundaries: a 10 s interval is near, 30 s is not.
+        assert!(c.next_is_near(S(10), S(1)));
+        assert!(!c.next_is_near(S(30), S(1)));
+        // At the floor (high rates) 10 s is not near.
+        for _ in 0..20 {
+            c.observe(1_000, S(1));
+        }
+        assert!(!c.next_is_near(S(10), S(1)));
     }
 
     #[test]

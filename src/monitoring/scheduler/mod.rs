@@ -474,14 +474,11 @@ impl Job {
         let mut stored = to_result(&row, &outcome, status, started, service.instance_id());
         stored.next_check_at = Some(next);
         // Anything but up after up may start or end a streak: stored soon.
-        // So is a result whose next check falls due before a stretched
-        // gathering and the claim covering that check could both pass:
-        // the service is held (leased) until its result is stored, so
-        // storing it late would start the next check late.
-        let room = (next - service.now()).to_std().unwrap_or_default();
-        let quanta = Duration::from_millis(u64::try_from(shared.quantum_ms).unwrap_or(0) * 2);
-        let tight = room <= shared.cadence.claim_period() + shared.cadence.linger(false) + quanta;
-        let urgent = status != CheckStatus::Up || row.status != "up" || tight;
+        // So is a result whose next check is near (`Cadence::next_is_near`).
+        let until_next = (next - service.now()).to_std().unwrap_or_default();
+        let quantum = Duration::from_millis(u64::try_from(shared.quantum_ms).unwrap_or(0));
+        let urgent =
+            status != CheckStatus::Up || row.status != "up" || shared.cadence.next_is_near(until_next, quantum);
         if self.pending.push(stored, permit, urgent).is_err() {
             shared.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&row.id);
         }

@@ -5,6 +5,7 @@
 //! and opens or resolves incidents — all committed together or not at all.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 
@@ -102,18 +103,17 @@ fn plan(results: &[ResultIn], current: Vec<Current>) -> Vec<Planned> {
     out
 }
 
+/// The columns of [`Current`] read as they are stored.
+const STATE_COLUMNS: &str = "id, status, failures, successes, failure_threshold, recovery_threshold";
+
 /// Whether a service is in a maintenance window at `$2`, as an expression
 /// in the states' read (one round trip fewer per batch). Both subqueries are
 /// uncorrelated, so each runs once per statement, not once per row (read
 /// per row, windows tripled that read's cost at 500 results a batch).
-macro_rules! in_maintenance {
-    () => {
-        "(id IN (SELECT service_id FROM maintenance_window \
-          WHERE starts_at <= $2 AND ends_at > $2 AND service_id IS NOT NULL) \
-          OR EXISTS (SELECT 1 FROM maintenance_window \
-          WHERE starts_at <= $2 AND ends_at > $2 AND service_id IS NULL))"
-    };
-}
+const IN_MAINTENANCE: &str = "(id IN (SELECT service_id FROM maintenance_window \
+                              WHERE starts_at <= $2 AND ends_at > $2 AND service_id IS NOT NULL) \
+                              OR EXISTS (SELECT 1 FROM maintenance_window \
+                              WHERE starts_at <= $2 AND ends_at > $2 AND service_id IS NULL))";
 
 /// Incident statements: the same SQL on both backends, run inside the
 /// caller's transaction `$tx`.
@@ -202,11 +202,12 @@ impl MonitoringStore {
         match db.pool() {
             Pool::Postgres(p) => {
                 // Locked in id order: two batches never wait on each other in a cycle.
-                const CURRENT: &str = concat!(
-                    "SELECT id, status, failures, successes, failure_threshold, recovery_threshold, ",
-                    in_maintenance!(),
-                    " AS maintenance FROM service WHERE id = ANY($1) ORDER BY id FOR UPDATE"
-                );
+                static CURRENT: LazyLock<String> = LazyLock::new(|| {
+                    format!(
+                        "SELECT {STATE_COLUMNS}, {IN_MAINTENANCE} AS maintenance FROM service \
+                         WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+                    )
+                });
                 // The metrics and the new states in one statement (one round trip).
                 const STORE: &str = "WITH metrics AS (INSERT INTO service_metric (service_id, checked_at, status, \
                                      status_code, instance_id, latency_us, error) \
@@ -224,8 +225,8 @@ impl MonitoringStore {
                                      WHERE s.id = u.id";
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
-                let q = sqlx::query_as::<_, Current>(CURRENT).bind(&ids).bind(Ts(now));
-                let current = db.observe("monitoring.lock_states", CURRENT, q.fetch_all(&mut *tx)).await?;
+                let q = sqlx::query_as::<_, Current>(&CURRENT).bind(&ids).bind(Ts(now));
+                let current = db.observe("monitoring.lock_states", &CURRENT, q.fetch_all(&mut *tx)).await?;
                 let planned = plan(results, current);
                 let rows: Vec<&ResultIn> = planned.iter().map(|p| &results[p.index]).collect();
                 let last = last_per_service(results, &planned);
@@ -257,13 +258,13 @@ impl MonitoringStore {
             }
             Pool::Sqlite(p) => {
                 // One JSON document, not a row each (see `sqlite_json`).
-                const CURRENT: &str = concat!(
-                    "SELECT json_group_array(json_object('id', id, 'status', status, 'failures', failures, ",
-                    "'successes', successes, 'failure_threshold', failure_threshold, ",
-                    "'recovery_threshold', recovery_threshold, 'maintenance', ",
-                    in_maintenance!(),
-                    ")) FROM service WHERE id IN (SELECT value FROM json_each($1))"
-                );
+                static CURRENT: LazyLock<String> = LazyLock::new(|| {
+                    format!(
+                        "SELECT json_group_array({}) FROM (SELECT {STATE_COLUMNS}, {IN_MAINTENANCE} AS maintenance \
+                         FROM service WHERE id IN (SELECT value FROM json_each($1)))",
+                        sqlite_json::object(&format!("{STATE_COLUMNS}, maintenance"))
+                    )
+                });
                 // Whole-batch statements over JSON arrays, the metrics ($1)
                 // and the new states ($2) in one command: every command is
                 // a round trip to sqlx's SQLite worker thread, which runs
@@ -289,8 +290,8 @@ impl MonitoringStore {
                 let list = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
-                let q = sqlx::query_scalar(CURRENT).bind(list).bind(Ts(now));
-                let document = db.observe("monitoring.lock_states", CURRENT, q.fetch_one(&mut *tx)).await?;
+                let q = sqlx::query_scalar(&CURRENT).bind(list).bind(Ts(now));
+                let document = db.observe("monitoring.lock_states", &CURRENT, q.fetch_one(&mut *tx)).await?;
                 let current: Vec<Current> = sqlite_json::rows("monitoring.lock_states", document)?;
                 let planned = plan(results, current);
                 if !planned.is_empty() {

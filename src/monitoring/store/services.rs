@@ -24,12 +24,6 @@ const COLUMNS: &str = "id, name, kind, target, config, interval_seconds, timeout
 const DUE_COLUMNS: &str =
     "id, kind, status, interval_seconds, timeout_seconds, degraded_latency_ms, last_beat_at, next_check_at, updated_at";
 
-/// `DUE_COLUMNS` as a JSON object, for SQLite's aggregated claim.
-const DUE_OBJECT: &str = "json_object('id', id, 'kind', kind, 'status', status, \
-                          'interval_seconds', interval_seconds, 'timeout_seconds', timeout_seconds, \
-                          'degraded_latency_ms', degraded_latency_ms, 'last_beat_at', last_beat_at, \
-                          'next_check_at', next_check_at, 'updated_at', updated_at)";
-
 /// A claimed service: when it is due and what its check needs beyond the probe.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct DueRow {
@@ -360,9 +354,10 @@ impl MonitoringStore {
                 // One JSON document, not a row each (see `sqlite_json`).
                 static SQL: LazyLock<String> = LazyLock::new(|| {
                     format!(
-                        "SELECT json_group_array({DUE_OBJECT}) FROM (SELECT {DUE_COLUMNS} FROM service \
+                        "SELECT json_group_array({}) FROM (SELECT {DUE_COLUMNS} FROM service \
                          WHERE {DUE} AND id NOT IN (SELECT value FROM json_each($4)) \
-                         ORDER BY next_check_at LIMIT $3)"
+                         ORDER BY next_check_at LIMIT $3)",
+                        sqlite_json::object(DUE_COLUMNS)
                     )
                 });
                 let select = SQL.as_str();
