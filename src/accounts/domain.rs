@@ -16,13 +16,13 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// Everything.
+    /// Everything, including users and alert channels.
     Admin,
-    /// Services, incidents, alerts, reports.
+    /// Services, incidents, maintenance, alerts, the database report; their own inbox.
     Operator,
-    /// Their own inbox only.
+    /// An application's end user: their own inbox, account and tokens only.
     Member,
-    /// An application backend: creates notifications for any user, reads no inbox.
+    /// An application backend: creates notifications and member users, reads no inbox.
     Sender,
 }
 

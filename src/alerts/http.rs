@@ -17,15 +17,12 @@ use utoipa_axum::routes;
 use super::service::{AlertError, ChannelIn};
 use super::store::AlertFilter;
 use super::wire::{AlertDetailOut, AlertOut, ChannelOut};
-use crate::accounts::Role;
 use crate::http::error::{ApiError, FieldError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::http::pagination::{DEFAULT_LIMIT, List, MAX_LIMIT, Page, decode_cursor};
 use crate::state::AppState;
 
 /// Who may read alerts.
-const READERS: &[Role] = &[Role::Admin, Role::Operator];
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_alerts))
@@ -77,14 +74,13 @@ fn one_of(field: &str, value: &Option<String>, allowed: &[&str]) -> Result<(), A
 }
 
 /// Alerts, newest first (operators, admins).
-#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", security(("bearer" = [])), params(AlertQuery),
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", security(("bearer" = ["admin", "operator"])), params(AlertQuery),
     responses((status = 200, body = List<AlertOut>), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn list_alerts(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiQuery(q): ApiQuery<AlertQuery>,
 ) -> Result<Json<List<AlertOut>>, ApiError> {
-    auth.require(READERS)?;
     one_of("state", &q.state, &["firing", "resolved"])?;
     one_of("severity", &q.severity, &["info", "warning", "critical"])?;
     one_of("source", &q.source, &super::SOURCES)?;
@@ -111,14 +107,13 @@ pub struct IdPath {
 }
 
 /// One alert with its deliveries (state, attempts, last error).
-#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", security(("bearer" = [])), params(IdPath),
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", security(("bearer" = ["admin", "operator"])), params(IdPath),
     responses((status = 200, body = AlertDetailOut), (status = 404, body = Problem)))]
 async fn get_alert(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<Json<AlertDetailOut>, ApiError> {
-    auth.require(READERS)?;
     let (alert, deliveries) = state.alerts.alert(id).await?;
     Ok(Json(AlertDetailOut { alert: alert.into(), deliveries: deliveries.into_iter().map(Into::into).collect() }))
 }
@@ -157,62 +152,57 @@ impl From<ChannelBody> for ChannelIn {
 }
 
 /// Alert channels (admins).
-#[utoipa::path(get, path = "/api/v1/alert-channels", tag = "alerts", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/alert-channels", tag = "alerts", security(("bearer" = ["admin"])),
     responses((status = 200, body = List<ChannelOut>), (status = 403, body = Problem)))]
-async fn list_channels(State(state): State<AppState>, auth: Auth) -> Result<Json<List<ChannelOut>>, ApiError> {
-    auth.require(&[Role::Admin])?;
+async fn list_channels(State(state): State<AppState>, _auth: Auth) -> Result<Json<List<ChannelOut>>, ApiError> {
     let items = state.alerts.channels().await?.into_iter().map(ChannelOut::from).collect();
     Ok(Json(List { items, next_cursor: None }))
 }
 
 /// Add an alert channel (admins).
-#[utoipa::path(post, path = "/api/v1/alert-channels", tag = "alerts", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/alert-channels", tag = "alerts", security(("bearer" = ["admin"])),
     request_body = ChannelBody,
     responses((status = 201, body = ChannelOut), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_channel(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiJson(body): ApiJson<ChannelBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    auth.require(&[Role::Admin])?;
     let channel = state.alerts.create_channel(body.into()).await?;
     Ok((StatusCode::CREATED, Json(ChannelOut::from(channel))))
 }
 
-#[utoipa::path(get, path = "/api/v1/alert-channels/{id}", tag = "alerts", security(("bearer" = [])), params(IdPath),
+#[utoipa::path(get, path = "/api/v1/alert-channels/{id}", tag = "alerts", security(("bearer" = ["admin"])), params(IdPath),
     responses((status = 200, body = ChannelOut), (status = 404, body = Problem)))]
 async fn get_channel(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<Json<ChannelOut>, ApiError> {
-    auth.require(&[Role::Admin])?;
     Ok(Json(state.alerts.channel(id).await?.into()))
 }
 
 /// Change an alert channel (admins); absent fields and secrets stay.
-#[utoipa::path(patch, path = "/api/v1/alert-channels/{id}", tag = "alerts", security(("bearer" = [])), params(IdPath),
+#[utoipa::path(patch, path = "/api/v1/alert-channels/{id}", tag = "alerts", security(("bearer" = ["admin"])), params(IdPath),
     request_body = ChannelBody,
     responses((status = 200, body = ChannelOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn patch_channel(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
     ApiJson(body): ApiJson<ChannelBody>,
 ) -> Result<Json<ChannelOut>, ApiError> {
-    auth.require(&[Role::Admin])?;
     Ok(Json(state.alerts.update_channel(id, body.into()).await?.into()))
 }
 
 /// Delete an alert channel with its deliveries (admins).
-#[utoipa::path(delete, path = "/api/v1/alert-channels/{id}", tag = "alerts", security(("bearer" = [])), params(IdPath),
+#[utoipa::path(delete, path = "/api/v1/alert-channels/{id}", tag = "alerts", security(("bearer" = ["admin"])), params(IdPath),
     responses((status = 204), (status = 404, body = Problem)))]
 async fn delete_channel(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(&[Role::Admin])?;
     state.alerts.delete_channel(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -224,15 +214,14 @@ pub struct TestOut {
 
 /// Send a test message through the channel now (admins): 200 when it got
 /// through, 502 with the reason when not.
-#[utoipa::path(post, path = "/api/v1/alert-channels/{id}/test", tag = "alerts", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/alert-channels/{id}/test", tag = "alerts", security(("bearer" = ["admin"])),
     params(IdPath),
     responses((status = 200, body = TestOut), (status = 404, body = Problem), (status = 502, body = Problem)))]
 async fn test_channel(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<Json<TestOut>, ApiError> {
-    auth.require(&[Role::Admin])?;
     state.alerts.test_channel(id).await?;
     Ok(Json(TestOut { delivered: true }))
 }

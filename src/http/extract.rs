@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, header};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, FieldError};
-use crate::accounts::{Principal, Role};
+use crate::accounts::Principal;
 use crate::state::AppState;
 
 /// A JSON body. Wrong content type → 415, too large → 413, not JSON → 400,
@@ -120,20 +120,18 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// The authenticated caller, from `Authorization: Bearer <token>`.
+/// The authenticated caller, from `Authorization: Bearer <token>`. Its
+/// role was checked against the operation's by [`super::access::authorize`],
+/// which hands the principal on; a handler only checks finer rules.
 pub struct Auth(pub Principal);
-
-impl Auth {
-    /// Refuse with 403 unless the caller has one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<&Principal, ApiError> {
-        if self.0.is(roles) { Ok(&self.0) } else { Err(ApiError::Forbidden) }
-    }
-}
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(principal) = parts.extensions.remove::<Principal>() {
+            return Ok(Auth(principal));
+        }
         let token = bearer_token(parts).ok_or(ApiError::Unauthorized)?;
         let principal = state.accounts.authenticate(token).await?;
         tracing::Span::current().record("user_id", principal.user.id);

@@ -1,6 +1,7 @@
 //! The HTTP surface: one router merged from each concern's `router()`,
 //! and the one middleware stack every request passes through.
 
+pub mod access;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -8,6 +9,7 @@ mod openapi;
 pub mod pagination;
 
 use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -25,15 +27,15 @@ use error::{ApiError, InternalDetail};
 
 /// The complete application router.
 pub fn router(state: AppState) -> Router {
-    let api = openapi::api_router()
-        .merge(crate::accounts::http::router())
-        .merge(crate::notifications::http::router())
-        .merge(crate::monitoring::http::router())
-        .merge(crate::alerts::http::router())
-        .merge(crate::performance::http::router())
-        .merge(crate::realtime::http::router())
-        .merge(crate::system::http::router());
-    let (routes, spec) = api.split_for_parts();
+    let (routes, mut spec) = api();
+    // Who may call each operation is read from the document the routes
+    // were built with, so the docs and the rule applied cannot differ.
+    let access = Arc::new(access::AccessMap::from_spec(&spec));
+    for problem in &access.problems {
+        tracing::error!(%problem, "an operation's roles cannot be read; it refuses every caller");
+    }
+    access::describe_roles(&mut spec);
+    let routes = routes.route_layer(middleware::from_fn_with_state((state.clone(), access), access::authorize));
     Router::new()
         .merge(routes)
         .merge(openapi::docs_router(spec))
@@ -60,6 +62,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The documented routes and the OpenAPI document built from them.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    openapi::api_router()
+        .merge(crate::accounts::http::router())
+        .merge(crate::notifications::http::router())
+        .merge(crate::monitoring::http::router())
+        .merge(crate::alerts::http::router())
+        .merge(crate::performance::http::router())
+        .merge(crate::realtime::http::router())
+        .merge(crate::system::http::router())
+        .split_for_parts()
+}
+
 /// A span per request, labelled with the route template, not the raw path.
 fn make_span(request: &Request) -> Span {
     let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or("unmatched");
@@ -84,4 +99,26 @@ fn on_panic(err: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| err.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     ApiError::Internal(format!("panic: {message}")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::access::{AccessMap, Rule};
+
+    #[test]
+    fn every_operation_names_who_may_call_it() {
+        let (_, spec) = super::api();
+        let access = AccessMap::from_spec(&spec);
+        assert_eq!(access.problems, Vec::<String>::new());
+        let operations = access.operations();
+        assert!(operations.len() > 40, "{operations:?}");
+        for (path, method, rule) in operations {
+            let public = matches!(rule, Rule::Public);
+            // Only these need no token; everything else names its roles.
+            let meant_public = ["/healthz", "/readyz", "/metrics", "/api/v1/status", "/api/v1/ws"]
+                .contains(&path.as_str())
+                || path.starts_with("/api/v1/heartbeat/");
+            assert_eq!(public, meant_public, "{method} {path}: {rule:?}");
+        }
+    }
 }

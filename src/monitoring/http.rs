@@ -1,7 +1,8 @@
 //! `/api/v1/services…`, `/api/v1/incidents…` and `/api/v1/heartbeat/{secret}`:
 //! thin handlers over [`MonitoringService`](super::MonitoringService).
-//! Operators and admins change things; members may read; the heartbeat
-//! URL needs no token (its secret is the credential).
+//! Operators and admins read and change them (a member's token is refused:
+//! services carry internal targets); the heartbeat URL needs no token (its
+//! secret is the credential).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -19,16 +20,10 @@ use super::domain::RawSettings;
 use super::service::{MonitoringError, MonitoringService, ServiceIn};
 use super::store::{Action, IncidentFilter};
 use super::wire::{IncidentOut, ServiceOut};
-use crate::accounts::Role;
 use crate::http::error::{ApiError, FieldError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, parse_json_body};
 use crate::http::pagination::{DEFAULT_LIMIT, List, MAX_LIMIT, PageParams, decode_cursor, encode_cursor};
 use crate::state::AppState;
-
-/// Who may read monitoring (services, incidents, figures, maintenance).
-pub(super) const READERS: &[Role] = &[Role::Admin, Role::Operator, Role::Member];
-/// Who may change it.
-pub(super) const OPERATORS: &[Role] = &[Role::Admin, Role::Operator];
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -127,15 +122,14 @@ fn created(service: ServiceOut, secret: Option<String>) -> CreatedServiceOut {
     CreatedServiceOut { service, heartbeat_secret: secret, heartbeat_path }
 }
 
-/// List services (members may read).
-#[utoipa::path(get, path = "/api/v1/services", tag = "monitoring", security(("bearer" = [])), params(PageParams),
+/// List services, with their check configuration (secrets masked).
+#[utoipa::path(get, path = "/api/v1/services", tag = "monitoring", security(("bearer" = ["admin", "operator"])), params(PageParams),
     responses((status = 200, body = List<ServiceOut>), (status = 403, body = Problem)))]
 async fn list_services(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<List<ServiceOut>>, ApiError> {
-    auth.require(READERS)?;
     let page = params.parse()?;
     let rows = state.monitoring.list(page.after, i64::from(page.limit) + 1).await?;
     let list = List::from_overfetch(rows, page, |s| s.id);
@@ -145,15 +139,14 @@ async fn list_services(
 }
 
 /// Add a service (operator, admin). Its first check runs within one interval.
-#[utoipa::path(post, path = "/api/v1/services", tag = "monitoring", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/services", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
     request_body = ServiceBody,
     responses((status = 201, body = CreatedServiceOut), (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_service(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiJson(body): ApiJson<ServiceBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    auth.require(OPERATORS)?;
     let done = state.monitoring.create(body.into()).await?;
     Ok((StatusCode::CREATED, Json(created(done.service.into(), done.heartbeat_secret))))
 }
@@ -166,41 +159,38 @@ pub struct IdPath {
 }
 
 /// One service.
-#[utoipa::path(get, path = "/api/v1/services/{id}", tag = "monitoring", security(("bearer" = [])), params(IdPath),
+#[utoipa::path(get, path = "/api/v1/services/{id}", tag = "monitoring", security(("bearer" = ["admin", "operator"])), params(IdPath),
     responses((status = 200, body = ServiceOut), (status = 404, body = Problem)))]
 async fn get_service(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<Json<ServiceOut>, ApiError> {
-    auth.require(READERS)?;
     let maintenance = state.monitoring.in_maintenance().await?;
     Ok(Json(MonitoringService::render(state.monitoring.get(id).await?, &maintenance)))
 }
 
 /// Change a service (operator, admin); absent fields stay as they are.
-#[utoipa::path(patch, path = "/api/v1/services/{id}", tag = "monitoring", security(("bearer" = [])), params(IdPath),
+#[utoipa::path(patch, path = "/api/v1/services/{id}", tag = "monitoring", security(("bearer" = ["admin", "operator"])), params(IdPath),
     request_body = ServiceBody,
     responses((status = 200, body = ServiceOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn patch_service(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
     ApiJson(body): ApiJson<ServiceBody>,
 ) -> Result<Json<ServiceOut>, ApiError> {
-    auth.require(OPERATORS)?;
     Ok(Json(state.monitoring.update(id, body.into()).await?.into()))
 }
 
 /// Delete a service with its results and incidents (operator, admin).
-#[utoipa::path(delete, path = "/api/v1/services/{id}", tag = "monitoring", security(("bearer" = [])), params(IdPath),
+#[utoipa::path(delete, path = "/api/v1/services/{id}", tag = "monitoring", security(("bearer" = ["admin", "operator"])), params(IdPath),
     responses((status = 204), (status = 404, body = Problem)))]
 async fn delete_service(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(OPERATORS)?;
     state.monitoring.delete(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -220,14 +210,13 @@ pub struct CheckOut {
 }
 
 /// Run a service's check now; the result is stored and applied like any other.
-#[utoipa::path(post, path = "/api/v1/services/{id}/check", tag = "monitoring", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/services/{id}/check", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
     params(IdPath), responses((status = 200, body = CheckOut), (status = 404, body = Problem)))]
 async fn check_service(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<Json<CheckOut>, ApiError> {
-    auth.require(OPERATORS)?;
     let done = state.monitoring.check_now(id).await?;
     Ok(Json(CheckOut {
         status: done.status.as_str().to_string(),
@@ -248,14 +237,13 @@ pub struct HeartbeatSecretOut {
 
 /// Replace a heartbeat service's secret (operator, admin); the old one stops working.
 #[utoipa::path(post, path = "/api/v1/services/{id}/heartbeat-secret", tag = "monitoring",
-    security(("bearer" = [])), params(IdPath),
+    security(("bearer" = ["admin", "operator"])), params(IdPath),
     responses((status = 200, body = HeartbeatSecretOut), (status = 404, body = Problem)))]
 async fn rotate_heartbeat(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<Json<HeartbeatSecretOut>, ApiError> {
-    auth.require(OPERATORS)?;
     let secret = state.monitoring.rotate_heartbeat(id).await?;
     Ok(Json(HeartbeatSecretOut { heartbeat_path: format!("/api/v1/heartbeat/{secret}"), heartbeat_secret: secret }))
 }
@@ -317,14 +305,13 @@ pub struct IncidentQuery {
 }
 
 /// Incidents, newest first.
-#[utoipa::path(get, path = "/api/v1/incidents", tag = "monitoring", security(("bearer" = [])), params(IncidentQuery),
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "monitoring", security(("bearer" = ["admin", "operator"])), params(IncidentQuery),
     responses((status = 200, body = List<IncidentOut>), (status = 422, body = Problem)))]
 async fn list_incidents(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiQuery(q): ApiQuery<IncidentQuery>,
 ) -> Result<Json<List<IncidentOut>>, ApiError> {
-    auth.require(READERS)?;
     if let Some(s) = &q.status
         && !["open", "acknowledged", "resolved"].contains(&s.as_str())
     {
@@ -348,14 +335,13 @@ async fn list_incidents(
 }
 
 /// One incident with its timeline.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "monitoring", security(("bearer" = [])), params(IdPath),
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "monitoring", security(("bearer" = ["admin", "operator"])), params(IdPath),
     responses((status = 200, body = IncidentOut), (status = 404, body = Problem)))]
 async fn get_incident(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<Json<IncidentOut>, ApiError> {
-    auth.require(READERS)?;
     Ok(Json(state.monitoring.incident(id).await?))
 }
 
@@ -374,13 +360,13 @@ async fn act(
     action: Action,
     body: Option<IncidentActionIn>,
 ) -> Result<Json<IncidentOut>, ApiError> {
-    let who = auth.require(OPERATORS)?.user.id;
+    let who = auth.0.user.id;
     let message = body.and_then(|b| b.message);
     Ok(Json(state.monitoring.act(id, action, who, message).await?))
 }
 
 /// Take an open incident (operator, admin): it no longer resolves by itself on recovery.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "monitoring", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
     params(IdPath), request_body(content = Option<IncidentActionIn>),
     responses((status = 200, body = IncidentOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn acknowledge_incident(
@@ -395,7 +381,7 @@ async fn acknowledge_incident(
 }
 
 /// Resolve an incident (operator, admin).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "monitoring", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
     params(IdPath), request_body(content = Option<IncidentActionIn>),
     responses((status = 200, body = IncidentOut), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn resolve_incident(
@@ -410,7 +396,7 @@ async fn resolve_incident(
 }
 
 /// Add a note to an incident's timeline (operator, admin).
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "monitoring", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/notes", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
     params(IdPath), request_body = IncidentActionIn,
     responses((status = 200, body = IncidentOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn note_incident(

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::history::TrendsOut;
-use super::http::{IdPath, OPERATORS, READERS};
+use super::http::IdPath;
 use super::store::WindowRow;
 use super::views::{MAX_BUCKETS, MAX_RAW_RANGE_HOURS, MetricBucketOut, StatusPage, UptimeWindows};
 use crate::http::error::{ApiError, Problem};
@@ -54,16 +54,15 @@ fn range(q: &RangeQuery, now: DateTime<Utc>, default: Duration) -> Result<(DateT
 }
 
 /// Uptime over 24 h, 7 d and 30 d — and `from`/`to` when given — with the checks each rests on.
-#[utoipa::path(get, path = "/api/v1/services/{id}/uptime", tag = "monitoring", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/services/{id}/uptime", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
     params(IdPath, RangeQuery),
     responses((status = 200, body = UptimeWindows), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn uptime(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Json<UptimeWindows>, ApiError> {
-    auth.require(READERS)?;
     let custom = if q.from.is_some() || q.to.is_some() {
         Some(range(&q, state.monitoring.now(), Duration::days(1))?)
     } else {
@@ -73,16 +72,15 @@ async fn uptime(
 }
 
 /// Latency (avg, p95, min, max) and status counts per bucket.
-#[utoipa::path(get, path = "/api/v1/services/{id}/metrics", tag = "monitoring", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/services/{id}/metrics", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
     params(IdPath, RangeQuery),
     responses((status = 200, body = Vec<MetricBucketOut>), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn metrics(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Json<Vec<MetricBucketOut>>, ApiError> {
-    auth.require(READERS)?;
     let (from, to) = range(&q, state.monitoring.now(), Duration::days(1))?;
     let span = (to - from).num_seconds();
     let bucket = q.bucket.unwrap_or(match span {
@@ -113,16 +111,15 @@ pub struct TrendQuery {
 }
 
 /// Direction of latency and availability, flapping, and recommendations naming their figure.
-#[utoipa::path(get, path = "/api/v1/services/{id}/trends", tag = "monitoring", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/services/{id}/trends", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
     params(IdPath, TrendQuery),
     responses((status = 200, body = TrendsOut), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn trends(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
     ApiQuery(q): ApiQuery<TrendQuery>,
 ) -> Result<Json<TrendsOut>, ApiError> {
-    auth.require(READERS)?;
     let hours = q.hours.unwrap_or(168);
     if !(6..=720).contains(&hours) {
         return Err(ApiError::field("hours", "must be 6 to 720"));
@@ -175,16 +172,15 @@ pub struct WindowIn {
 }
 
 /// Current and upcoming maintenance windows, soonest first.
-#[utoipa::path(get, path = "/api/v1/maintenance", tag = "monitoring", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/maintenance", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
     responses((status = 200, body = Vec<WindowOut>)))]
-async fn list_windows(State(state): State<AppState>, auth: Auth) -> Result<Json<Vec<WindowOut>>, ApiError> {
-    auth.require(READERS)?;
+async fn list_windows(State(state): State<AppState>, _auth: Auth) -> Result<Json<Vec<WindowOut>>, ApiError> {
     Ok(Json(state.monitoring.windows().await?.into_iter().map(WindowOut::from).collect()))
 }
 
 /// Schedule maintenance (operator, admin): checks still run and are stored,
 /// but open no incident and do not count as downtime.
-#[utoipa::path(post, path = "/api/v1/maintenance", tag = "monitoring", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/maintenance", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
     request_body = WindowIn,
     responses((status = 201, body = WindowOut), (status = 422, body = Problem)))]
 async fn create_window(
@@ -192,20 +188,19 @@ async fn create_window(
     auth: Auth,
     ApiJson(body): ApiJson<WindowIn>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let by = auth.require(OPERATORS)?.user.id;
+    let by = auth.0.user.id;
     let w = state.monitoring.add_window(body.service_id, body.title, body.starts_at, body.ends_at, by).await?;
     Ok((StatusCode::CREATED, Json(WindowOut::from(w))))
 }
 
 /// Remove a maintenance window (operator, admin).
-#[utoipa::path(delete, path = "/api/v1/maintenance/{id}", tag = "monitoring", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/maintenance/{id}", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
     params(IdPath), responses((status = 204), (status = 404, body = Problem)))]
 async fn delete_window(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(OPERATORS)?;
     state.monitoring.delete_window(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

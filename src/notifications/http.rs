@@ -225,16 +225,15 @@ fn parse_key(raw: Option<&str>) -> Result<Option<IdempotencyKey>, ApiError> {
 
 /// Create one notification for one user (admin, sender). 201 when created;
 /// 200 with the first result when the idempotency key was used before.
-#[utoipa::path(post, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = ["admin", "sender"])),
     request_body = CreateNotificationIn,
     responses((status = 201, body = NotificationOut), (status = 200, body = NotificationOut),
               (status = 403, body = Problem), (status = 422, body = Problem)))]
 async fn create_notification(
     State(state): State<AppState>,
-    auth: Auth,
+    _auth: Auth,
     ApiJson(body): ApiJson<CreateNotificationIn>,
 ) -> Result<impl IntoResponse, ApiError> {
-    auth.require(&[Role::Admin, Role::Sender])?;
     let to = match (body.user_id, &body.external_id) {
         (Some(id), None) => Recipient::UserId(id),
         (None, Some(external)) => Recipient::ExternalId(external.clone()),
@@ -248,7 +247,7 @@ async fn create_notification(
 }
 
 /// Send one notification to an audience, all or nothing (admin, sender).
-#[utoipa::path(post, path = "/api/v1/announcements", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/announcements", tag = "notifications", security(("bearer" = ["admin", "sender"])),
     request_body = AnnounceIn,
     responses((status = 201, body = AnnouncedOut), (status = 200, body = AnnouncedOut), (status = 422, body = Problem)))]
 async fn announce(
@@ -256,7 +255,7 @@ async fn announce(
     auth: Auth,
     ApiJson(body): ApiJson<AnnounceIn>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let caller = auth.require(&[Role::Admin, Role::Sender])?;
+    let caller = &auth.0;
     let audience_json = serde_json::to_value(&body.audience).unwrap_or(Value::Null);
     let key = parse_key(body.idempotency_key.as_deref())?;
     let AnnounceIn { audience, .. } = &body;
@@ -320,7 +319,7 @@ fn page_out(mut items: Vec<Notification>, limit: i64, position: Position) -> Lis
 }
 
 /// Your inbox: newest first, or with `after` everything since that cursor, oldest first.
-#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = ["admin", "operator", "member"])),
     params(ListParams), responses((status = 200, body = List<NotificationOut>), (status = 422, body = Problem)))]
 async fn list_notifications(
     State(state): State<AppState>,
@@ -335,7 +334,7 @@ async fn list_notifications(
 }
 
 /// Your pending notifications (unread, not expired), newest first.
-#[utoipa::path(get, path = "/api/v1/notifications/pending", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/notifications/pending", tag = "notifications", security(("bearer" = ["admin", "operator", "member"])),
     params(PageOnly), responses((status = 200, body = List<NotificationOut>)))]
 async fn pending(
     State(state): State<AppState>,
@@ -349,7 +348,7 @@ async fn pending(
 }
 
 /// Counts over your live notifications.
-#[utoipa::path(get, path = "/api/v1/notifications/stats", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/notifications/stats", tag = "notifications", security(("bearer" = ["admin", "operator", "member"])),
     responses((status = 200, body = StatsOut)))]
 async fn stats(State(state): State<AppState>, auth: Auth) -> Result<Json<StatsOut>, ApiError> {
     let counts = state.notifications.stats(auth.0.user.id).await?;
@@ -363,7 +362,7 @@ async fn stats(State(state): State<AppState>, auth: Auth) -> Result<Json<StatsOu
 }
 
 /// Mark your notifications read, optionally only up to a cursor. The body is optional.
-#[utoipa::path(post, path = "/api/v1/notifications/read-all", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/notifications/read-all", tag = "notifications", security(("bearer" = ["admin", "operator", "member"])),
     request_body(content = ReadAllIn, description = "optional"), responses((status = 200, body = ReadAllOut)))]
 async fn read_all(
     State(state): State<AppState>,
@@ -380,7 +379,7 @@ async fn read_all(
 }
 
 /// One of your notifications.
-#[utoipa::path(get, path = "/api/v1/notifications/{id}", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/notifications/{id}", tag = "notifications", security(("bearer" = ["admin", "operator", "member"])),
     params(("id" = i64, Path)), responses((status = 200, body = NotificationOut), (status = 404, body = Problem)))]
 async fn get_notification(
     State(state): State<AppState>,
@@ -391,7 +390,7 @@ async fn get_notification(
 }
 
 /// Mark one of your notifications read or unread.
-#[utoipa::path(patch, path = "/api/v1/notifications/{id}", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/v1/notifications/{id}", tag = "notifications", security(("bearer" = ["admin", "operator", "member"])),
     params(("id" = i64, Path)), request_body = PatchIn,
     responses((status = 200, body = NotificationOut), (status = 404, body = Problem)))]
 async fn patch_notification(
@@ -404,7 +403,7 @@ async fn patch_notification(
 }
 
 /// Delete one of your notifications.
-#[utoipa::path(delete, path = "/api/v1/notifications/{id}", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/notifications/{id}", tag = "notifications", security(("bearer" = ["admin", "operator", "member"])),
     params(("id" = i64, Path)), responses((status = 204), (status = 404, body = Problem)))]
 async fn delete_notification(
     State(state): State<AppState>,

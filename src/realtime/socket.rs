@@ -55,11 +55,17 @@ struct Caller {
     user_id: i64,
     /// Operators and admins, who may receive the `services` and `incidents` channels.
     staff: bool,
+    /// Everyone but senders: an application's token writes to inboxes and reads none.
+    inbox: bool,
 }
 
 impl From<Principal> for Caller {
     fn from(p: Principal) -> Self {
-        Caller { user_id: p.user.id, staff: p.is(&[Role::Admin, Role::Operator]) }
+        Caller {
+            user_id: p.user.id,
+            staff: p.is(&[Role::Admin, Role::Operator]),
+            inbox: p.is(&[Role::Admin, Role::Operator, Role::Member]),
+        }
     }
 }
 
@@ -202,6 +208,9 @@ impl Session {
         match message {
             ClientMessage::Ping => self.send(ServerMessage::Pong.to_json()).await,
             ClientMessage::Auth { .. } => self.error("bad_message", "already authenticated").await,
+            ClientMessage::Subscribe { .. } | ClientMessage::Read { .. } if !caller.inbox => {
+                self.error("forbidden", "a sender's token reads no inbox").await
+            }
             ClientMessage::Subscribe { after } => match self.subscribe(user_id, after).await {
                 Ok(()) => Ok(()),
                 Err(SendOr::Send) => Err(()),

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod access;
 mod accounts;
 mod alerts;
 mod cli;

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::harness::{Backend, TestApp, both};
 
 both!(
-    services_are_managed_by_operators_and_read_by_members,
+    services_are_managed_and_read_by_operators_only,
     invalid_services_name_the_field,
     http_checks_follow_the_target,
     incidents_open_hold_resolve_and_take_notes,
@@ -111,7 +111,7 @@ async fn results(app: &TestApp, id: i64) -> Vec<(i16, i32, chrono::DateTime<chro
     rows.into_iter().map(|(s, i, t)| (s, i, t.0)).collect()
 }
 
-async fn services_are_managed_by_operators_and_read_by_members(backend: Backend) {
+async fn services_are_managed_and_read_by_operators_only(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else { return };
     let (_, operator) = app.user_with_token("op@example.com", "operator").await;
     let (_, member) = app.user_with_token("m@example.com", "member").await;
@@ -128,10 +128,13 @@ async fn services_are_managed_by_operators_and_read_by_members(backend: Backend)
     assert_eq!(created["config"]["verify_tls"], true);
     assert!(created.get("heartbeat_secret").is_none());
 
-    let list = app.get("/api/v1/services", &member).await;
+    let list = app.get("/api/v1/services", &operator).await;
     assert_eq!(list.status, StatusCode::OK);
     assert_eq!(list.json["items"][0]["id"], id);
-    assert_eq!(app.get(&format!("/api/v1/services/{id}"), &member).await.json["name"], "API");
+    assert_eq!(app.get(&format!("/api/v1/services/{id}"), &operator).await.json["name"], "API");
+    // A member is an application's end user: services and their targets are not theirs to read.
+    app.get("/api/v1/services", &member).await.problem(StatusCode::FORBIDDEN);
+    app.get(&format!("/api/v1/services/{id}"), &member).await.problem(StatusCode::FORBIDDEN);
     assert_eq!(app.post("/api/v1/services", &member, body.clone()).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.get("/api/v1/services", &sender).await.status, StatusCode::FORBIDDEN);
     assert_eq!(app.call(Method::GET, "/api/v1/services", None, None).await.status, StatusCode::UNAUTHORIZED);
@@ -151,7 +154,7 @@ async fn services_are_managed_by_operators_and_read_by_members(backend: Backend)
     seed(&app, id, &[(60, 0, false, 1_000), (30, 2, true, 2_000)]).await;
     assert_eq!(raw_count(&app, id).await, 2);
     assert_eq!(app.call(Method::DELETE, &path, Some(&operator), None).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.get(&path, &member).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get(&path, &operator).await.status, StatusCode::NOT_FOUND);
     assert_eq!(raw_count(&app, id).await, 0, "a deleted service's results go with it");
     assert_eq!(app.call(Method::DELETE, &path, Some(&operator), None).await.status, StatusCode::NOT_FOUND);
     app.stop().await.expect("stop");
@@ -260,8 +263,9 @@ async fn incidents_open_hold_resolve_and_take_notes(backend: Backend) {
     target.set(Mode::Failing);
     check(&app, id).await;
     check(&app, id).await;
-    let open = app.get(&format!("/api/v1/incidents?service_id={id}"), &member).await;
+    let open = app.get(&format!("/api/v1/incidents?service_id={id}"), &operator).await;
     assert_eq!(open.status, StatusCode::OK, "{}", open.text);
+    app.get(&format!("/api/v1/incidents?service_id={id}"), &member).await.problem(StatusCode::FORBIDDEN);
     let items = open.json["items"].as_array().expect("items").clone();
     assert_eq!(items.len(), 1, "{}", open.text);
     let incident = items[0]["id"].as_i64().expect("incident id");
@@ -288,7 +292,7 @@ async fn incidents_open_hold_resolve_and_take_notes(backend: Backend) {
     // Recovery does not resolve an incident an operator holds.
     target.set(Mode::Healthy);
     assert_eq!(check(&app, id).await["service"]["status"], "up");
-    let held = app.get(&path, &member).await;
+    let held = app.get(&path, &operator).await;
     assert_eq!(held.json["status"], "acknowledged");
     let kinds: Vec<&str> =
         held.json["timeline"].as_array().expect("timeline").iter().filter_map(|t| t["kind"].as_str()).collect();
@@ -315,23 +319,23 @@ async fn incidents_open_hold_resolve_and_take_notes(backend: Backend) {
     check(&app, id).await;
     target.set(Mode::Healthy);
     check(&app, id).await;
-    let all = app.get(&format!("/api/v1/incidents?service_id={id}"), &member).await;
+    let all = app.get(&format!("/api/v1/incidents?service_id={id}"), &operator).await;
     let items = all.json["items"].as_array().expect("items");
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["status"], "resolved", "newest first: {}", all.text);
     assert!(items[0]["resolved_by"].is_null(), "resolved by herald on recovery");
-    let only_resolved = app.get("/api/v1/incidents?status=resolved", &member).await;
+    let only_resolved = app.get("/api/v1/incidents?status=resolved", &operator).await;
     assert_eq!(only_resolved.json["items"].as_array().map(Vec::len), Some(2));
     let later = (chrono::Utc::now() + chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let none = app.get(&format!("/api/v1/incidents?from={later}"), &member).await;
+    let none = app.get(&format!("/api/v1/incidents?from={later}"), &operator).await;
     assert_eq!(none.json["items"].as_array().map(Vec::len), Some(0), "time filter: {}", none.text);
-    let before = app.get(&format!("/api/v1/incidents?to={later}&limit=1"), &member).await;
+    let before = app.get(&format!("/api/v1/incidents?to={later}&limit=1"), &operator).await;
     assert_eq!(before.json["items"].as_array().map(Vec::len), Some(1));
     let next = before.json["next_cursor"].as_str().expect("a second page").to_string();
-    let page2 = app.get(&format!("/api/v1/incidents?to={later}&limit=1&cursor={next}"), &member).await;
+    let page2 = app.get(&format!("/api/v1/incidents?to={later}&limit=1&cursor={next}"), &operator).await;
     assert_ne!(page2.json["items"][0]["id"], before.json["items"][0]["id"]);
-    assert_eq!(app.get("/api/v1/incidents?status=sleeping", &member).await.fields(), ["status"]);
-    assert_eq!(app.get("/api/v1/incidents/999999", &member).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/incidents?status=sleeping", &operator).await.fields(), ["status"]);
+    assert_eq!(app.get("/api/v1/incidents/999999", &operator).await.status, StatusCode::NOT_FOUND);
     app.stop().await.expect("stop");
 }
 
@@ -668,10 +672,12 @@ async fn maintenance_windows_hold_incidents_and_downtime(backend: Backend) {
                       "timeout_seconds": 2, "failure_threshold": 1, "recovery_threshold": 1});
     let id = create(&app, &app.admin_token, body).await["id"].as_i64().expect("id");
     let (_, member) = app.user_with_token("m@example.com", "member").await;
+    let (_, operator) = app.user_with_token("op@example.com", "operator").await;
     let now = chrono::Utc::now();
     let window = json!({"service_id": id, "title": "upgrade", "starts_at": (now - chrono::Duration::minutes(1)).to_rfc3339(),
                         "ends_at": (now + chrono::Duration::hours(1)).to_rfc3339()});
     assert_eq!(app.post("/api/v1/maintenance", &member, window.clone()).await.status, StatusCode::FORBIDDEN);
+    app.get("/api/v1/maintenance", &member).await.problem(StatusCode::FORBIDDEN);
     let bad = app
         .post(
             "/api/v1/maintenance",
@@ -683,18 +689,18 @@ async fn maintenance_windows_hold_incidents_and_downtime(backend: Backend) {
     let created = app.post("/api/v1/maintenance", &app.admin_token, window).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let window_id = created.json["id"].as_i64().expect("window id");
-    assert_eq!(app.get(&format!("/api/v1/services/{id}"), &member).await.json["status"], "maintenance");
+    assert_eq!(app.get(&format!("/api/v1/services/{id}"), &operator).await.json["status"], "maintenance");
 
     target.set(Mode::Failing);
     assert_eq!(check(&app, id).await["status"], "down", "checks still run");
-    let incidents = app.get(&format!("/api/v1/incidents?service_id={id}"), &member).await;
+    let incidents = app.get(&format!("/api/v1/incidents?service_id={id}"), &operator).await;
     assert_eq!(incidents.json["items"].as_array().map(Vec::len), Some(0), "no incident in maintenance");
-    let uptime = app.get(&format!("/api/v1/services/{id}/uptime"), &member).await;
+    let uptime = app.get(&format!("/api/v1/services/{id}/uptime"), &operator).await;
     assert_eq!(uptime.json["24h"]["checks"], 0, "{}", uptime.text);
     assert_eq!(uptime.json["24h"]["maintenance_checks"], 1);
     assert!(uptime.json["24h"]["ratio"].is_null());
 
-    let listed = app.get("/api/v1/maintenance", &member).await;
+    let listed = app.get("/api/v1/maintenance", &operator).await;
     assert_eq!(listed.json[0]["title"], "upgrade");
     let path = format!("/api/v1/maintenance/{window_id}");
     assert_eq!(app.call(Method::DELETE, &path, Some(&app.admin_token), None).await.status, StatusCode::NO_CONTENT);
@@ -703,7 +709,7 @@ async fn maintenance_windows_hold_incidents_and_downtime(backend: Backend) {
     check(&app, id).await;
     target.set(Mode::Failing);
     check(&app, id).await;
-    let incidents = app.get(&format!("/api/v1/incidents?service_id={id}"), &member).await;
+    let incidents = app.get(&format!("/api/v1/incidents?service_id={id}"), &operator).await;
     assert_eq!(incidents.json["items"].as_array().map(Vec::len), Some(1));
 
     // A global window (no service) holds every service's checks too.
@@ -713,9 +719,9 @@ async fn maintenance_windows_hold_incidents_and_downtime(backend: Backend) {
                         "ends_at": (now + chrono::Duration::hours(1)).to_rfc3339()});
     assert_eq!(app.post("/api/v1/maintenance", &app.admin_token, global).await.status, StatusCode::CREATED);
     assert_eq!(check(&app, other).await["status"], "down", "checks still run");
-    let incidents = app.get(&format!("/api/v1/incidents?service_id={other}"), &member).await;
+    let incidents = app.get(&format!("/api/v1/incidents?service_id={other}"), &operator).await;
     assert_eq!(incidents.json["items"].as_array().map(Vec::len), Some(0), "no incident in a global window");
-    let uptime = app.get(&format!("/api/v1/services/{other}/uptime"), &member).await;
+    let uptime = app.get(&format!("/api/v1/services/{other}/uptime"), &operator).await;
     assert_eq!(uptime.json["24h"]["maintenance_checks"], 1, "{}", uptime.text);
     app.stop().await.expect("stop");
 }

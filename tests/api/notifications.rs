@@ -369,7 +369,11 @@ async fn other_users_notifications_answer_404_everywhere(backend: Backend) {
     let n = notify(&app, &sender, json!({"user_id": alice_id, "type": "message", "title": "Private"})).await;
     let id = n.json["id"].as_i64().unwrap();
     let path = format!("/api/v1/notifications/{id}");
-    for token in [&bob, &sender, &app.admin_token] {
+    // A sender is an application: it writes to inboxes and reads none.
+    app.get(&path, &sender).await.problem(StatusCode::FORBIDDEN);
+    app.get("/api/v1/notifications", &sender).await.problem(StatusCode::FORBIDDEN);
+    app.call(Method::DELETE, &path, Some(&sender), None).await.problem(StatusCode::FORBIDDEN);
+    for token in [&bob, &app.admin_token] {
         app.get(&path, token).await.problem(StatusCode::NOT_FOUND);
         let patch = app.call(Method::PATCH, &path, Some(token), Some(json!({"read": true}))).await;
         patch.problem(StatusCode::NOT_FOUND);

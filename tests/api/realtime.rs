@@ -170,6 +170,17 @@ async fn sockets_see_only_their_own_user_and_allowed_channels(backend: Backend) 
     assert_eq!(ops_ws.recv().await["type"], "incident:opened");
     assert!(bob_ws.recv_within(Duration::from_millis(300)).await.is_none());
     assert!(alice_ws.recv_within(Duration::from_millis(100)).await.is_none());
+
+    // A sender's token writes to inboxes and reads none, here as over HTTP.
+    let (_, sender) = app.user_with_token("app@example.com", "sender").await;
+    let mut app_ws = Ws::connect(&app, crate::ws::Auth::Header(&sender)).await;
+    assert_eq!(app_ws.recv().await["type"], "authenticated");
+    for message in [json!({"type": "notifications:subscribe"}), json!({"type": "notifications:read", "ids": [1]})] {
+        app_ws.send(message).await;
+        assert_eq!(app_ws.recv().await["code"], "forbidden");
+    }
+    app_ws.send(json!({"type": "channels:subscribe", "channel": "services"})).await;
+    assert_eq!(app_ws.recv().await["code"], "forbidden");
     app.stop().await.expect("stop");
 }
 
