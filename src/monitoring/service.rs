@@ -148,7 +148,7 @@ impl MonitoringService {
         let settings = Settings::parse(input.settings, &Settings::defaults()).map_err(|v| violations.extend(v));
         let probe = kind.and_then(|kind| {
             let config = input.config.unwrap_or(Value::Null);
-            checks::parse(kind, input.target.as_deref().unwrap_or(""), &config)
+            checks::parse_input(kind, input.target.as_deref().unwrap_or(""), &config, None)
                 .map_err(|errors| violations.extend(errors.into_iter().map(|e| (e.field, e.message))))
                 .ok()
         });
@@ -190,9 +190,14 @@ impl MonitoringService {
         }
         let base = current.settings();
         let settings = Settings::parse(input.settings, &base).map_err(|v| violations.extend(v));
-        let target = input.target.unwrap_or_else(|| current.target.clone());
-        let config = input.config.unwrap_or_else(|| current.config.0.clone());
-        let probe = checks::parse(kind, &target, &config)
+        // What is absent stays, as if the client had sent back what it
+        // read: secrets come back masked and are restored from the stored
+        // probe only while the target keeps its origin.
+        let previous = stored_probe(&current)?;
+        let (shown_target, shown_config) = checks::secrets::public(&current.kind, &current.target, &current.config.0);
+        let target = input.target.unwrap_or(shown_target);
+        let config = input.config.unwrap_or(shown_config);
+        let probe = checks::parse_input(kind, &target, &config, Some(&previous))
             .map_err(|errors| violations.extend(errors.into_iter().map(|e| (e.field, e.message))))
             .ok();
         let (Ok(settings), Some(probe), true) = (settings, probe, violations.is_empty()) else {

@@ -15,6 +15,7 @@ pub struct ServiceOut {
     pub name: String,
     /// `http`, `tcp`, `dns`, `tls` or `heartbeat`.
     pub kind: String,
+    /// A password in the URL's user-info reads as `********`.
     pub target: String,
     pub interval_seconds: i32,
     pub timeout_seconds: i32,
@@ -34,7 +35,8 @@ pub struct ServiceOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cert_expires_at: Option<DateTime<Utc>>,
     pub next_check_at: DateTime<Utc>,
-    /// Kind-specific settings, with defaults filled in.
+    /// Kind-specific settings, with defaults filled in. Secret header
+    /// values read as `********`; sent back unchanged they keep the stored value.
     pub config: Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -43,11 +45,13 @@ pub struct ServiceOut {
 impl From<ServiceRow> for ServiceOut {
     fn from(r: ServiceRow) -> Self {
         let status = if r.enabled { r.status } else { "paused".to_string() };
+        // The one way a stored service reaches a reader: secrets masked.
+        let (target, config) = super::checks::secrets::public(&r.kind, &r.target, &r.config.0);
         Self {
             id: r.id,
             name: r.name,
             kind: r.kind,
-            target: r.target,
+            target,
             interval_seconds: r.interval_seconds,
             timeout_seconds: r.timeout_seconds,
             failure_threshold: r.failure_threshold,
@@ -61,7 +65,7 @@ impl From<ServiceRow> for ServiceOut {
             last_beat_at: r.last_beat_at,
             cert_expires_at: r.cert_expires_at,
             next_check_at: r.next_check_at,
-            config: r.config.0,
+            config,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

@@ -15,5 +15,6 @@ mod notifications;
 mod performance;
 mod pool;
 mod realtime;
+mod secrets;
 mod system;
 mod ws;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::http_config::HttpProbe;
+use super::secrets;
 use super::target::{HostPort, parse_host_name};
 
 /// What kind of check a service has.
@@ -86,6 +87,24 @@ pub fn parse(kind: Kind, target: &str, config: &Value) -> Result<Probe, Vec<Fiel
         Kind::Tls => TlsProbe::parse(target, config).map(Probe::Tls),
         Kind::Heartbeat => HeartbeatProbe::parse(target, config).map(Probe::Heartbeat),
     }
+}
+
+/// Parse a request's target and `config`: like [`parse`], and where a
+/// secret comes back as [`secrets::MASK`] (what reads show), the stored value
+/// of `previous` is kept — if the target still points to its origin. A
+/// mask with no stored secret behind it is an error naming the field.
+pub fn parse_input(
+    kind: Kind,
+    target: &str,
+    config: &Value,
+    previous: Option<&Probe>,
+) -> Result<Probe, Vec<FieldError>> {
+    let stored = match previous {
+        Some(Probe::Http(p)) => Some((&p.url, &p.headers)),
+        _ => None,
+    };
+    let (target, config) = secrets::restore(kind, target, config, stored)?;
+    parse(kind, &target, &config)
 }
 
 impl Probe {

@@ -32,7 +32,7 @@ const USER_AGENT: &str = concat!("herald-monitor/", env!("CARGO_PKG_VERSION"));
 pub(super) struct Clients {
     /// TLS configs for non-verifying (0) and verifying (1) clients.
     tls: [ClientConfig; 2],
-    cache: Mutex<HashMap<(bool, u32), Client>>,
+    cache: Mutex<HashMap<(bool, u32, bool), Client>>,
 }
 
 impl Clients {
@@ -44,13 +44,31 @@ impl Clients {
         Ok(Self { tls, cache: Mutex::new(HashMap::new()) })
     }
 
-    /// The client for these settings, built on first use.
-    fn get(&self, verify_tls: bool, max_redirects: u32) -> Result<Client, String> {
+    /// The client for these settings, built on first use. `same_host`
+    /// clients refuse redirects to another host: their checks carry secret
+    /// headers that reqwest would forward there.
+    fn get(&self, verify_tls: bool, max_redirects: u32, same_host: bool) -> Result<Client, String> {
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(client) = cache.get(&(verify_tls, max_redirects)) {
+        if let Some(client) = cache.get(&(verify_tls, max_redirects, same_host)) {
             return Ok(client.clone());
         }
-        let policy = if max_redirects == 0 { Policy::none() } else { Policy::limited(max_redirects as usize) };
+        let policy = match (max_redirects, same_host) {
+            (0, _) => Policy::none(),
+            (n, false) => Policy::limited(n as usize),
+            (n, true) => Policy::custom(move |attempt| {
+                let first =
+                    attempt.previous().first().map(|u| (u.host_str().map(str::to_string), u.port_or_known_default()));
+                let next = (attempt.url().host_str().map(str::to_string), attempt.url().port_or_known_default());
+                if attempt.previous().len() > n as usize {
+                    attempt.error(TooManyRedirects)
+                } else if first.is_some_and(|first| first != next) {
+                    let to = attempt.url().origin().ascii_serialization();
+                    attempt.error(OffHost(to))
+                } else {
+                    attempt.follow()
+                }
+            }),
+        };
         let client = Client::builder()
             .use_preconfigured_tls(self.tls[usize::from(verify_tls)].clone())
             .redirect(policy)
@@ -61,13 +79,50 @@ impl Clients {
             .pool_idle_timeout(Duration::from_secs(90))
             .build()
             .map_err(|e| format!("could not build the HTTP client: {e}"))?;
-        cache.insert((verify_tls, max_redirects), client.clone());
+        cache.insert((verify_tls, max_redirects, same_host), client.clone());
         Ok(client)
     }
 }
 
+/// A redirect a `same_host` client refused, with the origin it pointed to.
+#[derive(Debug)]
+struct OffHost(String);
+
+impl std::fmt::Display for OffHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "redirect to another host ({}) not followed: the check's secret headers are for its own host only",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for OffHost {}
+
+/// More redirects than a custom policy allows.
+#[derive(Debug)]
+struct TooManyRedirects;
+
+impl std::fmt::Display for TooManyRedirects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("too many redirects")
+    }
+}
+
+impl std::error::Error for TooManyRedirects {}
+
+/// Run the check; no secret of the probe survives in the outcome's error.
 pub(super) async fn run(clients: &Clients, probe: &HttpProbe, start: Instant) -> Outcome {
-    let client = match clients.get(probe.verify_tls, probe.max_redirects) {
+    let mut outcome = attempt(clients, probe, start).await;
+    if let Some(error) = &outcome.error {
+        outcome.error = Some(probe.redact(error));
+    }
+    outcome
+}
+
+async fn attempt(clients: &Clients, probe: &HttpProbe, start: Instant) -> Outcome {
+    let client = match clients.get(probe.verify_tls, probe.max_redirects, probe.has_custom_secret_headers()) {
         Ok(client) => client,
         Err(e) => return Outcome::down(start.elapsed(), e),
     };
@@ -165,6 +220,9 @@ fn json_eq(a: &Value, b: &Value) -> bool {
 /// A reqwest failure in a few words, from the most specific cause in its chain.
 fn describe(e: &reqwest::Error, max_redirects: u32) -> String {
     if e.is_redirect() {
+        if let Some(off) = e.source().and_then(|s| s.downcast_ref::<OffHost>()) {
+            return off.to_string();
+        }
         return format!("too many redirects (more than {max_redirects})");
     }
     let mut dns = false;

@@ -7,6 +7,7 @@ use reqwest::{Method, Url};
 use serde_json::{Map, Value};
 
 use super::config::{FieldError, Fields};
+use super::secrets::{self, MASK, is_secret_header};
 
 pub const MAX_URL_BYTES: usize = 2048;
 pub const MAX_HEADERS: usize = 32;
@@ -33,9 +34,10 @@ const FORBIDDEN_HEADERS: [&str; 9] = [
     "proxy-connection",
 ];
 
-const KEYS: [&str; 10] = [
+const KEYS: [&str; 11] = [
     "method",
     "headers",
+    "secret_headers",
     "body",
     "expected_status",
     "keyword",
@@ -109,12 +111,15 @@ impl fmt::Display for StatusMatch {
     }
 }
 
-/// A validated HTTP check.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated HTTP check. Its `Debug` shows no secret.
+#[derive(Clone, PartialEq)]
 pub struct HttpProbe {
     pub(super) url: Url,
     pub(super) method: Method,
+    /// Secret values are marked sensitive (see [`secrets`]).
     pub(super) headers: HeaderMap,
+    /// Headers the operator marked secret, beyond the default rule.
+    pub(super) secret_headers: Vec<HeaderName>,
     pub(super) body: Option<String>,
     pub(super) expected_status: Vec<StatusMatch>,
     pub(super) keyword: Option<String>,
@@ -146,7 +151,13 @@ impl HttpProbe {
                 }
             },
         };
-        let headers = parse_headers(&mut f);
+        let secret_headers = parse_secret_headers(&mut f);
+        let mut headers = parse_headers(&mut f);
+        for (name, value) in headers.iter_mut() {
+            if is_secret_header(name.as_str(), &secret_headers) {
+                value.set_sensitive(true);
+            }
+        }
         let body = f.string("body").map(str::to_string);
         if body.as_ref().is_some_and(|b| b.len() > MAX_REQUEST_BODY_BYTES) {
             f.error("body", format!("must be at most {MAX_REQUEST_BODY_BYTES} bytes"));
@@ -185,6 +196,7 @@ impl HttpProbe {
             url,
             method,
             headers,
+            secret_headers,
             body,
             expected_status,
             keyword,
@@ -205,6 +217,10 @@ impl HttpProbe {
             .map(|(name, value)| (name.as_str().to_string(), Value::from(value.to_str().unwrap_or_default())))
             .collect();
         map.insert("headers".into(), Value::Object(headers));
+        if !self.secret_headers.is_empty() {
+            let names = self.secret_headers.iter().map(|n| Value::from(n.as_str())).collect();
+            map.insert("secret_headers".into(), Value::Array(names));
+        }
         if let Some(body) = &self.body {
             map.insert("body".into(), body.as_str().into());
         }
@@ -225,10 +241,74 @@ impl HttpProbe {
         Value::Object(map)
     }
 
+    /// Whether a header reqwest keeps on a redirect to another host is
+    /// secret: reqwest drops only the standard credential headers there,
+    /// so such a check must not follow redirects off its origin.
+    pub(super) fn has_custom_secret_headers(&self) -> bool {
+        const DROPPED_BY_REQWEST: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "cookie2"];
+        self.headers.keys().any(|name| {
+            is_secret_header(name.as_str(), &self.secret_headers) && !DROPPED_BY_REQWEST.contains(&name.as_str())
+        })
+    }
+
+    /// `text` with every secret of this check replaced by the mask: the
+    /// secret header values and the target's password (as written, decoded,
+    /// and as the Basic credentials it is sent as). A server can echo what
+    /// it was sent into a body that an error message quotes.
+    pub fn redact(&self, text: &str) -> String {
+        let mut secrets: Vec<String> = self
+            .headers
+            .iter()
+            .filter(|(name, _)| is_secret_header(name.as_str(), &self.secret_headers))
+            .filter_map(|(_, value)| value.to_str().ok().map(str::to_string))
+            .collect();
+        if let Some(password) = self.url.password() {
+            use base64::Engine;
+            let decoded = percent_decode(password);
+            let user = percent_decode(self.url.username());
+            secrets.push(base64::engine::general_purpose::STANDARD.encode(format!("{user}:{decoded}")));
+            secrets.push(password.to_string());
+            secrets.push(decoded);
+        }
+        // Longest first, so a secret that contains another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut text = text.to_string();
+        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), MASK);
+            }
+        }
+        text
+    }
+
     /// The expected statuses as the API renders them, for error messages.
     pub(super) fn expected_status_text(&self) -> String {
         self.expected_status.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     }
+}
+
+impl fmt::Debug for HttpProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (url, _) = secrets::public("http", self.url.as_str(), &Value::Null);
+        f.debug_struct("HttpProbe")
+            .field("url", &url)
+            .field("method", &self.method)
+            // Sensitive values print as `Sensitive`.
+            .field("headers", &self.headers)
+            .field("secret_headers", &self.secret_headers)
+            .field("body", &self.body.as_ref().map(String::len))
+            .field("expected_status", &self.expected_status)
+            .field("keyword", &self.keyword)
+            .field("json_pointer", &self.json_pointer)
+            .field("max_redirects", &self.max_redirects)
+            .field("verify_tls", &self.verify_tls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `%XX` sequences decoded; invalid UTF-8 is replaced.
+fn percent_decode(raw: &str) -> String {
+    percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned()
 }
 
 fn parse_url(raw: &str) -> Result<Url, String> {
@@ -285,6 +365,26 @@ fn parse_headers(f: &mut Fields<'_>) -> HeaderMap {
         }
     }
     headers
+}
+
+/// `secret_headers`: names of headers whose values are secret beyond the
+/// default rule (see [`secrets`]), lower-cased, each once.
+fn parse_secret_headers(f: &mut Fields<'_>) -> Vec<HeaderName> {
+    let Some(value) = f.get("secret_headers") else { return Vec::new() };
+    let Some(items) = value.as_array().filter(|items| items.len() <= MAX_HEADERS) else {
+        f.error("secret_headers", format!("must be a list of at most {MAX_HEADERS} header names"));
+        return Vec::new();
+    };
+    let mut names: Vec<HeaderName> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item.as_str().map(|s| HeaderName::from_bytes(s.as_bytes())) {
+            Some(Ok(name)) if !names.contains(&name) => names.push(name),
+            Some(Ok(_)) => {}
+            _ => f.error(&format!("secret_headers[{i}]"), "must be a header name"),
+        }
+    }
+    names.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    names
 }
 
 fn parse_expected_status(f: &mut Fields<'_>) -> Vec<StatusMatch> {

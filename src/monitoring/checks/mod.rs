@@ -20,8 +20,11 @@
 //!   numbers, classes as `"3xx"`, ranges as `"200-299"`), `keyword`,
 //!   `keyword_absent` (`false`), `json_pointer` (RFC 6901) and
 //!   `json_expected` (numbers compare by value), `max_redirects` (`5`, 0–10;
-//!   0 = a 3xx is the answer), `verify_tls` (`true`). The body is read up
-//!   to 1 MiB.
+//!   0 = a 3xx is the answer), `verify_tls` (`true`), `secret_headers`
+//!   (names of headers whose values are secret beyond the default rule of
+//!   [`secrets`]). The body is read up to 1 MiB. Secret header values and a
+//!   user-info password in the target are write-only: reads show
+//!   [`secrets::MASK`], and check errors never quote them.
 //! - `tcp`: target `host:port` (`[::1]:443`); no config.
 //! - `dns`: target a host name. `record_type` (`"A"`; AAAA, CNAME, MX,
 //!   TXT), `expected` (an IP for A/AAAA, a name for CNAME/MX — the MX
@@ -36,6 +39,7 @@ mod config;
 mod dns;
 mod http;
 mod http_config;
+pub mod secrets;
 mod target;
 mod tcp;
 mod tls;
@@ -48,7 +52,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-pub use config::{DnsProbe, FieldError, HeartbeatProbe, Kind, Probe, RecordType, TcpProbe, TlsProbe, parse};
+pub use config::{
+    DnsProbe, FieldError, HeartbeatProbe, Kind, Probe, RecordType, TcpProbe, TlsProbe, parse, parse_input,
+};
 pub use http_config::{HttpProbe, StatusMatch};
 /// A DER certificate, for [`Checker::with_extra_roots`].
 pub use rustls::pki_types::CertificateDer;

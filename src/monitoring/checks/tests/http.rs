@@ -252,3 +252,21 @@ async fn broken_responses_are_down_not_panics() {
     assert_eq!(outcome.status_code, None);
     assert!(!error(&outcome).is_empty());
 }
+
+#[tokio::test]
+async fn secret_headers_do_not_follow_redirects_to_another_host() {
+    let base = server().await;
+    let config = json!({"headers": {"X-Api-Key": "k-123456"}, "keyword": "auth=-"});
+    // On the same host the redirect is followed with the key.
+    assert_eq!(run(Kind::Http, &format!("{base}/keep"), config.clone()).await.status, CheckStatus::Up);
+    // To another host reqwest would forward a custom header: not followed.
+    let reply = format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: {base}/echo\r\ncontent-length: 0\r\n\r\n");
+    let hop = raw_server(Box::leak(reply.into_bytes().into_boxed_slice())).await;
+    let outcome = run(Kind::Http, &hop, config).await;
+    assert_eq!(outcome.status, CheckStatus::Down, "{outcome:?}");
+    assert!(error(&outcome).contains("not followed: the check's secret headers"), "{outcome:?}");
+    assert!(error(&outcome).contains(&base), "names where it was sent: {outcome:?}");
+    // Without a secret of that kind the same hop is followed.
+    let outcome = run(Kind::Http, &hop, json!({"headers": {"X-Check": "plain"}})).await;
+    assert_eq!(outcome.status, CheckStatus::Up, "{outcome:?}");
+}

@@ -3,6 +3,7 @@
 mod config;
 mod dns;
 mod http;
+mod secrets;
 mod tcp;
 mod tls;
 
