@@ -87,12 +87,16 @@ impl AccessMap {
         map
     }
 
-    /// The rule for a matched route; `None` when the document does not
-    /// know the operation (the router answers 405 for a wrong method).
-    pub fn rule(&self, route: &str, method: &Method) -> Option<&Rule> {
+    /// The rule for a matched route and method.
+    pub fn rule(&self, route: &str, method: &Method) -> Lookup<'_> {
         // axum serves HEAD with the GET handler.
         let method = if method == Method::HEAD { &Method::GET } else { method };
-        self.rules.get(route)?.iter().find(|(m, _)| m == method).map(|(_, rule)| rule)
+        match self.rules.get(route) {
+            None => Lookup::UnknownRoute,
+            Some(rules) => {
+                rules.iter().find(|(m, _)| m == method).map_or(Lookup::OtherMethod, |(_, r)| Lookup::Rule(r))
+            }
+        }
     }
 
     /// Every operation with its rule, sorted, for tests and the README.
@@ -105,6 +109,16 @@ impl AccessMap {
         all.sort_by(|a, b| (&a.0, a.1.as_str()).cmp(&(&b.0, b.1.as_str())));
         all
     }
+}
+
+/// What the map says of a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    Rule(&'a Rule),
+    /// A documented route, another method: the router answers 405.
+    OtherMethod,
+    /// A route the document does not know: refused, since nobody said who may call it.
+    UnknownRoute,
 }
 
 /// `[{"bearer": ["admin", "operator"]}]` → the roles.
@@ -132,11 +146,17 @@ pub async fn authorize(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let rule = route.as_ref().and_then(|route| access.rule(route.as_str(), request.method()));
-    let rule = match rule {
-        None | Some(Rule::Public) => return next.run(request).await,
-        Some(rule) => rule,
+    let Some(route) = request.extensions().get::<MatchedPath>().cloned() else {
+        // Only matched routes reach a route layer; refuse rather than guess.
+        return ApiError::Forbidden.into_response();
+    };
+    let rule = match access.rule(route.as_str(), request.method()) {
+        Lookup::Rule(Rule::Public) | Lookup::OtherMethod => return next.run(request).await,
+        Lookup::Rule(rule) => rule,
+        Lookup::UnknownRoute => {
+            tracing::error!(route = route.as_str(), "a route missing from the OpenAPI document was refused");
+            return ApiError::Forbidden.into_response();
+        }
     };
     let Some(token) = bearer_from_headers(request.headers()) else {
         return ApiError::Unauthorized.into_response();
@@ -166,7 +186,9 @@ pub fn describe_roles(spec: &mut utoipa::openapi::OpenApi) {
             (Method::DELETE, &mut item.delete),
         ];
         for (method, operation) in operations {
-            let (Some(operation), Some(rule)) = (operation.as_mut(), access.rule(path, &method)) else { continue };
+            let (Some(operation), Lookup::Rule(rule)) = (operation.as_mut(), access.rule(path, &method)) else {
+                continue;
+            };
             let line = match rule {
                 Rule::Public => "**Who may call it:** anyone; no token.".to_string(),
                 Rule::Roles(roles) => {

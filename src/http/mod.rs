@@ -103,7 +103,9 @@ fn on_panic(err: Box<dyn Any + Send + 'static>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::access::{AccessMap, Rule};
+    use axum::http::Method;
+
+    use super::access::{AccessMap, Lookup, Rule};
 
     #[test]
     fn every_operation_names_who_may_call_it() {
@@ -120,5 +122,9 @@ mod tests {
                 || path.starts_with("/api/v1/heartbeat/");
             assert_eq!(public, meant_public, "{method} {path}: {rule:?}");
         }
+        // A route nobody documented is refused; another method is the router's 405.
+        assert_eq!(access.rule("/api/v1/undocumented", &Method::GET), Lookup::UnknownRoute);
+        assert_eq!(access.rule("/api/v1/me", &Method::DELETE), Lookup::OtherMethod);
+        assert!(matches!(access.rule("/api/v1/me", &Method::HEAD), Lookup::Rule(Rule::Roles(_))));
     }
 }

@@ -29,7 +29,8 @@ both!(check_secrets_are_sent_and_never_shown, check_secrets_never_reach_the_debu
 const MASK: &str = "********";
 const BEARER: &str = "Bearer super-secret-check-token";
 const API_KEY: &str = "key-material-42";
-const SESSION: &str = "session-cookie-77";
+const TENANT: &str = "tenant-cookie-77";
+const QUERY_KEY: &str = "query-key-31";
 const PASSWORD: &str = "hunter2-pass";
 const ROTATED: &str = "Bearer rotated-token-99";
 const LEGACY: &str = "Bearer legacy-secret-5";
@@ -37,7 +38,8 @@ const LEGACY: &str = "Bearer legacy-secret-5";
 /// Every secret in these tests, in every form a leak could take.
 fn secrets() -> Vec<String> {
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("ops:{PASSWORD}"));
-    let mut all: Vec<String> = [BEARER, API_KEY, SESSION, PASSWORD, ROTATED, LEGACY].map(String::from).to_vec();
+    let mut all: Vec<String> =
+        [BEARER, API_KEY, TENANT, QUERY_KEY, PASSWORD, ROTATED, LEGACY].map(String::from).to_vec();
     all.extend(["super-secret-check-token", "rotated-token-99", "legacy-secret-5"].map(String::from));
     all.push(basic);
     all
@@ -56,6 +58,7 @@ fn assert_clean(text: &str, what: &str) {
 struct Recorder {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<HeaderMap>>>,
+    queries: Arc<Mutex<Vec<String>>>,
 }
 
 impl Recorder {
@@ -66,19 +69,27 @@ impl Recorder {
             seen.lock().unwrap().push(headers);
             axum::Json(json!({"auth": auth}))
         }
-        async fn ok(State(seen): State<Arc<Mutex<Vec<HeaderMap>>>>, headers: HeaderMap) -> &'static str {
-            seen.lock().unwrap().push(headers);
+        let queries: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (seen_ok, queries_ok) = (seen.clone(), queries.clone());
+        let ok = move |uri: axum::http::Uri, headers: HeaderMap| async move {
+            seen_ok.lock().unwrap().push(headers);
+            queries_ok.lock().unwrap().push(uri.query().unwrap_or_default().to_string());
             "ok"
-        }
-        let router = Router::new().route("/echo", get(echo)).route("/ok", get(ok)).with_state(seen.clone());
+        };
+        let router = Router::new().route("/echo", get(echo)).with_state(seen.clone()).route("/ok", get(ok));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, router).await });
-        Recorder { addr, seen }
+        Recorder { addr, seen, queries }
     }
 
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The query string of the last request to `/ok`.
+    fn last_query(&self) -> String {
+        self.queries.lock().unwrap().last().cloned().unwrap_or_default()
     }
 
     /// The `name` header of the last request.
@@ -141,9 +152,9 @@ async fn exercise(api: &Api, target: &Recorder) -> Services {
             Some(
                 json!({"name": "private api", "kind": "http", "target": target.url("/echo"), "interval_seconds": 86400,
                 "failure_threshold": 1, "recovery_threshold": 1,
-                "config": {"headers": {"Authorization": BEARER, "X-Api-Key": API_KEY, "X-Session": SESSION,
+                "config": {"headers": {"Authorization": BEARER, "X-Api-Key": API_KEY, "X-Tenant": TENANT,
                                        "X-Trace": "visible-trace"},
-                           "secret_headers": ["X-Session"], "json_pointer": "/auth", "json_expected": "nope"}}),
+                           "secret_headers": ["X-Tenant"], "json_pointer": "/auth", "json_expected": "nope"}}),
             ),
         )
         .await;
@@ -151,7 +162,7 @@ async fn exercise(api: &Api, target: &Recorder) -> Services {
     let headers = &created.json["config"]["headers"];
     assert_eq!(headers["authorization"], MASK, "{}", created.text);
     assert_eq!(headers["x-api-key"], MASK, "names with key are secret by default");
-    assert_eq!(headers["x-session"], MASK, "marked secret by the operator");
+    assert_eq!(headers["x-tenant"], MASK, "marked secret by the operator");
     assert_eq!(headers["x-trace"], "visible-trace", "other headers read as they are");
     let id = created.json["id"].as_i64().expect("id");
 
@@ -163,22 +174,23 @@ async fn exercise(api: &Api, target: &Recorder) -> Services {
     assert!(error.contains(MASK), "the echoed secret is masked in {error:?}");
     assert_eq!(target.last("authorization"), BEARER);
     assert_eq!(target.last("x-api-key"), API_KEY);
-    assert_eq!(target.last("x-session"), SESSION);
+    assert_eq!(target.last("x-tenant"), TENANT);
 
     let created = api
         .call(
             Method::POST,
             "/api/v1/services",
             Some(json!({"name": "basic", "kind": "http", "interval_seconds": 86400,
-                        "target": format!("http://ops:{PASSWORD}@{}/ok", target.addr)})),
+                        "target": format!("http://ops:{PASSWORD}@{}/ok?api_key={QUERY_KEY}&page=1", target.addr)})),
         )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-    assert_eq!(created.json["target"], format!("http://ops:{MASK}@{}/ok", target.addr));
+    assert_eq!(created.json["target"], format!("http://ops:{MASK}@{}/ok?api_key={MASK}&page=1", target.addr));
     let basic = created.json["id"].as_i64().expect("id");
     assert_eq!(api.check(basic).await.json["status"], "up");
     let credentials = base64::engine::general_purpose::STANDARD.encode(format!("ops:{PASSWORD}"));
     assert_eq!(target.last("authorization"), format!("Basic {credentials}"));
+    assert_eq!(target.last_query(), format!("api_key={QUERY_KEY}&page=1"));
 
     // What a client read, sent back whole, changes nothing.
     for service in [id, basic] {
@@ -189,9 +201,10 @@ async fn exercise(api: &Api, target: &Recorder) -> Services {
     }
     api.check(id).await;
     assert_eq!(target.last("authorization"), BEARER, "the masked echo kept the stored secret");
-    assert_eq!(target.last("x-session"), SESSION);
+    assert_eq!(target.last("x-tenant"), TENANT);
     api.check(basic).await;
     assert_eq!(target.last("authorization"), format!("Basic {credentials}"));
+    assert_eq!(target.last_query(), format!("api_key={QUERY_KEY}&page=1"));
     let renamed = api.patch(id, json!({"name": "private api v2"})).await;
     assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text);
     api.check(id).await;
@@ -211,7 +224,7 @@ async fn exercise(api: &Api, target: &Recorder) -> Services {
     // A stored secret never follows the target to another origin unless typed again.
     let moved = api.patch(id, json!({"target": other_origin, "config": config.clone()})).await;
     assert_eq!(moved.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", moved.text);
-    assert_eq!(moved.fields(), ["config.headers.x-api-key", "config.headers.x-session"], "{}", moved.text);
+    assert_eq!(moved.fields(), ["config.headers.x-api-key", "config.headers.x-tenant"], "{}", moved.text);
     let moved = api.patch(id, json!({"target": other_origin})).await;
     assert!(moved.fields().contains(&"config.headers.authorization".to_string()), "{}", moved.text);
     let moved =

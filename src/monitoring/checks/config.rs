@@ -100,7 +100,7 @@ pub fn parse_input(
     previous: Option<&Probe>,
 ) -> Result<Probe, Vec<FieldError>> {
     let stored = match previous {
-        Some(Probe::Http(p)) => Some((&p.url, &p.headers)),
+        Some(Probe::Http(p)) => Some(p.as_ref()),
         _ => None,
     };
     let (target, config) = secrets::restore(kind, target, config, stored)?;

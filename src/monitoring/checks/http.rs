@@ -192,7 +192,8 @@ fn judge(probe: &HttpProbe, status: u16, body: &[u8], truncated: bool) -> Result
             if !json_eq(found, expected) {
                 return Err(format!(
                     "JSON at {pointer:?} is {}, expected {}",
-                    clip(&found.to_string(), 100),
+                    // Redacted before it is cut: a cut secret would not match whole.
+                    clip(&probe.redact(&found.to_string()), 100),
                     clip(&expected.to_string(), 100)
                 ));
             }

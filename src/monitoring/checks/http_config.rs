@@ -251,29 +251,12 @@ impl HttpProbe {
         })
     }
 
-    /// `text` with every secret of this check replaced by the mask: the
-    /// secret header values and the target's password (as written, decoded,
-    /// and as the Basic credentials it is sent as). A server can echo what
-    /// it was sent into a body that an error message quotes.
+    /// `text` with every secret of this check replaced by the mask, in
+    /// every form it may take ([`secrets::secret_values`]). A server can
+    /// echo what it was sent into a body that an error message quotes.
     pub fn redact(&self, text: &str) -> String {
-        let mut secrets: Vec<String> = self
-            .headers
-            .iter()
-            .filter(|(name, _)| is_secret_header(name.as_str(), &self.secret_headers))
-            .filter_map(|(_, value)| value.to_str().ok().map(str::to_string))
-            .collect();
-        if let Some(password) = self.url.password() {
-            use base64::Engine;
-            let decoded = percent_decode(password);
-            let user = percent_decode(self.url.username());
-            secrets.push(base64::engine::general_purpose::STANDARD.encode(format!("{user}:{decoded}")));
-            secrets.push(password.to_string());
-            secrets.push(decoded);
-        }
-        // Longest first, so a secret that contains another is masked whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         let mut text = text.to_string();
-        for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        for secret in secrets::secret_values(self) {
             if text.contains(secret.as_str()) {
                 text = text.replace(secret.as_str(), MASK);
             }
@@ -289,9 +272,8 @@ impl HttpProbe {
 
 impl fmt::Debug for HttpProbe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (url, _) = secrets::public("http", self.url.as_str(), &Value::Null);
         f.debug_struct("HttpProbe")
-            .field("url", &url)
+            .field("url", &secrets::masked_url(&self.url).as_str())
             .field("method", &self.method)
             // Sensitive values print as `Sensitive`.
             .field("headers", &self.headers)
@@ -304,11 +286,6 @@ impl fmt::Debug for HttpProbe {
             .field("verify_tls", &self.verify_tls)
             .finish_non_exhaustive()
     }
-}
-
-/// `%XX` sequences decoded; invalid UTF-8 is replaced.
-fn percent_decode(raw: &str) -> String {
-    percent_encoding::percent_decode_str(raw).decode_utf8_lossy().into_owned()
 }
 
 fn parse_url(raw: &str) -> Result<Url, String> {

@@ -22,9 +22,9 @@
 //!   `json_expected` (numbers compare by value), `max_redirects` (`5`, 0–10;
 //!   0 = a 3xx is the answer), `verify_tls` (`true`), `secret_headers`
 //!   (names of headers whose values are secret beyond the default rule of
-//!   [`secrets`]). The body is read up to 1 MiB. Secret header values and a
-//!   user-info password in the target are write-only: reads show
-//!   [`secrets::MASK`], and check errors never quote them.
+//!   [`secrets`]). The body is read up to 1 MiB. Secret header values and
+//!   the target's user-info and secret query values are write-only: reads
+//!   show [`secrets::MASK`], and check errors never quote them.
 //! - `tcp`: target `host:port` (`[::1]:443`); no config.
 //! - `dns`: target a host name. `record_type` (`"A"`; AAAA, CNAME, MX,
 //!   TXT), `expected` (an IP for A/AAAA, a name for CNAME/MX — the MX
