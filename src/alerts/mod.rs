@@ -5,11 +5,12 @@
 
 pub mod channels;
 pub mod http;
+pub mod lifecycle;
 pub mod outbox;
 mod service;
 pub mod store;
 pub mod wire;
 
+pub use lifecycle::Condition;
 pub use outbox::{DeliveryMetrics, run_outbox};
 pub use service::{AlertError, AlertService, ChannelIn, SOURCES};
-pub use store::Condition;

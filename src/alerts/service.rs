@@ -5,7 +5,6 @@
 //! enabled channel that takes its source and severity, in the same
 //! transaction. Channels are managed here too (secrets write-only).
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +12,8 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::channels::{self, ChannelConfig, ChannelKind, Delivery, DeliveryError, Event, Sender, Severity};
-use super::store::{AlertFilter, AlertRow, AlertStore, ChannelFields, ChannelRow, Condition, DeliveryRow, Outgoing};
+use super::lifecycle::{self, Condition, Firing, Transition};
+use super::store::{AlertFilter, AlertRow, AlertStore, ChannelFields, ChannelRow, DeliveryRow, Outgoing};
 use super::wire::AlertOut;
 use crate::accounts::AccountStore;
 use crate::clock::Clock;
@@ -94,52 +94,50 @@ impl AlertService {
     // --- the lifecycle ----------------------------------------------------
 
     /// Apply what `source` observes now: `conditions` are every condition of
-    /// that source that holds (keys unique). New ones fire, worse ones
-    /// escalate, firing ones no longer observed start their hold and
-    /// resolve once it has passed. Returns the alerts that fired or resolved.
+    /// that source that holds (keys unique). [`lifecycle::plan`] decides —
+    /// new ones fire, worse ones escalate, firing ones no longer observed
+    /// start their hold and resolve once it has passed — and this applies
+    /// it, enqueueing deliveries in the same transactions. Returns the
+    /// alerts that fired, escalated or resolved.
     pub async fn observe(&self, source: &str, conditions: &[Condition]) -> Result<Vec<AlertRow>, StorageError> {
         let now = self.clock.now();
-        let firing = self.store.firing(source).await?;
+        let rows = self.store.firing(source).await?;
+        let firing: Vec<Firing<'_>> = rows
+            .iter()
+            .map(|a| Firing { id: a.id, key: &a.key, severity: &a.severity, clear_since: a.clear_since })
+            .collect();
+        // Config validation keeps the hold far inside chrono's range.
+        let hold = chrono::Duration::seconds(i64::try_from(self.config.hold_seconds).unwrap_or(0));
+        let steps = lifecycle::plan(conditions, &firing, now, hold);
+        if steps.is_empty() {
+            return Ok(Vec::new());
+        }
         let channels = self.store.channels().await?;
+        let firing_out = |row: &AlertRow| outgoing(&channels, row, Event::Firing);
+        let resolved_out = |row: &AlertRow| outgoing(&channels, row, Event::Resolved);
         let mut changed = Vec::new();
-        let observed: HashSet<&str> = conditions.iter().map(|c| c.key.as_str()).collect();
-        let by_key: HashMap<&str, &AlertRow> = firing.iter().map(|a| (a.key.as_str(), a)).collect();
-        for c in conditions {
-            match by_key.get(c.key.as_str()) {
-                Some(alert) => {
-                    let escalate = rank(&c.severity) > rank(&alert.severity);
-                    let out = |row: &AlertRow| outgoing(&channels, row, Event::Firing);
-                    if let Some(row) = self.store.still_firing(alert.id, &alert.severity, c, escalate, now, out).await?
-                        && escalate
-                    {
-                        tracing::warn!(key = %row.key, severity = %row.severity, "alert escalated");
-                        changed.push(row);
-                    }
-                }
-                None => {
-                    let out = |row: &AlertRow| outgoing(&channels, row, Event::Firing);
-                    if let Some(row) = self.store.fire(source, c, now, out).await? {
+        for step in steps {
+            match step {
+                Transition::Fire(c) => {
+                    if let Some(row) = self.store.fire(source, c, now, firing_out).await? {
                         tracing::warn!(key = %row.key, severity = %row.severity, message = %row.message, "alert firing");
                         changed.push(row);
                     }
                 }
-            }
-        }
-        // Config validation keeps the hold far inside chrono's range.
-        let hold = chrono::Duration::seconds(i64::try_from(self.config.hold_seconds).unwrap_or(0));
-        for alert in firing.iter().filter(|a| !observed.contains(a.key.as_str())) {
-            let since = match alert.clear_since {
-                Some(since) => since,
-                None => {
-                    self.store.clearing(alert.id, now).await?;
-                    now
+                Transition::Refresh { alert, condition, escalate } => {
+                    let row =
+                        self.store.still_firing(alert.id, alert.severity, condition, escalate, now, firing_out).await?;
+                    if let Some(row) = row.filter(|_| escalate) {
+                        tracing::warn!(key = %row.key, severity = %row.severity, "alert escalated");
+                        changed.push(row);
+                    }
                 }
-            };
-            if now - since >= hold {
-                let out = |row: &AlertRow| outgoing(&channels, row, Event::Resolved);
-                if let Some(row) = self.store.resolve(alert.id, now - hold, now, out).await? {
-                    tracing::info!(key = %row.key, "alert resolved");
-                    changed.push(row);
+                Transition::StartHold { alert } => self.store.clearing(alert.id, now).await?,
+                Transition::Resolve { alert, cleared_by } => {
+                    if let Some(row) = self.store.resolve(alert.id, cleared_by, now, resolved_out).await? {
+                        tracing::info!(key = %row.key, "alert resolved");
+                        changed.push(row);
+                    }
                 }
             }
         }
@@ -266,14 +264,9 @@ fn outgoing(channels: &[ChannelRow], alert: &AlertRow, event: Event) -> Vec<Outg
         .iter()
         .filter(|c| c.enabled)
         .filter(|c| c.sources.0.contains(&alert.source))
-        .filter(|c| rank(&alert.severity) >= rank(&c.min_severity))
+        .filter(|c| Severity::rank(&alert.severity) >= Severity::rank(&c.min_severity))
         .map(|c| Outgoing { channel_id: c.id, event: event.as_str(), payload: payload.clone() })
         .collect()
-}
-
-/// Severity order; unknown names rank lowest.
-fn rank(severity: &str) -> u8 {
-    Severity::parse(severity).map(|s| s as u8 + 1).unwrap_or(0)
 }
 
 /// A title and a plain-text body for people.

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
 
+use super::lifecycle::Condition;
 use crate::on_pool;
 use crate::storage::{Db, Pool, StorageError, Ts};
 
@@ -90,16 +91,6 @@ pub struct AlertFilter {
     pub to: Option<DateTime<Utc>>,
     /// Newest first: only alerts with a smaller id.
     pub before_id: Option<i64>,
-}
-
-/// A condition as observed now.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Condition {
-    pub key: String,
-    pub severity: String,
-    pub message: String,
-    pub value: Option<f64>,
-    pub threshold: Option<f64>,
 }
 
 /// A delivery to enqueue with an alert change.

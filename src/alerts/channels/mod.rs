@@ -73,6 +73,11 @@ impl Severity {
         Self::ALL.into_iter().find(|s| s.as_str() == raw).ok_or_else(|| "must be one of info, warning, critical".into())
     }
 
+    /// How bad a severity name is, for comparing; an unknown name ranks below all.
+    pub fn rank(raw: &str) -> u8 {
+        Self::parse(raw).map(|s| s as u8 + 1).unwrap_or(0)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
