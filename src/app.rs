@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::http;
 use crate::http::metrics::Metrics;
+use crate::monitoring::alerting::ServiceAlerts;
 use crate::monitoring::checks::Checker;
 use crate::monitoring::{MonitoringService, Scheduler, SchedulerMetrics};
 use crate::notifications::{self, NotificationService};
@@ -23,6 +24,7 @@ use crate::performance::PerformanceMonitor;
 use crate::realtime::{Bus, Hub, Listener, Realtime};
 use crate::state::{AppState, Services};
 use crate::storage::{self, Db, migrations};
+use crate::workers::{Backoff, Schedule, WorkerMetrics, Workers};
 
 /// This process as instances name each other (monitoring leases and
 /// results, performance samples): host and process id.
@@ -76,7 +78,8 @@ impl App {
         let email =
             Email::parse(&config.bootstrap_admin_email).map_err(|e| anyhow::anyhow!("bootstrap_admin_email: {e}"))?;
         let bootstrap = accounts.bootstrap_admin(&email).await.context("creating the first admin")?;
-        let metrics = Metrics::new(db.clone(), &notifications, bus.hub(), &checks, &deliveries);
+        let workers = WorkerMetrics::default();
+        let metrics = Metrics::new(db.clone(), &notifications, bus.hub(), &checks, &deliveries, &workers);
         let realtime = Realtime { bus, shutdown: CancellationToken::new() };
         let state = AppState::new(Services {
             config: Arc::new(config),
@@ -88,6 +91,7 @@ impl App {
             performance,
             deliveries,
             checks,
+            workers,
             realtime,
             metrics,
         });
@@ -108,47 +112,7 @@ impl App {
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
         let state = self.state;
         let background = CancellationToken::new();
-        let pool = state.config.pool.clone();
-        let health = tokio::spawn(storage::run_health_checks(
-            state.db.clone(),
-            Duration::from_secs(pool.health_check_interval_seconds),
-            storage::Backoff {
-                initial: Duration::from_millis(pool.connect_retry_initial_ms),
-                max: Duration::from_millis(pool.connect_retry_max_ms),
-            },
-            background.clone(),
-        ));
-        let usage = tokio::spawn(accounts::run_usage_flush(state.accounts.clone(), background.clone()));
-        let cleanup = tokio::spawn(notifications::run_cleanup(
-            state.notifications.clone(),
-            state.config.notifications.clone(),
-            background.clone(),
-        ));
-        let backoff = storage::Backoff {
-            initial: Duration::from_millis(pool.connect_retry_initial_ms),
-            max: Duration::from_millis(pool.connect_retry_max_ms),
-        };
-        let listen = tokio::spawn(state.realtime.bus.clone().run_listener(self.listener, backoff, background.clone()));
-        let monitoring = state.config.monitoring.clone();
-        let housekeeping = tokio::spawn(crate::monitoring::run_housekeeping(
-            state.monitoring.clone(),
-            monitoring.clone(),
-            background.clone(),
-        ));
-        let sampler = tokio::spawn(crate::performance::run_sampler(state.performance.clone(), background.clone()));
-        let outbox =
-            tokio::spawn(crate::alerts::run_outbox(state.alerts.clone(), state.deliveries.clone(), background.clone()));
-        let service_alerts = tokio::spawn(crate::monitoring::alerting::run_service_alerts(
-            state.monitoring.clone(),
-            state.alerts.clone(),
-            state.config.alerts.clone(),
-            state.monitoring.status_changes(),
-            background.clone(),
-        ));
-        let scheduler = monitoring.scheduler.then(|| {
-            let scheduler = Scheduler::new(state.monitoring.clone(), monitoring, state.checks.clone());
-            tokio::spawn(scheduler.run(background.clone()))
-        });
+        let workers = start_workers(&state, self.listener, background.clone());
         let sockets = state.realtime.shutdown.clone();
         let grace = state.config.shutdown_grace();
         let db = state.db.clone();
@@ -174,14 +138,75 @@ impl App {
         };
         sockets.cancel();
         background.cancel();
-        let _ = tokio::join!(health, cleanup, listen, usage, housekeeping, outbox, service_alerts, sampler);
-        if let Some(scheduler) = scheduler {
-            let _ = scheduler.await;
-        }
+        // The scheduler drains its checks for at most 10 s.
+        workers.join(Duration::from_secs(20)).await;
         if tokio::time::timeout(Duration::from_secs(10), db.close()).await.is_err() {
             tracing::warn!("database pool did not close within 10 s");
         }
         tracing::info!("stopped");
         served.context("server task")?.context("server")
     }
+}
+
+/// Every background worker of a serving instance, by name (the names label
+/// `/metrics`): see [`crate::workers`].
+fn start_workers(state: &AppState, listener: Listener, stop: CancellationToken) -> Workers {
+    let mut workers = Workers::new(stop, state.workers.clone());
+    let pool = &state.config.pool;
+    let backoff = Backoff::from_millis(pool.connect_retry_initial_ms, pool.connect_retry_max_ms);
+    let db = state.db.clone();
+    let health = Schedule::every(Duration::from_secs(pool.health_check_interval_seconds));
+    workers.every("database_health", health, move || storage::HealthCheck::new(db.clone(), backoff));
+    let accounts = state.accounts.clone();
+    workers.every("token_usage", accounts::UsageFlush::schedule(), move || accounts::UsageFlush(accounts.clone()));
+    let (notifications, config) = (state.notifications.clone(), state.config.notifications.clone());
+    let schedule = notifications::Cleanup::schedule(&config);
+    workers.every("notification_cleanup", schedule, move || {
+        notifications::Cleanup::new(notifications.clone(), config.clone())
+    });
+    let (monitoring, config) = (state.monitoring.clone(), state.config.monitoring.clone());
+    let schedule = crate::monitoring::Housekeeping::schedule(&config);
+    workers.every("monitoring_housekeeping", schedule, move || crate::monitoring::Housekeeping {
+        service: monitoring.clone(),
+        config: config.clone(),
+    });
+    let sampler = crate::performance::Sampler(state.performance.clone());
+    workers.every("performance_sampler", sampler.schedule(), move || crate::performance::Sampler(sampler.0.clone()));
+    let outbox = crate::alerts::Outbox { alerts: state.alerts.clone(), metrics: state.deliveries.clone() };
+    workers.every("alert_outbox", outbox.schedule(), move || crate::alerts::Outbox {
+        alerts: outbox.alerts.clone(),
+        metrics: outbox.metrics.clone(),
+    });
+    let alerting = ServiceAlerts { monitoring: state.monitoring.clone(), alerts: state.alerts.clone() };
+    workers.every("service_alerts", alerting.schedule(), move || ServiceAlerts {
+        monitoring: alerting.monitoring.clone(),
+        alerts: alerting.alerts.clone(),
+    });
+    // The first run listens on the connection made at build time, so no
+    // event is missed between start-up and serving; a restart listens anew.
+    let bus = state.realtime.bus.clone();
+    let mut first = Some(listener);
+    workers.long_running("realtime_listener", move |beat, stop| {
+        let (bus, first) = (bus.clone(), first.take());
+        async move {
+            let listener = match first {
+                Some(listener) => listener,
+                None => bus.listen().await?,
+            };
+            bus.run_listener(listener, backoff, stop, beat).await;
+            Ok(())
+        }
+    });
+    if state.config.monitoring.scheduler {
+        let (monitoring, config, metrics) =
+            (state.monitoring.clone(), state.config.monitoring.clone(), state.checks.clone());
+        workers.long_running("check_scheduler", move |beat, stop| {
+            let scheduler = Scheduler::new(monitoring.clone(), config.clone(), metrics.clone());
+            async move {
+                scheduler.run(stop, beat).await;
+                Ok(())
+            }
+        });
+    }
+    workers
 }

@@ -19,5 +19,7 @@ pub mod state;
 pub mod storage;
 pub mod system;
 pub mod telemetry;
+pub mod validation;
+pub mod workers;
 
 pub use app::App;

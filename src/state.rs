@@ -12,6 +12,7 @@ use crate::notifications::NotificationService;
 use crate::performance::PerformanceMonitor;
 use crate::realtime::Realtime;
 use crate::storage::Db;
+use crate::workers::WorkerMetrics;
 
 /// The shared state, one pointer wide: every request and every open socket
 /// holds a clone, so it is an `Arc` rather than a few hundred bytes of
@@ -31,6 +32,8 @@ pub struct Services {
     pub deliveries: DeliveryMetrics,
     /// Figures of this instance's check scheduler.
     pub checks: SchedulerMetrics,
+    /// Figures of this instance's background workers.
+    pub workers: WorkerMetrics,
     pub realtime: Realtime,
     pub metrics: Arc<Metrics>,
 }

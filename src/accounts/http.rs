@@ -12,10 +12,11 @@ use utoipa_axum::routes;
 
 use super::domain::{Email, ExternalId, Label, Role, Token, User};
 use super::service::MAX_TOKEN_LIFETIME_SECONDS;
-use crate::http::error::{ApiError, FieldError, Problem};
+use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::http::pagination::{List, PageParams};
 use crate::state::AppState;
+use crate::validation::check;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -159,11 +160,6 @@ async fn create_user(
     let user = state.accounts.create_user(Some(&email), body.role, display_name.as_ref(), external_id.as_ref()).await?;
     tracing::info!(user_id = user.id, role = %user.role, "user created");
     Ok((StatusCode::CREATED, Json(UserOut::from(user))))
-}
-
-/// Collect a parse failure as a field error; `None` when it failed.
-fn check<T>(errors: &mut Vec<FieldError>, field: &str, parsed: Result<T, String>) -> Option<T> {
-    parsed.map_err(|message| errors.push(FieldError { field: field.into(), message })).ok()
 }
 
 /// Create or update the member user an application knows by `external_id`

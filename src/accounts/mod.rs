@@ -8,5 +8,5 @@ mod store;
 
 pub use cache::TokenCache;
 pub use domain::{Email, ExternalId, Label, Principal, RawToken, Role, Token, User};
-pub use service::{AccountError, AccountService, run_usage_flush};
+pub use service::{AccountError, AccountService, UsageFlush};
 pub use store::AccountStore;

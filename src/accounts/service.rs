@@ -34,8 +34,8 @@ pub enum AccountError {
 /// Which unique field a refused write clashed on.
 fn conflict_field(e: StorageError) -> AccountError {
     match e {
-        StorageError::Conflict { constraint } if constraint.contains("external_id") => AccountError::ExternalIdTaken,
-        StorageError::Conflict { .. } => AccountError::EmailTaken,
+        e if e.is_conflict_on("user_account_external_id_key") => AccountError::ExternalIdTaken,
+        e if e.is_conflict_on("user_account_email_key") => AccountError::EmailTaken,
         other => AccountError::Storage(other),
     }
 }
@@ -209,22 +209,24 @@ impl AccountService {
     }
 }
 
-/// Write noted token uses every 30 s until `stop`, then once more, so a
-/// graceful shutdown loses none.
-pub async fn run_usage_flush(accounts: AccountService, stop: tokio_util::sync::CancellationToken) {
-    let every = (TOKEN_TOUCH_INTERVAL / 2).to_std().unwrap_or(std::time::Duration::from_secs(30));
-    loop {
-        let stopping = tokio::select! {
-            _ = stop.cancelled() => true,
-            _ = tokio::time::sleep(every) => false,
-        };
-        match accounts.flush_usage().await {
-            Ok(n) if n > 0 => tracing::debug!(tokens = n, "recorded token use"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not record token use; retrying at the next flush"),
+/// Records the token use buffered in the cache, every half touch interval
+/// (and once more on the way down, so no use is lost to a stop).
+pub struct UsageFlush(pub AccountService);
+
+impl UsageFlush {
+    pub fn schedule() -> crate::workers::Schedule {
+        let every = (TOKEN_TOUCH_INTERVAL / 2).to_std().unwrap_or(std::time::Duration::from_secs(30));
+        crate::workers::Schedule::every(every).with_last_pass_on_stop()
+    }
+}
+
+impl crate::workers::Worker for UsageFlush {
+    async fn pass(&mut self) -> anyhow::Result<crate::workers::Pass> {
+        use anyhow::Context;
+        let n = self.0.flush_usage().await.context("could not record token use")?;
+        if n > 0 {
+            tracing::debug!(tokens = n, "recorded token use");
         }
-        if stopping {
-            return;
-        }
+        Ok(crate::workers::Pass::Idle)
     }
 }

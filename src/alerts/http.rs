@@ -17,9 +17,9 @@ use utoipa_axum::routes;
 use super::service::{AlertError, ChannelIn};
 use super::store::AlertFilter;
 use super::wire::{AlertDetailOut, AlertOut, ChannelOut};
-use crate::http::error::{ApiError, FieldError, Problem};
+use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
-use crate::http::pagination::{DEFAULT_LIMIT, List, MAX_LIMIT, Page, decode_cursor};
+use crate::http::pagination::{List, PageParams};
 use crate::state::AppState;
 
 /// Who may read alerts.
@@ -35,9 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 impl From<AlertError> for ApiError {
     fn from(e: AlertError) -> Self {
         match e {
-            AlertError::Invalid(v) => {
-                ApiError::Validation(v.into_iter().map(|(field, message)| FieldError { field, message }).collect())
-            }
+            AlertError::Invalid(v) => ApiError::Validation(v),
             AlertError::NotFound => ApiError::NotFound,
             AlertError::Delivery(detail) => {
                 ApiError::BadGateway(format!("the test message was not delivered: {detail}"))
@@ -84,19 +82,13 @@ async fn list_alerts(
     one_of("state", &q.state, &["firing", "resolved"])?;
     one_of("severity", &q.severity, &["info", "warning", "critical"])?;
     one_of("source", &q.source, &super::SOURCES)?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::field("limit", format!("must be 1–{MAX_LIMIT}")));
-    }
-    let before_id = match &q.cursor {
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::field("cursor", "not a cursor from this list"))?),
-        None => None,
-    };
+    let page = PageParams { limit: q.limit, cursor: q.cursor }.parse()?;
+    let before_id = page.before();
     let filter =
         AlertFilter { state: q.state, severity: q.severity, source: q.source, from: q.from, to: q.to, before_id };
     let items: Vec<AlertOut> =
-        state.alerts.alerts(&filter, i64::from(limit) + 1).await?.into_iter().map(AlertOut::from).collect();
-    Ok(Json(List::from_overfetch(items, Page { limit, after: 0 }, |a| a.id)))
+        state.alerts.alerts(&filter, i64::from(page.limit) + 1).await?.into_iter().map(AlertOut::from).collect();
+    Ok(Json(List::from_overfetch(items, page, |a| a.id)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -12,5 +12,5 @@ pub mod store;
 pub mod wire;
 
 pub use lifecycle::Condition;
-pub use outbox::{DeliveryMetrics, run_outbox};
+pub use outbox::{DeliveryMetrics, Outbox};
 pub use service::{AlertError, AlertService, ChannelIn, SOURCES};

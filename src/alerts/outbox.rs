@@ -6,17 +6,17 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
-use rand::Rng;
-use tokio_util::sync::CancellationToken;
 
 use super::channels::Event;
 use super::service::AlertService;
 use super::store::DeliveryRow;
 use crate::config::AlertsConfig;
+use crate::workers::{Backoff, Pass, Schedule, Worker};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
@@ -43,23 +43,26 @@ impl DeliveryMetrics {
     }
 }
 
-/// Send due deliveries until cancelled: at once when this instance
-/// enqueues some, and every `poll_interval_ms` for retries that fall due and
-/// for deliveries another instance enqueued and did not send (it died).
-pub async fn run_outbox(alerts: AlertService, metrics: DeliveryMetrics, cancel: CancellationToken) {
-    let poll = Duration::from_millis(alerts.config().poll_interval_ms.max(10));
-    loop {
-        match deliver_due(&alerts, &metrics).await {
-            // A full batch: more may be due at once.
-            Ok(n) if n >= alerts.config().batch => continue,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not send alert deliveries; retrying"),
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(poll) => {}
-            _ = alerts.enqueued().notified() => {}
-        }
+/// The outbox as a worker: sends due deliveries at once when this
+/// instance enqueues some, and every `poll_interval_ms` for retries that
+/// fall due and for deliveries another instance enqueued and did not send
+/// (it died); a full batch is followed by another at once.
+pub struct Outbox {
+    pub alerts: AlertService,
+    pub metrics: DeliveryMetrics,
+}
+
+impl Outbox {
+    pub fn schedule(&self) -> Schedule {
+        let poll = Duration::from_millis(self.alerts.config().poll_interval_ms.max(10));
+        Schedule::every(poll).starting_now().woken_by(self.alerts.enqueued())
+    }
+}
+
+impl Worker for Outbox {
+    async fn pass(&mut self) -> anyhow::Result<Pass> {
+        let sent = deliver_due(&self.alerts, &self.metrics).await.context("could not send alert deliveries")?;
+        Ok(if sent >= self.alerts.config().batch { Pass::More } else { Pass::Idle })
     }
 }
 
@@ -120,10 +123,9 @@ async fn deliver(
 /// attempt, capped, with full jitter over its upper half (so deliveries
 /// that failed together do not retry together).
 fn backoff(config: &AlertsConfig, attempts: i32) -> chrono::Duration {
-    let base = config.retry_initial_ms.saturating_mul(1u64 << (attempts.clamp(1, 30) - 1) as u32);
-    let capped = base.min(config.retry_max_ms).max(1);
-    let jittered = rand::rng().random_range(capped / 2..=capped);
-    chrono::Duration::milliseconds(i64::try_from(jittered).unwrap_or(i64::MAX))
+    let wait =
+        Backoff::from_millis(config.retry_initial_ms, config.retry_max_ms).jittered(attempts.max(1).unsigned_abs());
+    chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
 }
 
 #[cfg(test)]

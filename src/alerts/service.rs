@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::config::AlertsConfig;
 use crate::notifications::{IdempotencyKey, NotificationService, RawContent, Recipient};
 use crate::storage::{Db, StorageError};
+use crate::validation::FieldError;
 
 /// Where alerts come from (`alert.source`).
 pub const SOURCES: [&str; 2] = ["database", "service"];
@@ -27,7 +28,7 @@ pub const SOURCES: [&str; 2] = ["database", "service"];
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {
     #[error("invalid")]
-    Invalid(Vec<(String, String)>),
+    Invalid(Vec<FieldError>),
     #[error("not found")]
     NotFound,
     /// A channel test did not get through.
@@ -75,8 +76,8 @@ impl AlertService {
     }
 
     /// Notified when this instance enqueues deliveries.
-    pub fn enqueued(&self) -> &Notify {
-        &self.enqueued
+    pub fn enqueued(&self) -> Arc<Notify> {
+        self.enqueued.clone()
     }
 
     pub fn store(&self) -> &AlertStore {
@@ -294,33 +295,33 @@ fn describe(event: Event, alert: &Value) -> (String, String) {
 
 /// Validate a channel request against the current channel (on update).
 fn validate(input: ChannelIn, current: Option<&ChannelRow>) -> Result<ChannelFields, AlertError> {
-    let mut errors: Vec<(String, String)> = Vec::new();
+    let mut errors: Vec<FieldError> = Vec::new();
     let name = match input.name.or_else(|| current.map(|c| c.name.clone())) {
         Some(n) if !n.trim().is_empty() && n.chars().count() <= 200 => n.trim().to_string(),
         Some(_) => {
-            errors.push(("name".into(), "1–200 characters".into()));
+            errors.push(FieldError::new("name", "1–200 characters"));
             String::new()
         }
         None => {
-            errors.push(("name".into(), "required".into()));
+            errors.push(FieldError::new("name", "required"));
             String::new()
         }
     };
     let kind = match (current, input.kind.as_deref()) {
         (Some(c), Some(k)) if k != c.kind => {
-            errors.push(("kind".into(), "cannot change; create a new channel".into()));
+            errors.push(FieldError::new("kind", "cannot change; create a new channel"));
             None
         }
         (Some(c), _) => ChannelKind::parse(&c.kind).ok(),
         (None, Some(k)) => match ChannelKind::parse(k) {
             Ok(k) => Some(k),
             Err(_) => {
-                errors.push(("kind".into(), "one of in_app, webhook, slack, discord, email, ntfy".into()));
+                errors.push(FieldError::new("kind", "one of in_app, webhook, slack, discord, email, ntfy"));
                 None
             }
         },
         (None, None) => {
-            errors.push(("kind".into(), "required: in_app, webhook, slack, discord, email or ntfy".into()));
+            errors.push(FieldError::new("kind", "required: in_app, webhook, slack, discord, email or ntfy"));
             None
         }
     };
@@ -337,7 +338,7 @@ fn validate(input: ChannelIn, current: Option<&ChannelRow>) -> Result<ChannelFie
         match channels::parse(kind, &raw, previous.as_ref()) {
             Ok(c) => Some(c),
             Err(v) => {
-                errors.extend(v.into_iter().map(|e| (e.field, e.message)));
+                errors.extend(v);
                 None
             }
         }
@@ -347,7 +348,7 @@ fn validate(input: ChannelIn, current: Option<&ChannelRow>) -> Result<ChannelFie
         Some(s) => match Severity::parse(&s) {
             Ok(s) => s.as_str().to_string(),
             Err(_) => {
-                errors.push(("min_severity".into(), "one of info, warning, critical".into()));
+                errors.push(FieldError::new("min_severity", "one of info, warning, critical"));
                 String::new()
             }
         },
@@ -357,7 +358,7 @@ fn validate(input: ChannelIn, current: Option<&ChannelRow>) -> Result<ChannelFie
         Some(list) => {
             for (i, s) in list.iter().enumerate() {
                 if !SOURCES.contains(&s.as_str()) {
-                    errors.push((format!("sources[{i}]"), "one of database, service".into()));
+                    errors.push(FieldError::new(format!("sources[{i}]"), "one of database, service"));
                 }
             }
             let mut list = list;

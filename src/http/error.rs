@@ -14,13 +14,7 @@ use crate::storage::StorageError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// One offending field of a request.
-#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
-pub struct FieldError {
-    /// JSON path (`pool.max`, `items[2].title`) or parameter name.
-    pub field: String,
-    pub message: String,
-}
+pub use crate::validation::FieldError;
 
 /// The problem document every error answers with.
 #[derive(Debug, Serialize, ToSchema)]

@@ -20,6 +20,7 @@ use crate::monitoring::SchedulerMetrics;
 use crate::notifications::NotificationService;
 use crate::realtime::Hub;
 use crate::storage::Db;
+use crate::workers::WorkerMetrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -68,6 +69,7 @@ impl Metrics {
         hub: &Hub,
         checks: &SchedulerMetrics,
         deliveries: &DeliveryMetrics,
+        workers: &WorkerMetrics,
     ) -> Arc<Self> {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
@@ -95,6 +97,7 @@ impl Metrics {
         );
         checks.register(&mut registry);
         deliveries.register(&mut registry);
+        workers.register(&mut registry);
         let m = db.metrics();
         registry.register(
             "herald_db_query_duration_seconds",

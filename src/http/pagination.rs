@@ -29,6 +29,14 @@ pub struct Page {
     pub after: i64,
 }
 
+impl Page {
+    /// For a newest-first list: the id the page ends before (`None` on the
+    /// first page). The cursor is the same opaque id either way.
+    pub fn before(&self) -> Option<i64> {
+        (self.after > 0).then_some(self.after)
+    }
+}
+
 impl PageParams {
     pub fn parse(&self) -> Result<Page, ApiError> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);

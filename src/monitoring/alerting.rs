@@ -4,16 +4,14 @@
 //! them. Evaluated on a timer and at once when a service's status changes;
 //! a service in a maintenance window raises nothing.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use super::{MonitoringError, MonitoringService};
 use crate::alerts::{AlertService, Condition};
-use crate::config::AlertsConfig;
+use crate::workers::{Pass, Schedule, Worker};
 
 /// The conditions that hold now for these services.
 pub fn conditions(
@@ -71,24 +69,24 @@ pub async fn evaluate_once(monitoring: &MonitoringService, alerts: &AlertService
     Ok(())
 }
 
-/// Evaluate every `evaluate_interval_seconds`, and when `changed` is notified.
-pub async fn run_service_alerts(
-    monitoring: MonitoringService,
-    alerts: AlertService,
-    config: AlertsConfig,
-    changed: Arc<Notify>,
-    cancel: CancellationToken,
-) {
-    let period = Duration::from_secs(config.evaluate_interval_seconds.max(1));
-    loop {
-        if let Err(e) = evaluate_once(&monitoring, &alerts).await {
-            tracing::warn!(error = %e, "could not evaluate service alerts");
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(period) => {}
-            _ = changed.notified() => {}
-        }
+/// Service alert evaluation as a worker: at start-up, every
+/// `evaluate_interval_seconds`, and at once when a status changes.
+pub struct ServiceAlerts {
+    pub monitoring: MonitoringService,
+    pub alerts: AlertService,
+}
+
+impl ServiceAlerts {
+    pub fn schedule(&self) -> Schedule {
+        let period = Duration::from_secs(self.alerts.config().evaluate_interval_seconds.max(1));
+        Schedule::every(period).starting_now().woken_by(self.monitoring.status_changes())
+    }
+}
+
+impl Worker for ServiceAlerts {
+    async fn pass(&mut self) -> anyhow::Result<Pass> {
+        evaluate_once(&self.monitoring, &self.alerts).await.context("could not evaluate service alerts")?;
+        Ok(Pass::Idle)
     }
 }
 

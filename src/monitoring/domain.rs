@@ -7,9 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::checks::CheckStatus;
-
-/// One offending field: `(name, message)`.
-pub type Violation = (String, String);
+use crate::validation::FieldError;
 
 /// Shortest allowed check interval.
 pub const MIN_INTERVAL_SECONDS: i64 = 10;
@@ -105,9 +103,9 @@ impl Settings {
     /// Validate, filling defaults from `base` (the stored settings on an
     /// update, or [`Settings::defaults`] on a create). Every violation is
     /// reported, not only the first.
-    pub fn parse(raw: RawSettings, base: &Settings) -> Result<Self, Vec<Violation>> {
-        let mut v: Vec<Violation> = Vec::new();
-        let mut bad = |field: &str, message: String| v.push((field.to_string(), message));
+    pub fn parse(raw: RawSettings, base: &Settings) -> Result<Self, Vec<FieldError>> {
+        let mut v: Vec<FieldError> = Vec::new();
+        let mut bad = |field: &str, message: String| v.push(FieldError::new(field, message));
         let name = raw.name.map(|n| n.trim().to_string()).unwrap_or_else(|| base.name.clone());
         if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             bad("name", "must be 1–200 characters without control characters".into());
@@ -435,7 +433,7 @@ mod tests {
             ..Default::default()
         };
         let fields: Vec<String> =
-            Settings::parse(raw, &Settings::defaults()).unwrap_err().into_iter().map(|v| v.0).collect();
+            Settings::parse(raw, &Settings::defaults()).unwrap_err().into_iter().map(|v| v.field).collect();
         assert_eq!(
             fields,
             [

@@ -20,9 +20,9 @@ use super::domain::RawSettings;
 use super::service::{MonitoringError, MonitoringService, ServiceIn};
 use super::store::{Action, IncidentFilter};
 use super::wire::{IncidentOut, ServiceOut};
-use crate::http::error::{ApiError, FieldError, Problem};
+use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, parse_json_body};
-use crate::http::pagination::{DEFAULT_LIMIT, List, MAX_LIMIT, PageParams, decode_cursor, encode_cursor};
+use crate::http::pagination::{List, PageParams};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -43,9 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 impl From<MonitoringError> for ApiError {
     fn from(e: MonitoringError) -> Self {
         match e {
-            MonitoringError::Invalid(v) => {
-                ApiError::Validation(v.into_iter().map(|(field, message)| FieldError { field, message }).collect())
-            }
+            MonitoringError::Invalid(v) => ApiError::Validation(v),
             MonitoringError::NotFound => ApiError::NotFound,
             MonitoringError::State(detail) => ApiError::Conflict { field: "status".into(), detail },
             MonitoringError::Storage(s) => s.into(),
@@ -317,21 +315,11 @@ async fn list_incidents(
     {
         return Err(ApiError::field("status", "must be open, acknowledged or resolved"));
     }
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::field("limit", format!("must be 1–{MAX_LIMIT}")));
-    }
-    let before_id = match &q.cursor {
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::field("cursor", "not a cursor from this list"))?),
-        None => None,
-    };
+    let page = PageParams { limit: q.limit, cursor: q.cursor }.parse()?;
+    let before_id = page.before();
     let filter = IncidentFilter { status: q.status, service_id: q.service_id, from: q.from, to: q.to, before_id };
-    let mut items = state.monitoring.incidents(&filter, i64::from(limit) + 1).await?;
-    let next_cursor = (items.len() > limit as usize).then(|| {
-        items.truncate(limit as usize);
-        items.last().map(|r| encode_cursor(r.id))
-    });
-    Ok(Json(List { items, next_cursor: next_cursor.flatten() }))
+    let items = state.monitoring.incidents(&filter, i64::from(page.limit) + 1).await?;
+    Ok(Json(List::from_overfetch(items, page, |i| i.id)))
 }
 
 /// One incident with its timeline.

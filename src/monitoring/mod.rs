@@ -17,4 +17,4 @@ pub mod wire;
 
 pub use scheduler::{Scheduler, SchedulerMetrics};
 pub use service::{MonitoringError, MonitoringService};
-pub use views::run_housekeeping;
+pub use views::Housekeeping;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::checks::{self, CheckStatus, Checker, HeartbeatProbe, Kind, Outcome, Probe};
-use super::domain::{self, RawSettings, Settings, Violation};
+use super::domain::{self, RawSettings, Settings};
 use super::store::{
     Action, DueRow, IncidentChange, IncidentFilter, MonitoringStore, NewService, Recorded, ResultIn, ServiceRow,
     ServiceUpdate,
@@ -21,11 +21,12 @@ use crate::clock::Clock;
 use crate::notifications::{NotificationService, RawContent, Recipient};
 use crate::realtime::Bus;
 use crate::storage::{Db, StorageError};
+use crate::validation::FieldError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MonitoringError {
     #[error("invalid service")]
-    Invalid(Vec<Violation>),
+    Invalid(Vec<FieldError>),
     #[error("not found")]
     NotFound,
     /// The incident is not in a state that allows this.
@@ -130,17 +131,17 @@ impl MonitoringService {
     pub async fn create(&self, input: ServiceIn) -> Result<CreatedService, MonitoringError> {
         let mut violations = Vec::new();
         if input.settings.name.is_none() {
-            violations.push(("name".to_string(), "required".to_string()));
+            violations.push(FieldError::new("name", "required"));
         }
         let kind = match input.kind.as_deref() {
             None => {
-                violations.push(("kind".into(), "required: http, tcp, dns, tls or heartbeat".into()));
+                violations.push(FieldError::new("kind", "required: http, tcp, dns, tls or heartbeat"));
                 None
             }
             Some(k) => match Kind::parse(k).ok() {
                 Some(kind) => Some(kind),
                 None => {
-                    violations.push(("kind".into(), "must be http, tcp, dns, tls or heartbeat".into()));
+                    violations.push(FieldError::new("kind", "must be http, tcp, dns, tls or heartbeat"));
                     None
                 }
             },
@@ -149,7 +150,7 @@ impl MonitoringService {
         let probe = kind.and_then(|kind| {
             let config = input.config.unwrap_or(Value::Null);
             checks::parse_input(kind, input.target.as_deref().unwrap_or(""), &config, None)
-                .map_err(|errors| violations.extend(errors.into_iter().map(|e| (e.field, e.message))))
+                .map_err(|errors| violations.extend(errors))
                 .ok()
         });
         let (Some(kind), Ok(settings), Some(probe), true) = (kind, settings, probe, violations.is_empty()) else {
@@ -186,7 +187,7 @@ impl MonitoringService {
         let kind = Kind::parse(&current.kind).map_err(|_| MonitoringError::NotFound)?;
         let mut violations = Vec::new();
         if input.kind.as_deref().is_some_and(|k| k != current.kind) {
-            violations.push(("kind".into(), "cannot change; create a new service instead".into()));
+            violations.push(FieldError::new("kind", "cannot change; create a new service instead"));
         }
         let base = current.settings();
         let settings = Settings::parse(input.settings, &base).map_err(|v| violations.extend(v));
@@ -198,7 +199,7 @@ impl MonitoringService {
         let target = input.target.unwrap_or(shown_target);
         let config = input.config.unwrap_or(shown_config);
         let probe = checks::parse_input(kind, &target, &config, Some(&previous))
-            .map_err(|errors| violations.extend(errors.into_iter().map(|e| (e.field, e.message))))
+            .map_err(|errors| violations.extend(errors))
             .ok();
         let (Ok(settings), Some(probe), true) = (settings, probe, violations.is_empty()) else {
             return Err(MonitoringError::Invalid(violations));
@@ -418,11 +419,11 @@ impl MonitoringService {
             Action::Resolve => note.unwrap_or_else(|| "resolved by an operator".into()),
             Action::Note => match note.map(|n| n.trim().to_string()) {
                 Some(n) if !n.is_empty() && n.chars().count() <= 2000 => n,
-                _ => return Err(MonitoringError::Invalid(vec![("message".into(), "1–2000 characters".into())])),
+                _ => return Err(MonitoringError::Invalid(vec![FieldError::new("message", "1–2000 characters")])),
             },
         };
         if message.chars().count() > 2000 {
-            return Err(MonitoringError::Invalid(vec![("message".into(), "at most 2000 characters".into())]));
+            return Err(MonitoringError::Invalid(vec![FieldError::new("message", "at most 2000 characters")]));
         }
         let now = self.clock.now();
         if self.store.act_on_incident(id, action, actor, &message, now).await?.is_none() {
@@ -470,8 +471,7 @@ pub fn to_result(
 /// The probe of a stored service (stored config was validated on write).
 pub fn stored_probe(service: &ServiceRow) -> Result<Probe, MonitoringError> {
     let kind = Kind::parse(&service.kind).map_err(|_| MonitoringError::NotFound)?;
-    checks::parse(kind, &service.target, &service.config.0)
-        .map_err(|errors| MonitoringError::Invalid(errors.into_iter().map(|e| (e.field, e.message)).collect()))
+    checks::parse(kind, &service.target, &service.config.0).map_err(MonitoringError::Invalid)
 }
 
 /// How long after a beat the next one must arrive: the interval plus the grace.

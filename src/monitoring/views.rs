@@ -6,7 +6,6 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
 use super::history::{self, TrendsOut, UptimeOut};
@@ -14,6 +13,7 @@ use super::service::{MonitoringError, MonitoringService};
 use super::store::{DAY, WindowRow};
 use super::wire::ServiceOut;
 use crate::config::MonitoringConfig;
+use crate::validation::FieldError;
 
 /// Uptime for the standard windows (and a custom range when asked).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -209,17 +209,17 @@ impl MonitoringService {
         let mut v = Vec::new();
         let title = title.trim().to_string();
         if title.is_empty() || title.chars().count() > 200 {
-            v.push(("title".to_string(), "1–200 characters".to_string()));
+            v.push(FieldError::new("title", "1–200 characters"));
         }
         if ends_at <= starts_at {
-            v.push(("ends_at".into(), "must be after starts_at".into()));
+            v.push(FieldError::new("ends_at", "must be after starts_at"));
         } else if ends_at - starts_at > Duration::days(31) {
-            v.push(("ends_at".into(), "a window lasts at most 31 days".into()));
+            v.push(FieldError::new("ends_at", "a window lasts at most 31 days"));
         }
         if let Some(id) = service_id
             && self.store().service(id).await?.is_none()
         {
-            v.push(("service_id".into(), "no such service".into()));
+            v.push(FieldError::new("service_id", "no such service"));
         }
         if !v.is_empty() {
             return Err(MonitoringError::Invalid(v));
@@ -255,22 +255,26 @@ impl MonitoringService {
     }
 }
 
-/// Run housekeeping every `housekeeping_interval_seconds` until cancelled.
-pub async fn run_housekeeping(service: MonitoringService, config: MonitoringConfig, cancel: CancellationToken) {
-    let every = std::time::Duration::from_secs(config.housekeeping_interval_seconds.max(1));
-    // The first pass one interval after start-up, not during it.
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tick.tick() => {}
+/// Housekeeping (rollups, retention) as a worker, every
+/// `housekeeping_interval_seconds`, the first one interval after start-up.
+pub struct Housekeeping {
+    pub service: MonitoringService,
+    pub config: MonitoringConfig,
+}
+
+impl Housekeeping {
+    pub fn schedule(config: &MonitoringConfig) -> crate::workers::Schedule {
+        crate::workers::Schedule::every(std::time::Duration::from_secs(config.housekeeping_interval_seconds.max(1)))
+    }
+}
+
+impl crate::workers::Worker for Housekeeping {
+    async fn pass(&mut self) -> anyhow::Result<crate::workers::Pass> {
+        use anyhow::Context;
+        let (rolled, purged) = self.service.housekeeping_once(&self.config).await.context("monitoring housekeeping")?;
+        if rolled > 0 || purged > 0 {
+            tracing::info!(rolled, purged, "monitoring housekeeping");
         }
-        match service.housekeeping_once(&config).await {
-            Ok((rolled, purged)) if rolled > 0 || purged > 0 => {
-                tracing::info!(rolled, purged, "monitoring housekeeping");
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "monitoring housekeeping failed; retrying next interval"),
-        }
+        Ok(crate::workers::Pass::Idle)
     }
 }

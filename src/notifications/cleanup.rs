@@ -4,27 +4,42 @@
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
+use anyhow::Context;
 
 use super::service::NotificationService;
 use crate::config::NotificationsConfig;
+use crate::workers::{Pass, Schedule, Worker};
 
-/// Run [`NotificationService::cleanup_once`] every interval until `stop`.
-pub async fn run_cleanup(service: NotificationService, config: NotificationsConfig, stop: CancellationToken) {
-    let interval = Duration::from_secs(config.cleanup_interval_seconds);
-    let retention = chrono::Duration::days(i64::from(config.read_retention_days));
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(interval) => {}
+/// [`NotificationService::cleanup_once`] as a worker, every
+/// `cleanup_interval_seconds`.
+pub struct Cleanup {
+    service: NotificationService,
+    config: NotificationsConfig,
+}
+
+impl Cleanup {
+    pub fn new(service: NotificationService, config: NotificationsConfig) -> Self {
+        Self { service, config }
+    }
+
+    pub fn schedule(config: &NotificationsConfig) -> Schedule {
+        Schedule::every(Duration::from_secs(config.cleanup_interval_seconds))
+    }
+}
+
+impl Worker for Cleanup {
+    async fn pass(&mut self) -> anyhow::Result<Pass> {
+        let retention = chrono::Duration::days(i64::from(self.config.read_retention_days));
+        let c = self
+            .service
+            .cleanup_once(retention, i64::from(self.config.cleanup_batch))
+            .await
+            .context("notification cleanup failed")?;
+        if c.expired + c.read > 0 {
+            tracing::info!(expired = c.expired, read = c.read, "notification cleanup removed rows");
+        } else {
+            tracing::debug!("notification cleanup: nothing to remove");
         }
-        match service.cleanup_once(retention, i64::from(config.cleanup_batch)).await {
-            Ok(c) if c.expired + c.read > 0 => {
-                tracing::info!(expired = c.expired, read = c.read, "notification cleanup removed rows")
-            }
-            Ok(_) => tracing::debug!("notification cleanup: nothing to remove"),
-            // The next pass retries; a failing pass must not end the loop.
-            Err(e) => tracing::warn!(error = %e, "notification cleanup failed"),
-        }
+        Ok(Pass::Idle)
     }
 }

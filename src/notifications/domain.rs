@@ -4,14 +4,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::validation::FieldError;
+
 /// Largest `data` object, serialized.
 pub const MAX_DATA_BYTES: usize = 16 * 1024;
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_BODY_CHARS: usize = 10_000;
 pub const DEFAULT_PRIORITY: i16 = 3;
-
-/// A rule broken by one field: (field name, message).
-pub type Violation = (&'static str, String);
 
 /// A notification type: `[a-z0-9_.-]{1,64}` (`system`, `alert`, `billing.invoice`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,41 +69,50 @@ pub struct RawContent {
 
 impl Content {
     /// Check every field against the rules; all violations at once.
-    pub fn parse(raw: RawContent, now: DateTime<Utc>) -> Result<Self, Vec<Violation>> {
+    pub fn parse(raw: RawContent, now: DateTime<Utc>) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let kind = match raw.kind.as_deref() {
-            Some(k) => Kind::parse(k).map_err(|m| errors.push(("type", m))).ok(),
+            Some(k) => Kind::parse(k).map_err(|m| errors.push(FieldError::new("type", m))).ok(),
             None => {
-                errors.push(("type", "is required".into()));
+                errors.push(FieldError::new("type", "is required"));
                 None
             }
         };
         let priority = raw.priority.unwrap_or(i64::from(DEFAULT_PRIORITY));
         if !(1..=5).contains(&priority) {
-            errors.push(("priority", format!("{priority} is out of range: must be 1 to 5")));
+            errors.push(FieldError::new("priority", format!("{priority} is out of range: must be 1 to 5")));
         }
         let title = raw.title.unwrap_or_default();
         let title_chars = title.chars().count();
         if title.trim().is_empty() || title_chars > MAX_TITLE_CHARS {
-            errors.push(("title", format!("must be 1 to {MAX_TITLE_CHARS} characters (got {title_chars})")));
+            errors.push(FieldError::new(
+                "title",
+                format!("must be 1 to {MAX_TITLE_CHARS} characters (got {title_chars})"),
+            ));
         }
         let body = raw.body.unwrap_or_default();
         let body_chars = body.chars().count();
         if body_chars > MAX_BODY_CHARS {
-            errors.push(("body", format!("must be at most {MAX_BODY_CHARS} characters (got {body_chars})")));
+            errors.push(FieldError::new(
+                "body",
+                format!("must be at most {MAX_BODY_CHARS} characters (got {body_chars})"),
+            ));
         }
         match &raw.data {
             None | Some(Value::Null) => {}
             Some(Value::Object(_)) => {
                 let size = raw.data.as_ref().map(|d| d.to_string().len()).unwrap_or(0);
                 if size > MAX_DATA_BYTES {
-                    errors.push(("data", format!("must be at most {MAX_DATA_BYTES} bytes of JSON (got {size})")));
+                    errors.push(FieldError::new(
+                        "data",
+                        format!("must be at most {MAX_DATA_BYTES} bytes of JSON (got {size})"),
+                    ));
                 }
             }
-            Some(_) => errors.push(("data", "must be a JSON object".into())),
+            Some(_) => errors.push(FieldError::new("data", "must be a JSON object")),
         }
         if let Some(at) = raw.expires_at.filter(|at| *at <= now) {
-            errors.push(("expires_at", format!("{} is not in the future", at.to_rfc3339())));
+            errors.push(FieldError::new("expires_at", format!("{} is not in the future", at.to_rfc3339())));
         }
         match kind {
             Some(kind) if errors.is_empty() => Ok(Content {
@@ -182,8 +190,8 @@ mod tests {
         RawContent { kind: Some("system".into()), title: Some("Hello".into()), ..Default::default() }
     }
 
-    fn fields(r: Result<Content, Vec<Violation>>) -> Vec<&'static str> {
-        r.err().unwrap_or_default().into_iter().map(|(f, _)| f).collect()
+    fn fields(r: Result<Content, Vec<FieldError>>) -> Vec<String> {
+        r.err().unwrap_or_default().into_iter().map(|e| e.field).collect()
     }
 
     #[test]

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use super::domain::{MAX_AUDIENCE_LIST, TypeCount};
 use super::{Audience, Filter, IdempotencyKey, Kind, Notification, NotificationError, Position, RawContent, Recipient};
 use crate::accounts::Role;
-use crate::http::error::{ApiError, FieldError, Problem};
+use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, parse_json_body};
 use crate::http::pagination::{DEFAULT_LIMIT, List, MAX_LIMIT, decode_tagged, encode_tagged};
 use crate::state::AppState;
@@ -206,9 +206,7 @@ pub struct StatsOut {
 impl From<NotificationError> for ApiError {
     fn from(e: NotificationError) -> Self {
         match e {
-            NotificationError::Invalid(v) => ApiError::Validation(
-                v.into_iter().map(|(field, message)| FieldError { field: field.into(), message }).collect(),
-            ),
+            NotificationError::Invalid(v) => ApiError::Validation(v),
             NotificationError::UnknownUser { field } => ApiError::field(field, "no such user"),
             NotificationError::UnknownRecipients(ids) => {
                 ApiError::field("audience", format!("unknown recipients: {}", ids.join(", ")))

@@ -7,7 +7,7 @@ pub mod http;
 mod service;
 mod store;
 
-pub use cleanup::run_cleanup;
+pub use cleanup::Cleanup;
 pub use domain::{Audience, Content, Filter, IdempotencyKey, Kind, Notification, Position, RawContent, TypeCount};
 pub use service::{Cleaned, Created, NotificationError, NotificationService, Recipient};
 pub use store::{Announced, NotificationStore};

@@ -7,9 +7,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use serde_json::Value;
 
-use super::domain::{
-    Audience, Content, Filter, IdempotencyKey, Notification, Position, RawContent, TypeCount, Violation,
-};
+use super::domain::{Audience, Content, Filter, IdempotencyKey, Notification, Position, RawContent, TypeCount};
 use super::store::{AnnounceError, Announced, NotificationStore};
 use crate::accounts::AccountStore;
 use crate::clock::Clock;
@@ -20,7 +18,7 @@ use crate::storage::{Db, StorageError};
 #[derive(Debug, thiserror::Error)]
 pub enum NotificationError {
     #[error("invalid notification")]
-    Invalid(Vec<Violation>),
+    Invalid(Vec<crate::validation::FieldError>),
     /// The addressed user does not exist; `field` says how it was addressed.
     #[error("no such user")]
     UnknownUser { field: &'static str },

@@ -11,4 +11,4 @@ pub mod rules;
 pub mod sample;
 pub mod store;
 
-pub use monitor::{PerformanceMonitor, report_from_storage, run_sampler};
+pub use monitor::{PerformanceMonitor, Sampler, report_from_storage};

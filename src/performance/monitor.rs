@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio_util::sync::CancellationToken;
 
 use super::report::{self, Report};
 use super::sample::{self, Previous, Sample};
@@ -119,18 +118,21 @@ pub async fn report_from_storage(
     Ok(report::build(now, db.backend(), &samples, alerts, config))
 }
 
-/// Sample every `sample_interval_seconds` until cancelled.
-pub async fn run_sampler(monitor: PerformanceMonitor, cancel: CancellationToken) {
-    let period = Duration::from_secs(monitor.config().sample_interval_seconds.max(1));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(e) = monitor.sample_once().await {
-            tracing::warn!(error = %e, "could not store a performance sample");
-        }
+/// The sampler as a worker: a sample every `sample_interval_seconds`, the
+/// first at start-up.
+pub struct Sampler(pub PerformanceMonitor);
+
+impl Sampler {
+    pub fn schedule(&self) -> crate::workers::Schedule {
+        let period = Duration::from_secs(self.0.config().sample_interval_seconds.max(1));
+        crate::workers::Schedule::every(period).starting_now()
+    }
+}
+
+impl crate::workers::Worker for Sampler {
+    async fn pass(&mut self) -> anyhow::Result<crate::workers::Pass> {
+        use anyhow::Context;
+        self.0.sample_once().await.context("could not store a performance sample")?;
+        Ok(crate::workers::Pass::Idle)
     }
 }

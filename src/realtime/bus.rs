@@ -3,7 +3,6 @@
 //! that turns notifications from the database back into deliveries.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::postgres::{PgListener, PgPoolOptions};
@@ -14,7 +13,8 @@ use super::wire::{CHANNEL, MAX_PAYLOAD, Wire};
 use crate::accounts::TokenCache;
 use crate::notifications::http::NotificationOut;
 use crate::notifications::{Notification, NotificationStore};
-use crate::storage::{Backoff, Db, Pool};
+use crate::storage::{Db, Pool};
+use crate::workers::{Backoff, Beat};
 
 /// Where events go. Cheap to clone.
 #[derive(Clone)]
@@ -209,33 +209,39 @@ impl Bus {
 
     /// Deliver NOTIFY events until `stop`. A lost connection is re-made with
     /// capped backoff; then every socket reloads what it may have missed.
-    pub async fn run_listener(self, listener: Listener, backoff: Backoff, stop: CancellationToken) {
+    pub async fn run_listener(self, listener: Listener, backoff: Backoff, stop: CancellationToken, beat: Beat) {
         let Some(mut listener) = listener.0 else { return };
+        beat.succeeded();
         loop {
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,
                     received = listener.try_recv() => match received {
-                        Ok(Some(n)) => self.handle(n.payload()).await,
+                        Ok(Some(n)) => {
+                            self.handle(n.payload()).await;
+                            beat.succeeded();
+                        }
                         Ok(None) => { tracing::warn!("realtime listener lost its connection"); break }
                         Err(e) => { tracing::warn!(error = %e, "realtime listener failed"); break }
                     }
                 }
             }
-            let mut delay = backoff.initial;
+            let mut retry = 0;
             listener = loop {
                 match self.connect_listener().await {
                     Ok(l) => break l,
                     Err(e) => {
+                        retry += 1;
+                        let delay = backoff.delay(retry);
                         tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "realtime listener reconnecting");
                         tokio::select! {
                             _ = stop.cancelled() => return,
                             _ = tokio::time::sleep(delay) => {}
                         }
-                        delay = (delay * 2).min(backoff.max).max(Duration::from_millis(1));
                     }
                 }
             };
+            beat.succeeded();
             tracing::info!("realtime listener reconnected; sockets catch up on what they may have missed");
             // Revocations may have gone by unheard too.
             self.tokens.clear();

@@ -75,8 +75,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
             // Probe with single connections first: one attempt each, so the
             // backoff below (not the pool's own waiting) paces the retries.
             let give_up = Instant::now() + Duration::from_secs(p.connect_give_up_seconds);
-            let mut delay = Duration::from_millis(p.connect_retry_initial_ms);
-            let cap = Duration::from_millis(p.connect_retry_max_ms);
+            let backoff = crate::workers::Backoff::from_millis(p.connect_retry_initial_ms, p.connect_retry_max_ms);
             let mut attempt = 1u32;
             loop {
                 // A black-holed host would otherwise hang for the OS's TCP timeout.
@@ -88,11 +87,11 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
                         let _ = probe.close().await;
                         break;
                     }
-                    Err(e) if retryable(&e) && Instant::now() + delay < give_up => {
+                    Err(e) if retryable(&e) && Instant::now() + backoff.delay(attempt) < give_up => {
+                        let delay = backoff.delay(attempt);
                         tracing::warn!(url = %shown, attempt, error = %e, retry_in_ms = delay.as_millis() as u64,
                             "PostgreSQL not reachable yet; retrying");
                         tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(cap);
                         attempt += 1;
                     }
                     Err(e) => bail!("cannot connect to PostgreSQL at {shown} (attempt {attempt}): {e}"),

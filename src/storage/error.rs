@@ -25,21 +25,73 @@ impl StorageError {
         match error {
             sqlx::Error::RowNotFound => StorageError::NotFound,
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => StorageError::Unavailable,
-            sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict {
-                constraint: db
-                    .constraint()
-                    .map(str::to_owned)
-                    // SQLite names the columns, not the index: "UNIQUE constraint failed: t.c".
-                    .or_else(|| db.message().rsplit(": ").next().map(str::to_owned))
-                    .unwrap_or_else(|| "unique".into()),
-            },
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StorageError::Conflict { constraint: constraint_name(db.constraint(), db.message()) }
+            }
             _ => StorageError::Other { operation },
         }
+    }
+
+    /// Whether this is a write refused by the unique index `constraint`
+    /// (its name in the migrations, the same on both backends).
+    pub fn is_conflict_on(&self, constraint: &str) -> bool {
+        matches!(self, StorageError::Conflict { constraint: c } if c == constraint)
     }
 
     /// Whether this error counts as a database error in the figures
     /// (a missing row or a refused duplicate is an answer, not a fault).
     pub fn is_fault(&self) -> bool {
         matches!(self, StorageError::Unavailable | StorageError::Other { .. })
+    }
+}
+
+/// The unique indexes of the migrations by the columns SQLite names when
+/// one refuses a write ("UNIQUE constraint failed: t.a, t.b"); PostgreSQL
+/// names the index itself.
+const UNIQUE_INDEXES: [(&str, &str); 9] = [
+    ("user_account_email_key", "user_account.email"),
+    ("user_account_external_id_key", "user_account.external_id"),
+    ("api_token_hash_key", "api_token.token_hash"),
+    ("announcement_idempotency_key", "announcement.created_by, announcement.idempotency_key"),
+    ("notification_user_cursor_key", "notification.user_id, notification.cursor"),
+    ("notification_idempotency_key", "notification.user_id, notification.idempotency_key"),
+    ("service_heartbeat_key", "service.heartbeat_hash"),
+    ("service_incident_one_open", "service_incident.service_id"),
+    ("alert_one_firing", "alert.key"),
+];
+
+/// The name of the unique index that refused a write: PostgreSQL's
+/// `constraint`, or the index SQLite's message names by its columns.
+fn constraint_name(constraint: Option<&str>, message: &str) -> String {
+    if let Some(name) = constraint {
+        return name.to_string();
+    }
+    let columns = message.strip_prefix("UNIQUE constraint failed: ").unwrap_or(message);
+    UNIQUE_INDEXES
+        .iter()
+        .find(|(_, cols)| *cols == columns)
+        .map_or_else(|| columns.to_string(), |(name, _)| (*name).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_backends_name_the_index() {
+        assert_eq!(constraint_name(Some("user_account_email_key"), "duplicate key value"), "user_account_email_key");
+        assert_eq!(
+            constraint_name(None, "UNIQUE constraint failed: user_account.external_id"),
+            "user_account_external_id_key"
+        );
+        assert_eq!(
+            constraint_name(None, "UNIQUE constraint failed: notification.user_id, notification.idempotency_key"),
+            "notification_idempotency_key"
+        );
+        assert_eq!(
+            constraint_name(None, "UNIQUE constraint failed: other.x"),
+            "other.x",
+            "unknown ones as SQLite says"
+        );
     }
 }

@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use sqlx::Connection;
-use tokio_util::sync::CancellationToken;
 
 use super::Db;
+use crate::workers::{Backoff, Pass, Worker};
 
 /// Result of one pass.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -41,48 +41,41 @@ async fn check_pool<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> HealthPass {
     pass
 }
 
-/// Backoff between reconnect attempts while the database is unreachable.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    pub initial: Duration,
-    pub max: Duration,
+/// The health check as a worker: a pass every interval; while the database
+/// does not answer, reconnect attempts with capped exponential backoff,
+/// each one logged, until it answers again.
+pub struct HealthCheck {
+    db: Db,
+    backoff: Backoff,
+    down_since: Option<std::time::Instant>,
+    failures: u32,
 }
 
-/// Run health passes every `interval` until `stop` is cancelled. When the
-/// database stops answering, switch to reconnect attempts with capped
-/// exponential backoff, each one logged, until it answers again.
-pub async fn run_health_checks(db: Db, interval: Duration, backoff: Backoff, stop: CancellationToken) {
-    let mut wait = interval;
-    let mut down_since: Option<std::time::Instant> = None;
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
-        if db.ping(Duration::from_secs(5)).await {
-            if let Some(since) = down_since.take() {
-                tracing::info!(down_ms = since.elapsed().as_millis() as u64, "database reachable again");
-            }
-            wait = interval;
-            let pass = check_idle_once(&db).await;
-            if pass.closed > 0 {
-                tracing::warn!(
-                    checked = pass.checked,
-                    closed = pass.closed,
-                    "closed unhealthy idle database connections"
-                );
-            } else {
-                tracing::debug!(checked = pass.checked, "idle database connections healthy");
-            }
-        } else {
-            wait = match down_since {
-                None => {
-                    down_since = Some(std::time::Instant::now());
-                    backoff.initial
-                }
-                Some(_) => (wait * 2).min(backoff.max),
-            };
+impl HealthCheck {
+    pub fn new(db: Db, backoff: Backoff) -> Self {
+        Self { db, backoff, down_since: None, failures: 0 }
+    }
+}
+
+impl Worker for HealthCheck {
+    async fn pass(&mut self) -> anyhow::Result<Pass> {
+        if !self.db.ping(Duration::from_secs(5)).await {
+            self.failures += 1;
+            self.down_since.get_or_insert_with(std::time::Instant::now);
+            let wait = self.backoff.delay(self.failures);
             tracing::warn!(retry_in_ms = wait.as_millis() as u64, "database unreachable; reconnecting with backoff");
+            return Ok(Pass::RetryIn(wait));
         }
+        if let Some(since) = self.down_since.take() {
+            tracing::info!(down_ms = since.elapsed().as_millis() as u64, "database reachable again");
+        }
+        self.failures = 0;
+        let pass = check_idle_once(&self.db).await;
+        if pass.closed > 0 {
+            tracing::warn!(checked = pass.checked, closed = pass.closed, "closed unhealthy idle database connections");
+        } else {
+            tracing::debug!(checked = pass.checked, "idle database connections healthy");
+        }
+        Ok(Pass::Idle)
     }
 }

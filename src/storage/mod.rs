@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 
 pub use connect::connect;
 pub use error::StorageError;
-pub use health::{Backoff, check_idle_once, run_health_checks};
+pub use health::{HealthCheck, check_idle_once};
 use instrument::DbMetrics;
 pub use sizes::TableSize;
 pub use ts::{Micros, Ts, sqlite_time};

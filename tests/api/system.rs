@@ -12,6 +12,12 @@ both!(
     request_id_is_echoed_or_generated
 );
 
+/// A worker's `herald_worker_last_success_timestamp_seconds` in a scrape.
+fn last_success(scrape: &str, worker: &str) -> f64 {
+    let series = format!(r#"herald_worker_last_success_timestamp_seconds{{worker="{worker}"}} "#);
+    scrape.lines().find_map(|l| l.strip_prefix(&series)).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+}
+
 async fn health_ready_and_metrics_answer(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -49,6 +55,34 @@ async fn health_ready_and_metrics_answer(backend: Backend) {
         assert!(text.contains(needle), "metrics lack {needle:?}:\n{text}");
     }
     assert!(!text.contains("987654"), "raw paths never become labels");
+    // Every worker has its series; the ones that run at start-up have succeeded.
+    for worker in [
+        "database_health",
+        "token_usage",
+        "notification_cleanup",
+        "monitoring_housekeeping",
+        "performance_sampler",
+        "alert_outbox",
+        "service_alerts",
+        "realtime_listener",
+    ] {
+        let series = format!(r#"herald_worker_last_success_timestamp_seconds{{worker="{worker}"}} "#);
+        assert!(text.contains(&series), "metrics lack {series:?}:\n{text}");
+        assert!(text.contains(&format!(r#"herald_worker_restarts_total{{worker="{worker}"}} 0"#)), "{worker}");
+    }
+    // The sampler, the outbox and the service alerts run at start-up.
+    let started = ["performance_sampler", "alert_outbox", "service_alerts"];
+    let mut scrape = text.clone();
+    for _ in 0..100 {
+        if started.iter().all(|w| last_success(&scrape, w) > 0.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        scrape = app.call(Method::GET, "/metrics", None, None).await.text;
+    }
+    for worker in started {
+        assert!(last_success(&scrape, worker) > 1.7e9, "{worker} has succeeded:\n{scrape}");
+    }
     app.stop().await.expect("stop");
 }
 

@@ -16,6 +16,8 @@ use std::fmt;
 
 pub use super::email_config::{EmailConfig, SmtpSecurity};
 use crate::config::Secret;
+pub use crate::validation::FieldError;
+pub(super) use crate::validation::Fields;
 
 pub const MAX_URL_BYTES: usize = 2048;
 pub const MIN_WEBHOOK_SECRET_CHARS: usize = 16;
@@ -72,21 +74,6 @@ impl fmt::Display for ChannelKind {
     }
 }
 
-/// One rule broken by a config field. `field` is the JSON path from the
-/// request body (`config.url`, `config.to[1]`), the same shape the
-/// monitoring checks report, so the API renders both alike.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
-
 /// A validated channel config of one kind. `Debug` never shows a secret.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChannelConfig {
@@ -134,7 +121,7 @@ pub fn parse(
         return Err(vec![FieldError::new("config", "must be a JSON object")]);
     }
     match (kind, previous) {
-        (ChannelKind::InApp, _) => Fields::new(config, &[], &[]).finish(Parsed::InApp),
+        (ChannelKind::InApp, _) => Fields::new(config, "config", &[], &[]).finish(Parsed::InApp),
         (ChannelKind::Webhook, Some(ChannelConfig::Webhook(p))) => WebhookConfig::parse(config, Some(p)),
         (ChannelKind::Webhook, _) => WebhookConfig::parse(config, None),
         (ChannelKind::Slack, Some(ChannelConfig::Slack(p))) => ChatConfig::parse(config, Some(p)),
@@ -236,7 +223,7 @@ impl ChannelConfig {
 
 impl WebhookConfig {
     fn parse(config: &Value, previous: Option<&Self>) -> Result<Parsed, Vec<FieldError>> {
-        let mut f = Fields::new(config, &["url", "secret"], &["secret_set"]);
+        let mut f = Fields::new(config, "config", &["url", "secret"], &["secret_set"]);
         let url = f.required("url").and_then(|raw| f.check("url", public_url(raw)));
         let secret = match f.string("secret") {
             Some(raw) => f.check("secret", webhook_secret(raw)),
@@ -254,7 +241,7 @@ impl WebhookConfig {
 
 impl ChatConfig {
     fn parse(config: &Value, previous: Option<&Self>) -> Result<Parsed, Vec<FieldError>> {
-        let mut f = Fields::new(config, &["url"], &["url_set"]);
+        let mut f = Fields::new(config, "config", &["url"], &["url_set"]);
         let url = match f.string("url") {
             Some(raw) => f.check("url", http_url(raw)).map(|url| Secret::new(url.as_str())),
             None => match previous {
@@ -271,7 +258,7 @@ impl ChatConfig {
 
 impl NtfyConfig {
     fn parse(config: &Value, previous: Option<&Self>) -> Result<Parsed, Vec<FieldError>> {
-        let mut f = Fields::new(config, &["url", "token"], &["token_set"]);
+        let mut f = Fields::new(config, "config", &["url", "token"], &["token_set"]);
         let url = f.required("url").and_then(|raw| f.check("url", public_url(raw).and_then(topic_url)));
         let token = match f.raw("token") {
             // Absent keeps the stored token; `null` removes it.
@@ -331,78 +318,4 @@ fn webhook_secret(raw: &str) -> Result<Secret, String> {
 fn token(raw: &str) -> Result<Secret, String> {
     let ok = !raw.is_empty() && raw.len() <= MAX_TOKEN_BYTES && raw.bytes().all(|b| b.is_ascii_graphic());
     if ok { Ok(Secret::new(raw)) } else { Err(format!("must be 1 to {MAX_TOKEN_BYTES} visible ASCII characters")) }
-}
-
-/// A `config` object being read. Unknown keys are errors; `ignored` keys
-/// (the `*_set` flags of the public form) are accepted and dropped; a
-/// `null` value reads as absent unless asked for with [`Fields::raw`].
-pub(super) struct Fields<'a> {
-    map: Option<&'a Map<String, Value>>,
-    pub(super) errors: Vec<FieldError>,
-}
-
-impl<'a> Fields<'a> {
-    pub(super) fn new(config: &'a Value, known: &[&str], ignored: &[&str]) -> Self {
-        let mut errors = Vec::new();
-        let map = match config {
-            Value::Null => None,
-            Value::Object(map) => {
-                for key in map.keys().filter(|k| !known.contains(&k.as_str()) && !ignored.contains(&k.as_str())) {
-                    let hint = if known.is_empty() {
-                        "unknown key: this kind takes no config".to_string()
-                    } else {
-                        format!("unknown key; expected one of {}", known.join(", "))
-                    };
-                    errors.push(FieldError::new(format!("config.{key}"), hint));
-                }
-                Some(map)
-            }
-            // Refused by `parse` before any field is read.
-            _ => None,
-        };
-        Self { map, errors }
-    }
-
-    /// The value of `key` even when it is `null`; `None` when absent.
-    pub(super) fn raw(&self, key: &str) -> Option<&'a Value> {
-        self.map.and_then(|m| m.get(key))
-    }
-
-    /// The value of `key`, `None` when absent or `null`.
-    pub(super) fn value(&self, key: &str) -> Option<&'a Value> {
-        self.raw(key).filter(|v| !v.is_null())
-    }
-
-    pub(super) fn error(&mut self, key: &str, message: impl Into<String>) {
-        self.errors.push(FieldError::new(format!("config.{key}"), message));
-    }
-
-    /// Records the error and yields nothing, for `and_then` chains.
-    pub(super) fn error_none<T>(&mut self, key: &str, message: impl Into<String>) -> Option<T> {
-        self.error(key, message);
-        None
-    }
-
-    pub(super) fn check<T>(&mut self, key: &str, result: Result<T, String>) -> Option<T> {
-        result.map_err(|m| self.error(key, m)).ok()
-    }
-
-    pub(super) fn string(&mut self, key: &str) -> Option<&'a str> {
-        match self.value(key) {
-            None => None,
-            Some(Value::String(s)) => Some(s),
-            Some(_) => self.error_none(key, "must be a string"),
-        }
-    }
-
-    pub(super) fn required(&mut self, key: &str) -> Option<&'a str> {
-        match self.value(key) {
-            None => self.error_none(key, "is required"),
-            Some(_) => self.string(key),
-        }
-    }
-
-    pub(super) fn finish<T>(self, value: T) -> Result<T, Vec<FieldError>> {
-        if self.errors.is_empty() { Ok(value) } else { Err(self.errors) }
-    }
 }

@@ -60,8 +60,12 @@ pub struct EmailConfig {
 
 impl EmailConfig {
     pub(super) fn parse(config: &Value, previous: Option<&Self>) -> Result<Parsed, Vec<FieldError>> {
-        let mut f =
-            Fields::new(config, &["host", "port", "security", "username", "password", "from", "to"], &["password_set"]);
+        let mut f = Fields::new(
+            config,
+            "config",
+            &["host", "port", "security", "username", "password", "from", "to"],
+            &["password_set"],
+        );
         let host = f.required("host").and_then(|raw| f.check("host", smtp_host(raw)));
         let security = match f.string("security") {
             None => SmtpSecurity::StartTls,

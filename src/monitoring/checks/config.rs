@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+pub use crate::validation::FieldError;
+use crate::validation::Fields;
+
 use super::http_config::HttpProbe;
 use super::secrets;
 use super::target::{HostPort, parse_host_name};
@@ -48,21 +51,6 @@ impl Kind {
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// One rule broken by a target or config field. `field` is `target` or
-/// `config.<name>` (`config.headers.X-Foo` for one header), so the API can
-/// report it as it reports any other field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub(super) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -142,94 +130,6 @@ impl Probe {
     }
 }
 
-/// A `config` object being read: unknown keys are reported on creation,
-/// and `null` values read as absent so a client may send every key.
-pub(super) struct Fields<'a> {
-    map: Option<&'a Map<String, Value>>,
-    pub errors: Vec<FieldError>,
-}
-
-impl<'a> Fields<'a> {
-    pub fn new(config: &'a Value, known: &[&str]) -> Self {
-        let mut errors = Vec::new();
-        let map = match config {
-            Value::Null => None,
-            Value::Object(map) => {
-                for key in map.keys().filter(|k| !known.contains(&k.as_str())) {
-                    let hint = if known.is_empty() {
-                        "unknown key: this kind takes no config".to_string()
-                    } else {
-                        format!("unknown key; expected one of {}", known.join(", "))
-                    };
-                    errors.push(FieldError::new(format!("config.{key}"), hint));
-                }
-                Some(map)
-            }
-            _ => {
-                errors.push(FieldError::new("config", "must be a JSON object"));
-                None
-            }
-        };
-        Self { map, errors }
-    }
-
-    /// The value of `key`, `None` when absent or `null`.
-    pub fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.and_then(|m| m.get(key)).filter(|v| !v.is_null())
-    }
-
-    /// The value of `key` even when it is `null` (for keys where `null` means something).
-    pub fn get_raw(&self, key: &str) -> Option<&'a Value> {
-        self.map.and_then(|m| m.get(key))
-    }
-
-    pub fn target_error(&mut self, message: impl Into<String>) {
-        self.errors.push(FieldError::new("target", message));
-    }
-
-    pub fn error(&mut self, key: &str, message: impl Into<String>) {
-        self.errors.push(FieldError::new(format!("config.{key}"), message));
-    }
-
-    pub fn string(&mut self, key: &str) -> Option<&'a str> {
-        match self.get(key) {
-            None => None,
-            Some(Value::String(s)) => Some(s),
-            Some(_) => {
-                self.error(key, "must be a string");
-                None
-            }
-        }
-    }
-
-    pub fn bool(&mut self, key: &str, default: bool) -> bool {
-        match self.get(key) {
-            None => default,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => {
-                self.error(key, "must be true or false");
-                default
-            }
-        }
-    }
-
-    /// An integer in `min..=max`, or `default` when absent.
-    pub fn int(&mut self, key: &str, min: u32, max: u32, default: u32) -> u32 {
-        let Some(value) = self.get(key) else { return default };
-        match value.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| (min..=max).contains(n)) {
-            Some(n) => n,
-            None => {
-                self.error(key, format!("must be an integer from {min} to {max}"));
-                default
-            }
-        }
-    }
-
-    pub fn finish<T>(self, value: T) -> Result<T, Vec<FieldError>> {
-        if self.errors.is_empty() { Ok(value) } else { Err(self.errors) }
-    }
-}
-
 /// Up when a TCP connection to `host:port` opens. Takes no config.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpProbe {
@@ -238,8 +138,8 @@ pub struct TcpProbe {
 
 impl TcpProbe {
     fn parse(target: &str, config: &Value) -> Result<Self, Vec<FieldError>> {
-        let mut fields = Fields::new(config, &[]);
-        let address = HostPort::parse(target, None).map_err(|m| fields.target_error(m));
+        let mut fields = Fields::new(config, "config", &[], &[]);
+        let address = HostPort::parse(target, None).map_err(|m| fields.error_at("target", m));
         match address {
             Ok(address) => fields.finish(Self { address }),
             Err(()) => Err(fields.errors),
@@ -288,8 +188,8 @@ const MAX_TXT_CHARS: usize = 4096;
 
 impl DnsProbe {
     fn parse(target: &str, config: &Value) -> Result<Self, Vec<FieldError>> {
-        let mut f = Fields::new(config, &["record_type", "expected", "resolver"]);
-        let name = parse_host_name(target).map_err(|m| f.target_error(m)).ok();
+        let mut f = Fields::new(config, "config", &["record_type", "expected", "resolver"], &[]);
+        let name = parse_host_name(target).map_err(|m| f.error_at("target", m)).ok();
         let record_type = match f.string("record_type") {
             None => RecordType::A,
             Some(raw) => {
@@ -352,8 +252,8 @@ pub struct TlsProbe {
 
 impl TlsProbe {
     fn parse(target: &str, config: &Value) -> Result<Self, Vec<FieldError>> {
-        let mut f = Fields::new(config, &["expiry_warning_days"]);
-        let address = HostPort::parse(target, Some(443)).map_err(|m| f.target_error(m));
+        let mut f = Fields::new(config, "config", &["expiry_warning_days"], &[]);
+        let address = HostPort::parse(target, Some(443)).map_err(|m| f.error_at("target", m));
         let expiry_warning_days = f.int("expiry_warning_days", 1, 365, 14);
         match address {
             Ok(address) => f.finish(Self { address, expiry_warning_days }),
@@ -375,9 +275,9 @@ impl HeartbeatProbe {
     }
 
     fn parse(target: &str, config: &Value) -> Result<Self, Vec<FieldError>> {
-        let mut f = Fields::new(config, &["grace_seconds"]);
+        let mut f = Fields::new(config, "config", &["grace_seconds"], &[]);
         if !target.is_empty() {
-            f.target_error("must be empty: a heartbeat is pushed by the service");
+            f.error_at("target", "must be empty: a heartbeat is pushed by the service");
         }
         let grace_seconds = f.int("grace_seconds", 0, 86_400, 60);
         f.finish(Self { grace_seconds })

@@ -6,8 +6,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use serde_json::{Map, Value};
 
-use super::config::{FieldError, Fields};
 use super::secrets::{self, MASK, is_secret_header};
+use crate::validation::{FieldError, Fields};
 
 pub const MAX_URL_BYTES: usize = 2048;
 pub const MAX_HEADERS: usize = 32;
@@ -139,8 +139,8 @@ impl HttpProbe {
     }
 
     pub(super) fn parse(target: &str, config: &Value) -> Result<Self, Vec<FieldError>> {
-        let mut f = Fields::new(config, &KEYS);
-        let url = parse_url(target).map_err(|m| f.target_error(m)).ok();
+        let mut f = Fields::new(config, "config", &KEYS, &[]);
+        let url = parse_url(target).map_err(|m| f.error_at("target", m)).ok();
         let method = match f.string("method") {
             None => Method::GET,
             Some(raw) => match METHODS.iter().find(|m| m.eq_ignore_ascii_case(raw)) {
@@ -177,7 +177,7 @@ impl HttpProbe {
                 f.error("json_pointer", m);
             }
         }
-        let json_expected = f.get_raw("json_expected").cloned();
+        let json_expected = f.raw("json_expected").cloned();
         if json_expected.is_some() && json_pointer.is_none() {
             f.error("json_expected", "needs config.json_pointer");
         }
@@ -304,7 +304,7 @@ fn parse_url(raw: &str) -> Result<Url, String> {
 
 fn parse_headers(f: &mut Fields<'_>) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    let Some(value) = f.get("headers") else { return headers };
+    let Some(value) = f.value("headers") else { return headers };
     let Some(map) = value.as_object() else {
         f.error("headers", "must be an object of header name to value");
         return headers;
@@ -347,7 +347,7 @@ fn parse_headers(f: &mut Fields<'_>) -> HeaderMap {
 /// `secret_headers`: names of headers whose values are secret beyond the
 /// default rule (see [`secrets`]), lower-cased, each once.
 fn parse_secret_headers(f: &mut Fields<'_>) -> Vec<HeaderName> {
-    let Some(value) = f.get("secret_headers") else { return Vec::new() };
+    let Some(value) = f.value("secret_headers") else { return Vec::new() };
     let Some(items) = value.as_array().filter(|items| items.len() <= MAX_HEADERS) else {
         f.error("secret_headers", format!("must be a list of at most {MAX_HEADERS} header names"));
         return Vec::new();
@@ -366,7 +366,7 @@ fn parse_secret_headers(f: &mut Fields<'_>) -> Vec<HeaderName> {
 
 fn parse_expected_status(f: &mut Fields<'_>) -> Vec<StatusMatch> {
     let default = vec![StatusMatch::Class(2)];
-    let Some(value) = f.get("expected_status") else { return default };
+    let Some(value) = f.value("expected_status") else { return default };
     let items = match value {
         Value::Array(items) if !items.is_empty() && items.len() <= MAX_EXPECTED_STATUS => items,
         _ => {

@@ -25,8 +25,9 @@ use reqwest::Url;
 use reqwest::header::HeaderName;
 use serde_json::{Map, Value};
 
-use super::config::{FieldError, Kind};
+use super::config::Kind;
 use super::http_config::HttpProbe;
+use crate::validation::FieldError;
 
 /// What reads show in place of a secret. Sent back unchanged on an update
 /// it means "keep the stored value".

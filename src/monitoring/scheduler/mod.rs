@@ -129,7 +129,8 @@ impl Scheduler {
         Self { service, config, metrics }
     }
 
-    pub async fn run(self, cancel: CancellationToken) {
+    /// Claim and check until `cancel`; `beat` hears of every claim tick.
+    pub async fn run(self, cancel: CancellationToken, beat: crate::workers::Beat) {
         let slots = self.config.max_concurrent_checks.max(1);
         let check_runtime = match CheckRuntime::start(self.config.check_threads) {
             Ok(runtime) => Some(runtime),
@@ -240,6 +241,7 @@ impl Scheduler {
             if !window.is_zero() {
                 shared.cadence.observe(rows, window);
             }
+            beat.succeeded();
         }
         // Checks in flight finish (each ends at its timeout) and their
         // results are stored (every claim permit is back) before the
