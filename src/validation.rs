@@ -27,6 +27,25 @@ impl FieldError {
     }
 }
 
+/// The longest URL a setting may hold.
+pub const MAX_URL_BYTES: usize = 2048;
+
+/// An absolute `http://` or `https://` URL with a host, at most
+/// [`MAX_URL_BYTES`]: a check's target, a channel's endpoint.
+pub fn http_url(raw: &str) -> Result<reqwest::Url, String> {
+    if raw.len() > MAX_URL_BYTES {
+        return Err(format!("must be at most {MAX_URL_BYTES} bytes"));
+    }
+    let url = reqwest::Url::parse(raw).map_err(|e| format!("is not an absolute URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http:// or https:// URL".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host".into());
+    }
+    Ok(url)
+}
+
 /// Collect a parse failure of `field` into `errors`; `None` when it failed.
 pub fn check<T>(errors: &mut Vec<FieldError>, field: &str, parsed: Result<T, String>) -> Option<T> {
     parsed.map_err(|message| errors.push(FieldError::new(field, message))).ok()

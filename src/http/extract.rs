@@ -23,17 +23,42 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if !is_json(req.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(_) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::PayloadTooLarge(state.config.max_body_bytes)
-            }
-            other => ApiError::BadRequest {
-                detail: format!("could not read the request body: {}", other.body_text()),
-                field: None,
-            },
-        })?;
+        let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A JSON body that may be left out: an empty body is `None`; anything
+/// else is read as [`ApiJson`] reads it.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let headers = req.headers().clone();
+        let bytes = read_body(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(None));
+        }
+        if !is_json(&headers) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_json(&bytes).map(|v| OptionalJson(Some(v)))
+    }
+}
+
+/// The whole body, within `max_body_bytes` (413 past it).
+async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(_) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(state.config.max_body_bytes)
+        }
+        other => ApiError::BadRequest {
+            detail: format!("could not read the request body: {}", other.body_text()),
+            field: None,
+        },
+    })
 }
 
 /// Whether the request says its body is JSON (`application/json` or `…+json`).
@@ -47,14 +72,6 @@ fn is_json(headers: &HeaderMap) -> bool {
             m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
         })
         .unwrap_or(false)
-}
-
-/// For handlers whose body is optional: check the content type, then parse.
-pub fn parse_json_body<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
-    if !is_json(headers) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    parse_json(bytes)
 }
 
 /// Deserialize JSON, naming the failing path.

@@ -5,9 +5,8 @@
 //! secret is the credential).
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,7 +20,7 @@ use super::service::{MonitoringError, MonitoringService, ServiceIn};
 use super::store::{Action, IncidentFilter};
 use super::wire::{IncidentOut, ServiceOut};
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, parse_json_body};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, OptionalJson};
 use crate::http::pagination::{List, PageParams};
 use crate::state::AppState;
 
@@ -361,10 +360,8 @@ async fn acknowledge_incident(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
-    headers: HeaderMap,
-    body: Bytes,
+    OptionalJson(body): OptionalJson<IncidentActionIn>,
 ) -> Result<Json<IncidentOut>, ApiError> {
-    let body = if body.is_empty() { None } else { Some(parse_json_body(&headers, &body)?) };
     act(&state, &auth, id, Action::Acknowledge, body).await
 }
 
@@ -376,10 +373,8 @@ async fn resolve_incident(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
-    headers: HeaderMap,
-    body: Bytes,
+    OptionalJson(body): OptionalJson<IncidentActionIn>,
 ) -> Result<Json<IncidentOut>, ApiError> {
-    let body = if body.is_empty() { None } else { Some(parse_json_body(&headers, &body)?) };
     act(&state, &auth, id, Action::Resolve, body).await
 }
 

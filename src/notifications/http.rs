@@ -5,9 +5,8 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,7 +19,7 @@ use super::domain::{MAX_AUDIENCE_LIST, TypeCount};
 use super::{Audience, Filter, IdempotencyKey, Kind, Notification, NotificationError, Position, RawContent, Recipient};
 use crate::accounts::Role;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, parse_json_body};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, OptionalJson};
 use crate::http::pagination::{DEFAULT_LIMIT, List, MAX_LIMIT, decode_tagged, encode_tagged};
 use crate::state::AppState;
 
@@ -365,10 +364,9 @@ async fn stats(State(state): State<AppState>, auth: Auth) -> Result<Json<StatsOu
 async fn read_all(
     State(state): State<AppState>,
     auth: Auth,
-    headers: HeaderMap,
-    body: Bytes,
+    OptionalJson(body): OptionalJson<ReadAllIn>,
 ) -> Result<Json<ReadAllOut>, ApiError> {
-    let body: ReadAllIn = if body.is_empty() { ReadAllIn::default() } else { parse_json_body(&headers, &body)? };
+    let body = body.unwrap_or_default();
     if body.up_to_cursor.is_some_and(|c| c < 0) {
         return Err(ApiError::field("up_to_cursor", "must be 0 or more"));
     }

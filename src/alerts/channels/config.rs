@@ -18,8 +18,8 @@ pub use super::email_config::{EmailConfig, SmtpSecurity};
 use crate::config::Secret;
 pub use crate::validation::FieldError;
 pub(super) use crate::validation::Fields;
+use crate::validation::http_url;
 
-pub const MAX_URL_BYTES: usize = 2048;
 pub const MIN_WEBHOOK_SECRET_CHARS: usize = 16;
 pub const MAX_WEBHOOK_SECRET_CHARS: usize = 256;
 pub const MAX_TOKEN_BYTES: usize = 512;
@@ -271,21 +271,6 @@ impl NtfyConfig {
             None => Err(f.errors),
         }
     }
-}
-
-/// An absolute `http://` or `https://` URL with a host.
-fn http_url(raw: &str) -> Result<Url, String> {
-    if raw.len() > MAX_URL_BYTES {
-        return Err(format!("must be at most {MAX_URL_BYTES} bytes"));
-    }
-    let url = Url::parse(raw).map_err(|e| format!("is not an absolute URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err("must be an http:// or https:// URL".into());
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("must name a host".into());
-    }
-    Ok(url)
 }
 
 /// An [`http_url`] that the API shows, so it may not carry credentials.

@@ -7,9 +7,8 @@ use reqwest::{Method, Url};
 use serde_json::{Map, Value};
 
 use super::secrets::{self, MASK, is_secret_header};
-use crate::validation::{FieldError, Fields};
+use crate::validation::{FieldError, Fields, http_url};
 
-pub const MAX_URL_BYTES: usize = 2048;
 pub const MAX_HEADERS: usize = 32;
 pub const MAX_HEADER_VALUE_BYTES: usize = 4096;
 pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;
@@ -140,7 +139,7 @@ impl HttpProbe {
 
     pub(super) fn parse(target: &str, config: &Value) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(config, "config", &KEYS, &[]);
-        let url = parse_url(target).map_err(|m| f.error_at("target", m)).ok();
+        let url = http_url(target).map_err(|m| f.error_at("target", m)).ok();
         let method = match f.string("method") {
             None => Method::GET,
             Some(raw) => match METHODS.iter().find(|m| m.eq_ignore_ascii_case(raw)) {
@@ -286,20 +285,6 @@ impl fmt::Debug for HttpProbe {
             .field("verify_tls", &self.verify_tls)
             .finish_non_exhaustive()
     }
-}
-
-fn parse_url(raw: &str) -> Result<Url, String> {
-    if raw.len() > MAX_URL_BYTES {
-        return Err(format!("must be at most {MAX_URL_BYTES} bytes"));
-    }
-    let url = Url::parse(raw).map_err(|e| format!("is not an absolute URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err("must be an http:// or https:// URL".into());
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("must name a host".into());
-    }
-    Ok(url)
 }
 
 fn parse_headers(f: &mut Fields<'_>) -> HeaderMap {
