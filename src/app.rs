@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::http;
 use crate::http::metrics::Metrics;
-use crate::monitoring::alerting::ServiceAlerts;
+use crate::monitoring::ServiceAlerts;
 use crate::monitoring::checks::Checker;
 use crate::monitoring::{MonitoringService, Scheduler, SchedulerMetrics};
 use crate::notifications::{self, NotificationService};

@@ -2,19 +2,22 @@
 //! status along failure/recovery thresholds, incidents with a timeline,
 //! heartbeats, and announcements of what changed.
 
-pub mod alerting;
+//!
+//! - [`checks`]: performing one check (HTTP, TCP, DNS, TLS, heartbeat).
+//! - [`domain`]: the rules as plain values (status steps, due times,
+//!   settings, figures, trends).
+//! - [`service`]: what monitoring does, one file per thing.
+//! - [`workers`]: the background loops (the check scheduler,
+//!   housekeeping, service alerts).
+//! - [`store`]: the tables, on both backends.
+//! - [`http`]: the routes and the wire types.
+
 pub mod checks;
 pub mod domain;
-pub mod figures;
-pub mod history;
 pub mod http;
-mod http_views;
-mod scheduler;
-mod service;
+pub mod service;
 pub mod store;
-mod views;
-pub mod wire;
+pub mod workers;
 
-pub use scheduler::{Scheduler, SchedulerMetrics};
 pub use service::{MonitoringError, MonitoringService};
-pub use views::Housekeeping;
+pub use workers::{Housekeeping, Scheduler, SchedulerMetrics, ServiceAlerts};

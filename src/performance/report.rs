@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::sample::Sample;
 use crate::alerts::wire::AlertOut;
 use crate::config::PerformanceConfig;
-use crate::monitoring::figures::slope;
+use crate::monitoring::domain::figures::slope;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Report {

@@ -172,7 +172,9 @@ async fn check(app: &TestApp, id: i64) {
 }
 
 async fn evaluate(app: &TestApp) {
-    herald::monitoring::alerting::evaluate_once(&app.state.monitoring, &app.state.alerts).await.expect("evaluate");
+    herald::monitoring::workers::service_alerts::evaluate_once(&app.state.monitoring, &app.state.alerts)
+        .await
+        .expect("evaluate");
 }
 
 async fn alerts(app: &TestApp, query: &str) -> Vec<Value> {

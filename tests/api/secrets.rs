@@ -274,7 +274,9 @@ async fn check_secrets_are_sent_and_never_shown(backend: Backend) {
 
     // Everything any role can read, after all that: incidents with their
     // causes, the operators' in-app notifications, alerts and deliveries.
-    herald::monitoring::alerting::evaluate_once(&app.state.monitoring, &app.state.alerts).await.expect("evaluate");
+    herald::monitoring::workers::service_alerts::evaluate_once(&app.state.monitoring, &app.state.alerts)
+        .await
+        .expect("evaluate");
     let mut tokens = vec![Some(app.admin_token.clone()), None];
     for role in ["operator", "member", "sender"] {
         tokens.push(Some(app.user_with_token(&format!("{role}@example.com"), role).await.1));

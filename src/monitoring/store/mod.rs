@@ -1,5 +1,6 @@
 //! Monitoring's tables: services and their scheduling leases, check
-//! results and the state they move, incidents and their timelines.
+//! results and the state they move, incidents and their timelines,
+//! maintenance windows, rollups and the series read from them.
 //! SQL is shared between the backends where the dialects agree (`on_pool!`)
 //! and written out per backend where they do not.
 
@@ -7,13 +8,14 @@ mod incidents;
 mod maintenance;
 mod results;
 mod rollups;
+mod series;
 mod services;
 
 pub use incidents::{Action, IncidentFilter, IncidentRow, TimelineRow};
 pub use maintenance::WindowRow;
 pub use results::{IncidentChange, Recorded, ResultIn};
 pub use rollups::{DAY, HOUR, Rolled, RollupRow};
-pub use services::{DueRow, NewService, ServiceRow, ServiceUpdate};
+pub use services::{AlertState, DueRow, NewService, ServiceRow, ServiceUpdate};
 
 use crate::storage::Db;
 

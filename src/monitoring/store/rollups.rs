@@ -12,7 +12,7 @@ use sqlx::types::Json;
 
 use super::MonitoringStore;
 use crate::monitoring::domain;
-use crate::monitoring::figures::{Aggregate, Histogram};
+use crate::monitoring::domain::figures::{Aggregate, Histogram};
 use crate::on_pool;
 use crate::storage::{Micros, Pool, StorageError, Ts};
 

@@ -24,6 +24,15 @@ const COLUMNS: &str = "id, name, kind, target, config, interval_seconds, timeout
 const DUE_COLUMNS: &str =
     "id, kind, status, interval_seconds, timeout_seconds, degraded_latency_ms, last_beat_at, next_check_at, updated_at";
 
+/// What service alerts need of a service that may raise a condition.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct AlertState {
+    pub id: i64,
+    pub name: String,
+    pub status: String,
+    pub cert_expires_at: Option<DateTime<Utc>>,
+}
+
 /// A claimed service: when it is due and what its check needs beyond the probe.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct DueRow {
@@ -378,10 +387,7 @@ impl MonitoringStore {
     /// instance's CPU. Each half of the condition is read through its
     /// partial index (`service_troubled_idx`, `service_cert_expiry_idx`):
     /// with the condition as one `OR`, SQLite scanned the whole table.
-    pub async fn alert_states(
-        &self,
-        expiring_by: DateTime<Utc>,
-    ) -> Result<Vec<(i64, String, String, Option<DateTime<Utc>>)>, StorageError> {
+    pub async fn alert_states(&self, expiring_by: DateTime<Utc>) -> Result<Vec<AlertState>, StorageError> {
         const SQL: &str = "SELECT id, name, status, cert_expires_at FROM service WHERE enabled \
                            AND id IN (SELECT id FROM service WHERE status IN ('down', 'degraded') \
                            UNION ALL SELECT id FROM service WHERE cert_expires_at <= $1) ORDER BY id";

@@ -1,33 +1,28 @@
-//! Figures and maintenance over HTTP: `/api/v1/services/{id}/uptime`,
-//! `…/metrics`, `…/trends`, the public `/api/v1/status`, and
-//! `/api/v1/maintenance`.
+//! Figures over HTTP: `/api/v1/services/{id}/uptime`, `…/metrics`,
+//! `…/trends`, and the public `/api/v1/status`.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::history::TrendsOut;
-use super::http::IdPath;
-use super::store::WindowRow;
-use super::views::{MAX_BUCKETS, MAX_RAW_RANGE_HOURS, MetricBucketOut, StatusPage, UptimeWindows};
+use super::IdPath;
+use super::wire::{MetricBucketOut, StatusPage, UptimeWindows};
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::http::extract::{ApiPath, ApiQuery, Auth};
+use crate::monitoring::domain::trends::TrendsOut;
+use crate::monitoring::service::{MAX_BUCKETS, MAX_RAW_RANGE_HOURS};
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
+pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(uptime))
         .routes(routes!(metrics))
         .routes(routes!(trends))
         .routes(routes!(status))
-        .routes(routes!(list_windows, create_window))
-        .routes(routes!(delete_window))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -131,76 +126,4 @@ async fn trends(
 #[utoipa::path(get, path = "/api/v1/status", tag = "monitoring", responses((status = 200, body = StatusPage)))]
 async fn status(State(state): State<AppState>) -> Result<Json<StatusPage>, ApiError> {
     Ok(Json(state.monitoring.status_page().await?))
-}
-
-/// A maintenance window.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WindowOut {
-    pub id: i64,
-    /// Null: every service.
-    pub service_id: Option<i64>,
-    pub title: String,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    pub created_by: Option<i64>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<WindowRow> for WindowOut {
-    fn from(w: WindowRow) -> Self {
-        Self {
-            id: w.id,
-            service_id: w.service_id,
-            title: w.title,
-            starts_at: w.starts_at,
-            ends_at: w.ends_at,
-            created_by: w.created_by,
-            created_at: w.created_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WindowIn {
-    /// Omit for a window over every service.
-    pub service_id: Option<i64>,
-    pub title: String,
-    pub starts_at: DateTime<Utc>,
-    /// After `starts_at`, at most 31 days later.
-    pub ends_at: DateTime<Utc>,
-}
-
-/// Current and upcoming maintenance windows, soonest first.
-#[utoipa::path(get, path = "/api/v1/maintenance", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
-    responses((status = 200, body = Vec<WindowOut>)))]
-async fn list_windows(State(state): State<AppState>, _auth: Auth) -> Result<Json<Vec<WindowOut>>, ApiError> {
-    Ok(Json(state.monitoring.windows().await?.into_iter().map(WindowOut::from).collect()))
-}
-
-/// Schedule maintenance (operator, admin): checks still run and are stored,
-/// but open no incident and do not count as downtime.
-#[utoipa::path(post, path = "/api/v1/maintenance", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
-    request_body = WindowIn,
-    responses((status = 201, body = WindowOut), (status = 422, body = Problem)))]
-async fn create_window(
-    State(state): State<AppState>,
-    auth: Auth,
-    ApiJson(body): ApiJson<WindowIn>,
-) -> Result<impl IntoResponse, ApiError> {
-    let by = auth.0.user.id;
-    let w = state.monitoring.add_window(body.service_id, body.title, body.starts_at, body.ends_at, by).await?;
-    Ok((StatusCode::CREATED, Json(WindowOut::from(w))))
-}
-
-/// Remove a maintenance window (operator, admin).
-#[utoipa::path(delete, path = "/api/v1/maintenance/{id}", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
-    params(IdPath), responses((status = 204), (status = 404, body = Problem)))]
-async fn delete_window(
-    State(state): State<AppState>,
-    _auth: Auth,
-    ApiPath(IdPath { id }): ApiPath<IdPath>,
-) -> Result<StatusCode, ApiError> {
-    state.monitoring.delete_window(id).await?;
-    Ok(StatusCode::NO_CONTENT)
 }

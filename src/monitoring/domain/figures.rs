@@ -11,6 +11,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use serde::{Deserialize, Serialize};
 
 /// Latency buckets: upper bounds of 100 µs × 2^(i/4), i = 0..=BUCKETS-1,
@@ -162,6 +164,13 @@ pub fn slope(points: &[(f64, f64)]) -> Option<f64> {
     }
     let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
     Some(sxy / sxx)
+}
+
+/// One bucket of a series.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    pub start: DateTime<Utc>,
+    pub figures: Aggregate,
 }
 
 #[cfg(test)]

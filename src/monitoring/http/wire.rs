@@ -1,12 +1,14 @@
-//! How services and incidents look on the wire: in API responses and in the
-//! realtime `services` / `incidents` channel events.
+//! How monitoring looks on the wire: services and incidents in API
+//! responses and in the realtime `services` / `incidents` channel events;
+//! uptime, metric series and the public status page; maintenance windows.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::store::{IncidentRow, ServiceRow, TimelineRow};
+use crate::monitoring::domain::figures::Aggregate;
+use crate::monitoring::store::{IncidentRow, ServiceRow, TimelineRow, WindowRow};
 
 /// A monitored service.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -46,7 +48,7 @@ impl From<ServiceRow> for ServiceOut {
     fn from(r: ServiceRow) -> Self {
         let status = if r.enabled { r.status } else { "paused".to_string() };
         // The one way a stored service reaches a reader: secrets masked.
-        let (target, config) = super::checks::secrets::public(&r.kind, &r.target, &r.config.0);
+        let (target, config) = crate::monitoring::checks::secrets::public(&r.kind, &r.target, &r.config.0);
         Self {
             id: r.id,
             name: r.name,
@@ -144,5 +146,110 @@ impl Event<'_> {
     pub fn to_json(&self) -> String {
         // Plain structs of strings, numbers and JSON values: serializing cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Uptime for the standard windows (and a custom range when asked).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UptimeWindows {
+    #[serde(rename = "24h")]
+    pub day: UptimeOut,
+    #[serde(rename = "7d")]
+    pub week: UptimeOut,
+    #[serde(rename = "30d")]
+    pub month: UptimeOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range: Option<UptimeOut>,
+}
+
+/// One bucket of a metrics series.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MetricBucketOut {
+    pub start: DateTime<Utc>,
+    pub checks: u64,
+    pub up: u64,
+    pub degraded: u64,
+    pub down: u64,
+    pub maintenance: u64,
+    pub latency_avg_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+    pub latency_min_ms: Option<f64>,
+    pub latency_max_ms: Option<f64>,
+    pub uptime: Option<f64>,
+}
+
+/// One day of a public service's history.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatusDay {
+    pub date: chrono::NaiveDate,
+    /// Null on days without checks.
+    pub uptime: Option<f64>,
+    pub checks: u64,
+}
+
+/// A public service on the status page.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatusService {
+    pub id: i64,
+    pub name: String,
+    /// `up`, `degraded`, `down`, `unknown`, `paused` or `maintenance`.
+    pub status: String,
+    pub uptime_90d: Option<f64>,
+    /// Oldest first, 90 days ending today (UTC).
+    pub days: Vec<StatusDay>,
+}
+
+/// The public status page.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatusPage {
+    /// `operational` when every public service is up (or paused / in maintenance), else `degraded` or `outage`.
+    pub overall: &'static str,
+    pub services: Vec<StatusService>,
+    pub generated_at: DateTime<Utc>,
+}
+
+/// Uptime over one window, and what it rests on.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UptimeOut {
+    /// `(up + degraded) / (up + degraded + down)` outside maintenance; null without checks.
+    pub ratio: Option<f64>,
+    /// Checks the ratio rests on (outside maintenance).
+    pub checks: u64,
+    /// Checks during maintenance windows, not counted.
+    pub maintenance_checks: u64,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl UptimeOut {
+    pub fn new(a: &Aggregate, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        Self { ratio: a.uptime(), checks: a.counted(), maintenance_checks: a.maintenance, from, to }
+    }
+}
+
+/// A maintenance window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WindowOut {
+    pub id: i64,
+    /// Null: every service.
+    pub service_id: Option<i64>,
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub created_by: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<WindowRow> for WindowOut {
+    fn from(w: WindowRow) -> Self {
+        Self {
+            id: w.id,
+            service_id: w.service_id,
+            title: w.title,
+            starts_at: w.starts_at,
+            ends_at: w.ends_at,
+            created_by: w.created_by,
+            created_at: w.created_at,
+        }
     }
 }

@@ -9,31 +9,33 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use super::{MonitoringError, MonitoringService};
 use crate::alerts::{AlertService, Condition};
+use crate::monitoring::domain::Status;
+use crate::monitoring::store::AlertState;
+use crate::monitoring::{MonitoringError, MonitoringService};
 use crate::workers::{Pass, Schedule, Worker};
 
 /// The conditions that hold now for these services.
 pub fn conditions(
-    services: &[(i64, String, String, Option<DateTime<Utc>>)],
+    services: &[AlertState],
     in_maintenance: impl Fn(i64) -> bool,
     now: DateTime<Utc>,
     tls_days: u32,
 ) -> Vec<Condition> {
     let mut out = Vec::new();
-    for (id, name, status, cert) in services {
+    for AlertState { id, name, status, cert_expires_at } in services {
         if in_maintenance(*id) {
             continue;
         }
-        match status.as_str() {
-            "down" => out.push(Condition {
+        match Status::parse(status) {
+            Some(Status::Down) => out.push(Condition {
                 key: format!("service.{id}.down"),
                 severity: "critical".into(),
                 message: format!("{name} is down"),
                 value: None,
                 threshold: None,
             }),
-            "degraded" => out.push(Condition {
+            Some(Status::Degraded) => out.push(Condition {
                 key: format!("service.{id}.degraded"),
                 severity: "warning".into(),
                 message: format!("{name} is degraded (answers slower than its latency threshold)"),
@@ -42,7 +44,7 @@ pub fn conditions(
             }),
             _ => {}
         }
-        if let Some(expires) = cert {
+        if let Some(expires) = cert_expires_at {
             let days = (*expires - now).num_seconds() as f64 / 86_400.0;
             if days > 0.0 && days <= f64::from(tls_days) {
                 out.push(Condition {
@@ -97,11 +99,17 @@ mod tests {
     #[test]
     fn down_degraded_and_expiring_services_raise_conditions() {
         let now = Utc::now();
+        let state = |id, name: &str, status: &str, cert_expires_at| AlertState {
+            id,
+            name: name.into(),
+            status: status.into(),
+            cert_expires_at,
+        };
         let services = vec![
-            (1, "api".to_string(), "down".to_string(), None),
-            (2, "web".to_string(), "degraded".to_string(), Some(now + chrono::Duration::days(3))),
-            (3, "ok".to_string(), "up".to_string(), Some(now + chrono::Duration::days(30))),
-            (4, "held".to_string(), "down".to_string(), None),
+            state(1, "api", "down", None),
+            state(2, "web", "degraded", Some(now + chrono::Duration::days(3))),
+            state(3, "ok", "up", Some(now + chrono::Duration::days(30))),
+            state(4, "held", "down", None),
         ];
         let got = conditions(&services, |id| id == 4, now, 14);
         let keys: Vec<_> = got.iter().map(|c| (c.key.as_str(), c.severity.as_str())).collect();

@@ -1,6 +1,11 @@
 //! Monitoring rules as plain values: a service's settings and their limits,
 //! its status, and how one check result moves the status along the
-//! failure/recovery thresholds. No I/O here.
+//! failure/recovery thresholds, when it is next due; [`figures`] (uptime and
+//! latency arithmetic) and [`trends`] (directions and recommendations). No
+//! I/O here.
+
+pub mod figures;
+pub mod trends;
 
 use std::time::Duration;
 
