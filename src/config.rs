@@ -606,6 +606,9 @@ fn figment_error(error: &figment::Error) -> ConfigError {
 }
 
 #[cfg(test)]
+mod doc;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
