@@ -7,10 +7,13 @@ use serde_json::Value;
 
 use super::Config;
 
+/// A field as written in the source: name (or dotted key), type, doc comment.
+type Field = (String, String, String);
+
 /// Every setting: its dotted key, the Rust type as written, its doc comment.
-fn settings(source: &str) -> Vec<(String, String, String)> {
-    // Struct name → (field, type, doc) in source order.
-    let mut structs: Vec<(String, Vec<(String, String, String)>)> = Vec::new();
+fn settings(source: &str) -> Vec<Field> {
+    // Struct name → its fields in source order.
+    let mut structs: Vec<(String, Vec<Field>)> = Vec::new();
     let mut doc = Vec::new();
     for line in source.lines().map(str::trim) {
         if let Some(name) = line.strip_prefix("pub struct ").and_then(|l| l.strip_suffix(" {")) {
