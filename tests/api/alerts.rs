@@ -149,6 +149,28 @@ fn quick(config: &mut herald::config::Config) {
     config.alerts.hold_seconds = 0;
 }
 
+/// The events enqueued for `channel` and their states, oldest first: what
+/// the outbox will ever send there. Deliveries are enqueued in the same
+/// transaction as the alert change, so after `observe` returns this is
+/// final, and "nothing more was sent" needs no waiting.
+async fn outbox(app: &TestApp, channel: i64) -> Vec<(String, String)> {
+    const SQL: &str = "SELECT event, state FROM alert_delivery WHERE channel_id = $1 ORDER BY id";
+    herald::on_pool!(app.db, |p| sqlx::query_as(SQL).bind(channel).fetch_all(p).await.expect("deliveries"))
+}
+
+/// Wait until every delivery to `channel` is delivered (up to 15 s); the
+/// outbox never sends a delivered one again.
+async fn all_delivered(app: &TestApp, channel: i64) -> Vec<(String, String)> {
+    for _ in 0..150 {
+        let rows = outbox(app, channel).await;
+        if !rows.is_empty() && rows.iter().all(|(_, state)| state == "delivered") {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("deliveries to channel {channel} still pending: {:?}", outbox(app, channel).await);
+}
+
 async fn webhook(app: &TestApp, url: &str, min_severity: &str) -> i64 {
     let body = json!({"name": "hook", "kind": "webhook", "config": {"url": url, "secret": SECRET},
                       "min_severity": min_severity});
@@ -291,7 +313,7 @@ async fn two_instances_send_each_delivery_once() {
     let Some(app) = TestApp::spawn_with(Backend::Postgres, quick).await else { return };
     let peer = app.peer().await;
     let receiver = Receiver::start().await;
-    webhook(&app, &receiver.url(), "warning").await;
+    let hook = webhook(&app, &receiver.url(), "warning").await;
     let conditions: Vec<herald::alerts::Condition> = (0..30)
         .map(|i| herald::alerts::Condition {
             key: format!("database.test_{i}"),
@@ -308,7 +330,7 @@ async fn two_instances_send_each_delivery_once() {
     );
     assert_eq!(a.expect("observe").len() + b.expect("observe").len(), 30, "each condition fired by one instance");
     receiver.wait_for(30).await;
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert_eq!(all_delivered(&app, hook).await.len(), 30, "30 enqueued, each delivered, none left to send");
     let mut keys: Vec<String> = receiver
         .seen
         .lock()
@@ -432,7 +454,7 @@ async fn a_down_service_fires_once_and_resolves_through_every_channel(backend: B
     let receiver = Receiver::start().await;
     let quiet = Receiver::start().await;
     let target = Target::start().await;
-    webhook(&app, &receiver.url(), "warning").await;
+    let hook = webhook(&app, &receiver.url(), "warning").await;
     // A channel for database alerts only hears nothing of services.
     let only_db = json!({"name": "db", "kind": "webhook", "config": {"url": quiet.url(), "secret": SECRET},
                          "sources": ["database"]});
@@ -472,7 +494,8 @@ async fn a_down_service_fires_once_and_resolves_through_every_channel(backend: B
     // Still down: no second alert, no second delivery.
     check(&app, id).await;
     evaluate(&app).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let enqueued: Vec<String> = outbox(&app, hook).await.into_iter().map(|(event, _)| event).collect();
+    assert_eq!(enqueued, ["alert.firing"], "nothing more to send");
     assert_eq!(receiver.events(), ["alert.firing"]);
     assert_eq!(alerts(&app, "").await.len(), 1);
 
@@ -489,7 +512,14 @@ async fn a_down_service_fires_once_and_resolves_through_every_channel(backend: B
     let deliveries = detail.json["deliveries"].as_array().cloned().unwrap_or_default();
     // Webhook: firing and resolution; in-app: both (critical).
     assert_eq!(deliveries.len(), 4, "{}", detail.text);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    all_delivered(&app, hook).await;
+    for _ in 0..150 {
+        let detail = app.get(&format!("/api/v1/alerts/{alert_id}"), &app.admin_token).await;
+        if detail.json["deliveries"].as_array().is_some_and(|d| d.iter().all(|d| d["state"] == "delivered")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let detail = app.get(&format!("/api/v1/alerts/{alert_id}"), &app.admin_token).await;
     assert!(
         detail.json["deliveries"].as_array().is_some_and(|d| d.iter().all(|d| d["state"] == "delivered")),
@@ -547,7 +577,7 @@ async fn a_flapping_condition_waits_out_the_hold_before_resolving(backend: Backe
     };
     let receiver = Receiver::start().await;
     let target = Target::start().await;
-    webhook(&app, &receiver.url(), "warning").await;
+    let hook = webhook(&app, &receiver.url(), "warning").await;
     let id = service(&app, &target).await;
     target.set(false);
     check(&app, id).await;
@@ -560,11 +590,13 @@ async fn a_flapping_condition_waits_out_the_hold_before_resolving(backend: Backe
         check(&app, id).await;
         evaluate(&app).await;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let enqueued: Vec<String> = outbox(&app, hook).await.into_iter().map(|(event, _)| event).collect();
+    assert_eq!(enqueued, ["alert.firing"], "no resolution within the hold");
     assert_eq!(receiver.events(), ["alert.firing"]);
     assert_eq!(alerts(&app, "?state=firing").await.len(), 1);
 
-    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    // herald's clock past the 2 s hold, instead of waiting it out.
+    app.shift.advance(Duration::from_millis(2_100));
     evaluate(&app).await;
     receiver.wait_for(2).await;
     assert_eq!(receiver.events(), ["alert.firing", "alert.resolved"]);
@@ -586,7 +618,7 @@ async fn failed_deliveries_retry_across_a_restart_and_then_give_up(backend: Back
     };
     let receiver = Receiver::start().await;
     let target = Target::start().await;
-    webhook(&app, &receiver.url(), "warning").await;
+    let hook = webhook(&app, &receiver.url(), "warning").await;
     let id = service(&app, &target).await;
     receiver.fail(1, 500);
     target.set(false);
@@ -603,7 +635,7 @@ async fn failed_deliveries_retry_across_a_restart_and_then_give_up(backend: Back
     // Restart between attempts: the delivery is in the database, not in memory.
     let app = app.restart().await;
     receiver.wait_for(1).await;
-    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert_eq!(all_delivered(&app, hook).await.len(), 1, "delivered, so never sent again");
     assert_eq!(receiver.events(), ["alert.firing"], "delivered once after the restart");
     let fired = alerts(&app, "").await;
     let alert_id = fired[0]["id"].as_i64().expect("alert id");

@@ -7,8 +7,11 @@
 //! set, in which case they fail.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use herald::App;
+use herald::clock::Clock;
 use herald::config::{Config, Secret};
 use herald::storage::Db;
 use reqwest::{Method, StatusCode};
@@ -76,6 +79,25 @@ pub fn postgres_database() -> Option<String> {
     }
 }
 
+/// herald's clock in a test: the system's, moved forward on demand, so
+/// time arithmetic (an alert's hold, a token's or a notification's expiry)
+/// is tested without waiting it out. Timers, the database's own clock and
+/// the scheduler's boundaries keep real time.
+#[derive(Clone, Default)]
+pub struct Shift(Arc<AtomicI64>);
+
+impl Shift {
+    pub fn clock(&self) -> Clock {
+        let offset = self.0.clone();
+        Clock::from_fn(move || chrono::Utc::now() + chrono::Duration::milliseconds(offset.load(Ordering::SeqCst)))
+    }
+
+    /// Move herald's time forward by `by`.
+    pub fn advance(&self, by: std::time::Duration) {
+        self.0.fetch_add(i64::try_from(by.as_millis()).expect("a short step"), Ordering::SeqCst);
+    }
+}
+
 /// A running herald.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -87,6 +109,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub shutdown: CancellationToken,
     pub handle: JoinHandle<anyhow::Result<()>>,
+    /// herald's clock; its peers and restarts share it.
+    pub shift: Shift,
     /// Keeps the data directory alive as long as the app.
     _dir: TempDir,
 }
@@ -110,7 +134,8 @@ impl TestApp {
         if let Ok(level) = std::env::var("TEST_LOG") {
             herald::telemetry::init(herald::config::LogFormat::Human, &level);
         }
-        let app = App::build(config.clone()).await.expect("herald builds");
+        let shift = Shift::default();
+        let app = App::build_with_clock(config.clone(), shift.clock()).await.expect("herald builds");
         let (_, token) = app.bootstrap.as_ref().expect("an empty database bootstraps an admin");
         let admin_token = token.expose().to_string();
         let db = app.db().clone();
@@ -120,7 +145,7 @@ impl TestApp {
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
         let client = reqwest::Client::builder().no_proxy().build().expect("http client");
-        TestApp { addr, admin_token, db, state, config, client, shutdown, handle, _dir: dir }
+        TestApp { addr, admin_token, db, state, config, client, shutdown, handle, shift, _dir: dir }
     }
 
     /// A second herald on the same PostgreSQL database (another instance
@@ -129,7 +154,7 @@ impl TestApp {
         assert!(self.config.database_url.is_some(), "peers share a PostgreSQL database");
         let dir = tempfile::tempdir().expect("temp dir");
         let config = Config { data_dir: dir.path().join("data"), ..self.config.clone() };
-        let app = App::build(config.clone()).await.expect("peer builds");
+        let app = App::build_with_clock(config.clone(), self.shift.clock()).await.expect("peer builds");
         assert!(app.bootstrap.is_none(), "the database already has its admin");
         let db = app.db().clone();
         let state = app.state().clone();
@@ -139,7 +164,8 @@ impl TestApp {
         let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
         let client = reqwest::Client::builder().no_proxy().build().expect("http client");
         let admin_token = self.admin_token.clone();
-        TestApp { addr, admin_token, db, state, config, client, shutdown, handle, _dir: dir }
+        let shift = self.shift.clone();
+        TestApp { addr, admin_token, db, state, config, client, shutdown, handle, shift, _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -184,7 +210,7 @@ impl TestApp {
         self.shutdown.cancel();
         self.handle.await.expect("server task").expect("clean stop");
         let config = self.config.clone();
-        let app = App::build(config.clone()).await.expect("herald builds again");
+        let app = App::build_with_clock(config.clone(), self.shift.clock()).await.expect("herald builds again");
         assert!(app.bootstrap.is_none(), "the database already has its admin");
         let db = app.db().clone();
         let state = app.state().clone();
