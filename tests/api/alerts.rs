@@ -3,142 +3,15 @@
 //! receivers through the outbox, retries with backoff across a restart,
 //! deliveries that give up, and who may read what.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
 use herald::on_pool;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::harness::receiver::{Receiver, SECRET};
+use crate::harness::target::{Mode, Target};
 use crate::harness::{Backend, TestApp, both};
-
-const SECRET: &str = "a-webhook-secret-of-some-length";
-
-/// What the receiver saw: (signature valid, event, body) per request it
-/// accepted, and how many it refused.
-#[derive(Default)]
-struct Seen {
-    accepted: Vec<(bool, String, Value)>,
-    refused: usize,
-    /// Answer this status to the next requests while > 0 of them remain.
-    fail_next: usize,
-    fail_status: u16,
-}
-
-/// A real webhook receiver on 127.0.0.1 that checks herald's signature.
-#[derive(Clone)]
-struct Receiver {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Seen>>,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        async fn hook(State(seen): State<Arc<Mutex<Seen>>>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
-            let mut seen = seen.lock().expect("seen");
-            if seen.fail_next > 0 {
-                seen.fail_next -= 1;
-                seen.refused += 1;
-                let status = AxumStatus::from_u16(seen.fail_status).unwrap_or(AxumStatus::INTERNAL_SERVER_ERROR);
-                return (status, "not now").into_response();
-            }
-            let signature = headers
-                .get(herald::alerts::channels::SIGNATURE_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string();
-            let valid = herald::alerts::channels::verify(
-                SECRET,
-                &signature,
-                &body,
-                chrono::Utc::now(),
-                Duration::from_secs(300),
-            );
-            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let event = json["event"].as_str().unwrap_or_default().to_string();
-            seen.accepted.push((valid, event, json));
-            (AxumStatus::OK, "ok").into_response()
-        }
-        let app = Router::new().route("/hook", post(hook)).with_state(seen.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver { addr, seen }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
-    }
-
-    fn fail(&self, requests: usize, status: u16) {
-        let mut seen = self.seen.lock().expect("seen");
-        seen.fail_next = requests;
-        seen.fail_status = status;
-    }
-
-    fn events(&self) -> Vec<String> {
-        self.seen.lock().expect("seen").accepted.iter().map(|(_, e, _)| e.clone()).collect()
-    }
-
-    fn refused(&self) -> usize {
-        self.seen.lock().expect("seen").refused
-    }
-
-    fn all_signed(&self) -> bool {
-        self.seen.lock().expect("seen").accepted.iter().all(|(valid, _, _)| *valid)
-    }
-
-    fn last(&self) -> Value {
-        self.seen.lock().expect("seen").accepted.last().map(|(_, _, b)| b.clone()).unwrap_or(Value::Null)
-    }
-
-    /// Wait until `n` requests were accepted (up to 15 s).
-    async fn wait_for(&self, n: usize) {
-        for _ in 0..150 {
-            if self.events().len() >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("receiver got {:?}, expected {n} requests", self.events());
-    }
-}
-
-/// A real HTTP target whose health the test switches.
-struct Target {
-    addr: SocketAddr,
-    healthy: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Target {
-    async fn start() -> Target {
-        let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        async fn answer(State(healthy): State<Arc<std::sync::atomic::AtomicBool>>) -> impl IntoResponse {
-            if healthy.load(std::sync::atomic::Ordering::SeqCst) {
-                (AxumStatus::OK, "ok")
-            } else {
-                (AxumStatus::SERVICE_UNAVAILABLE, "down")
-            }
-        }
-        let app = Router::new().route("/", get(answer)).with_state(healthy.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind target");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Target { addr, healthy }
-    }
-
-    fn set(&self, healthy: bool) {
-        self.healthy.store(healthy, std::sync::atomic::Ordering::SeqCst);
-    }
-}
 
 /// Alerts settings that make the tests quick: retries after 200–400 ms,
 /// the outbox polled every 100 ms, resolution without a hold.
@@ -181,7 +54,7 @@ async fn webhook(app: &TestApp, url: &str, min_severity: &str) -> i64 {
 
 /// An HTTP service on `target` that is down after one failed check and up after one pass.
 async fn service(app: &TestApp, target: &Target) -> i64 {
-    let body = json!({"name": "api", "kind": "http", "target": format!("http://{}/", target.addr),
+    let body = json!({"name": "api", "kind": "http", "target": target.url(),
                       "failure_threshold": 1, "recovery_threshold": 1, "timeout_seconds": 2});
     let reply = app.post("/api/v1/services", &app.admin_token, body).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
@@ -463,7 +336,7 @@ async fn a_down_service_fires_once_and_resolves_through_every_channel(backend: B
     assert_eq!(app.post("/api/v1/alert-channels", &app.admin_token, inbox).await.status, StatusCode::CREATED);
     let id = service(&app, &target).await;
 
-    target.set(false);
+    target.set(Mode::Failing);
     check(&app, id).await;
     evaluate(&app).await;
     evaluate(&app).await;
@@ -499,7 +372,7 @@ async fn a_down_service_fires_once_and_resolves_through_every_channel(backend: B
     assert_eq!(receiver.events(), ["alert.firing"]);
     assert_eq!(alerts(&app, "").await.len(), 1);
 
-    target.set(true);
+    target.set(Mode::Healthy);
     check(&app, id).await;
     evaluate(&app).await;
     receiver.wait_for(2).await;
@@ -579,14 +452,14 @@ async fn a_flapping_condition_waits_out_the_hold_before_resolving(backend: Backe
     let target = Target::start().await;
     let hook = webhook(&app, &receiver.url(), "warning").await;
     let id = service(&app, &target).await;
-    target.set(false);
+    target.set(Mode::Failing);
     check(&app, id).await;
     evaluate(&app).await;
     receiver.wait_for(1).await;
 
     // Up, down, up within the hold: still the one firing alert.
     for healthy in [true, false, true] {
-        target.set(healthy);
+        target.set(if healthy { Mode::Healthy } else { Mode::Failing });
         check(&app, id).await;
         evaluate(&app).await;
     }
@@ -621,7 +494,7 @@ async fn failed_deliveries_retry_across_a_restart_and_then_give_up(backend: Back
     let hook = webhook(&app, &receiver.url(), "warning").await;
     let id = service(&app, &target).await;
     receiver.fail(1, 500);
-    target.set(false);
+    target.set(Mode::Failing);
     check(&app, id).await;
     evaluate(&app).await;
     for _ in 0..50 {
@@ -646,7 +519,7 @@ async fn failed_deliveries_retry_across_a_restart_and_then_give_up(backend: Back
 
     // A receiver that keeps failing: attempts up to the limit, then failed with the last error.
     receiver.fail(100, 503);
-    target.set(true);
+    target.set(Mode::Healthy);
     check(&app, id).await;
     evaluate(&app).await;
     for _ in 0..100 {

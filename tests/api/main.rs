@@ -17,4 +17,3 @@ mod pool;
 mod realtime;
 mod secrets;
 mod system;
-mod ws;

@@ -6,21 +6,14 @@
 //! The harness starts herald with the scheduler off; most tests drive checks
 //! with `POST …/check`, and those about scheduling turn it on.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode as AxumStatus;
-use axum::response::IntoResponse;
-use axum::routing::get;
 use herald::on_pool;
 use herald::storage::Micros;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::harness::target::{Mode, Target};
 use crate::harness::{Backend, TestApp, both};
 
 both!(
@@ -33,62 +26,6 @@ both!(
     the_scheduler_checks_once_per_interval,
     the_scheduler_checks_a_changed_service_as_changed,
 );
-
-/// What the local HTTP target answers.
-#[derive(Clone, Copy)]
-#[repr(u8)]
-enum Mode {
-    Healthy = 0,
-    Failing = 1,
-    Slow = 2,
-    WrongKeyword = 3,
-    Hanging = 4,
-}
-
-/// A real HTTP server on 127.0.0.1 whose behaviour the test switches.
-struct Target {
-    addr: SocketAddr,
-    mode: Arc<AtomicU8>,
-    hits: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl Target {
-    async fn start() -> Target {
-        let mode = Arc::new(AtomicU8::new(Mode::Healthy as u8));
-        let hits = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        async fn answer(
-            State((mode, hits)): State<(Arc<AtomicU8>, Arc<std::sync::atomic::AtomicU64>)>,
-        ) -> impl IntoResponse {
-            hits.fetch_add(1, Ordering::SeqCst);
-            match mode.load(Ordering::SeqCst) {
-                0 => (AxumStatus::OK, "status: ok").into_response(),
-                1 => (AxumStatus::SERVICE_UNAVAILABLE, "status: failing").into_response(),
-                2 => {
-                    tokio::time::sleep(Duration::from_millis(400)).await;
-                    (AxumStatus::OK, "status: ok").into_response()
-                }
-                3 => (AxumStatus::OK, "status: maintenance page").into_response(),
-                _ => {
-                    tokio::time::sleep(Duration::from_secs(30)).await;
-                    (AxumStatus::OK, "status: ok").into_response()
-                }
-            }
-        }
-        let app = Router::new().route("/health", get(answer)).with_state((mode.clone(), hits.clone()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind target");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Target { addr, mode, hits }
-    }
-
-    fn set(&self, mode: Mode) {
-        self.mode.store(mode as u8, Ordering::SeqCst);
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/health", self.addr)
-    }
-}
 
 async fn create(app: &TestApp, token: &str, body: Value) -> Value {
     let reply = app.post("/api/v1/services", token, body).await;
@@ -246,7 +183,7 @@ async fn http_checks_follow_the_target(backend: Backend) {
     let stored = results(&app, id).await;
     let codes: Vec<i16> = stored.iter().map(|r| r.0).collect();
     assert_eq!(codes, [0, 1, 2, 2, 2, 0, 0], "every result is stored, in order");
-    assert!(target.hits.load(Ordering::SeqCst) >= 7);
+    assert!(target.hits() >= 7);
     app.stop().await.expect("stop");
 }
 
@@ -493,7 +430,7 @@ async fn the_scheduler_checks_a_changed_service_as_changed(backend: Backend) {
     let changed_at = chrono::Utc::now() + chrono::Duration::seconds(6);
     let next = next_result(&app, id, changed_at, Duration::from_secs(20)).await;
     assert_ne!(next.0, 0, "the check after the change reached the failing target");
-    assert!(failing.hits.load(Ordering::SeqCst) >= 1);
+    assert!(failing.hits() >= 1);
     app.stop().await.expect("stop");
 }
 
@@ -512,15 +449,19 @@ async fn two_instances_share_checks_and_survive_a_death() {
     }
     // First checks within the first 10 s, then every 10 s; a steady result
     // may wait up to the stretched cadence (5 s and a boundary) to be stored.
-    // Wait until every service has two, at most 30 s.
+    // Wait until every service has two and both instances have taken a
+    // share, at most 30 s.
     let started = std::time::Instant::now();
     let deadline = started + Duration::from_secs(30);
     while std::time::Instant::now() < deadline {
         let mut all = true;
+        let mut by = std::collections::BTreeSet::new();
         for id in &ids {
-            all &= results(&a, *id).await.len() >= 2;
+            let stored = results(&a, *id).await;
+            all &= stored.len() >= 2;
+            by.extend(stored.iter().map(|r| r.1));
         }
-        if all {
+        if all && by.len() == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -828,7 +769,7 @@ async fn trends_name_the_figure_behind_each_recommendation(backend: Backend) {
 both!(changes_are_announced_on_the_realtime_channels);
 
 /// The next message of `kind` on the socket, skipping others (inbox pushes).
-async fn next_of(ws: &mut crate::ws::Ws, kind: &str) -> Value {
+async fn next_of(ws: &mut crate::harness::ws::Ws, kind: &str) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < deadline {
         if let Some(m) = ws.recv_within(Duration::from_millis(500)).await
@@ -843,7 +784,7 @@ async fn next_of(ws: &mut crate::ws::Ws, kind: &str) -> Value {
 async fn changes_are_announced_on_the_realtime_channels(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else { return };
     let (_, operator) = app.user_with_token("op@example.com", "operator").await;
-    let (mut ws, _) = crate::ws::Ws::subscribed(&app, &operator, None).await;
+    let (mut ws, _) = crate::harness::ws::Ws::subscribed(&app, &operator, None).await;
     for channel in ["services", "incidents"] {
         ws.send(json!({"type": "channels:subscribe", "channel": channel})).await;
         assert_eq!(next_of(&mut ws, "channels:subscribed").await["channel"], channel);

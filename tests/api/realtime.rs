@@ -8,8 +8,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::harness::ws::{Auth, Ws};
 use crate::harness::{Backend, TestApp, both};
-use crate::ws::{Auth, Ws};
 
 both!(
     subscribe_receives_the_real_pending_list,
@@ -173,7 +173,7 @@ async fn sockets_see_only_their_own_user_and_allowed_channels(backend: Backend) 
 
     // A sender's token writes to inboxes and reads none, here as over HTTP.
     let (_, sender) = app.user_with_token("app@example.com", "sender").await;
-    let mut app_ws = Ws::connect(&app, crate::ws::Auth::Header(&sender)).await;
+    let mut app_ws = Ws::connect(&app, crate::harness::ws::Auth::Header(&sender)).await;
     assert_eq!(app_ws.recv().await["type"], "authenticated");
     for message in [json!({"type": "notifications:subscribe"}), json!({"type": "notifications:read", "ids": [1]})] {
         app_ws.send(message).await;

@@ -7,22 +7,18 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::get;
 use base64::Engine;
 use herald::on_pool;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::harness::target::Target;
+use crate::harness::ws::Ws;
 use crate::harness::{Backend, Reply, TestApp, both, postgres_database};
-use crate::ws::Ws;
 
 both!(check_secrets_are_sent_and_never_shown, check_secrets_never_reach_the_debug_log);
 
@@ -48,55 +44,6 @@ fn secrets() -> Vec<String> {
 fn assert_clean(text: &str, what: &str) {
     for secret in secrets() {
         assert!(!text.contains(&secret), "{what} contains the secret {secret:?}: {text}");
-    }
-}
-
-/// A local HTTP target that records the headers of every request.
-/// `/echo` answers `{"auth": <its Authorization header>}`, so a check
-/// whose JSON expectation fails quotes the secret in its error unless
-/// herald removes it; `/ok` answers 200.
-struct Recorder {
-    addr: SocketAddr,
-    seen: Arc<Mutex<Vec<HeaderMap>>>,
-    queries: Arc<Mutex<Vec<String>>>,
-}
-
-impl Recorder {
-    async fn start() -> Recorder {
-        let seen: Arc<Mutex<Vec<HeaderMap>>> = Arc::default();
-        async fn echo(State(seen): State<Arc<Mutex<Vec<HeaderMap>>>>, headers: HeaderMap) -> axum::Json<Value> {
-            let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-            seen.lock().unwrap().push(headers);
-            axum::Json(json!({"auth": auth}))
-        }
-        let queries: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (seen_ok, queries_ok) = (seen.clone(), queries.clone());
-        let ok = move |uri: axum::http::Uri, headers: HeaderMap| async move {
-            seen_ok.lock().unwrap().push(headers);
-            queries_ok.lock().unwrap().push(uri.query().unwrap_or_default().to_string());
-            "ok"
-        };
-        let router = Router::new().route("/echo", get(echo)).with_state(seen.clone()).route("/ok", get(ok));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        Recorder { addr, seen, queries }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// The query string of the last request to `/ok`.
-    fn last_query(&self) -> String {
-        self.queries.lock().unwrap().last().cloned().unwrap_or_default()
-    }
-
-    /// The `name` header of the last request.
-    fn last(&self, name: &str) -> String {
-        let seen = self.seen.lock().unwrap();
-        let headers = seen.last().expect("the target was called");
-        headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
     }
 }
 
@@ -143,14 +90,14 @@ struct Services {
 /// step's own assertions are here, the leak checks are the callers'. The
 /// services are checked every day, so a scheduler that is on does not
 /// check them in between (their first check falls within the first day).
-async fn exercise(api: &Api, target: &Recorder) -> Services {
+async fn exercise(api: &Api, target: &Target) -> Services {
     let other_origin = format!("http://127.0.0.2:{}/echo", target.addr.port());
     let created = api
         .call(
             Method::POST,
             "/api/v1/services",
             Some(
-                json!({"name": "private api", "kind": "http", "target": target.url("/echo"), "interval_seconds": 86400,
+                json!({"name": "private api", "kind": "http", "target": target.url_of("/echo"), "interval_seconds": 86400,
                 "failure_threshold": 1, "recovery_threshold": 1,
                 "config": {"headers": {"Authorization": BEARER, "X-Api-Key": API_KEY, "X-Tenant": TENANT,
                                        "X-Trace": "visible-trace"},
@@ -190,7 +137,7 @@ async fn exercise(api: &Api, target: &Recorder) -> Services {
     assert_eq!(api.check(basic).await.json["status"], "up");
     let credentials = base64::engine::general_purpose::STANDARD.encode(format!("ops:{PASSWORD}"));
     assert_eq!(target.last("authorization"), format!("Basic {credentials}"));
-    assert_eq!(target.last_query(), format!("api_key={QUERY_KEY}&page=1"));
+    assert_eq!(target.last_query("/ok"), format!("api_key={QUERY_KEY}&page=1"));
 
     // What a client read, sent back whole, changes nothing.
     for service in [id, basic] {
@@ -204,7 +151,7 @@ async fn exercise(api: &Api, target: &Recorder) -> Services {
     assert_eq!(target.last("x-tenant"), TENANT);
     api.check(basic).await;
     assert_eq!(target.last("authorization"), format!("Basic {credentials}"));
-    assert_eq!(target.last_query(), format!("api_key={QUERY_KEY}&page=1"));
+    assert_eq!(target.last_query("/ok"), format!("api_key={QUERY_KEY}&page=1"));
     let renamed = api.patch(id, json!({"name": "private api v2"})).await;
     assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text);
     api.check(id).await;
@@ -235,7 +182,7 @@ async fn exercise(api: &Api, target: &Recorder) -> Services {
         .call(
             Method::POST,
             "/api/v1/services",
-            Some(json!({"name": "x", "kind": "http", "target": target.url("/ok"),
+            Some(json!({"name": "x", "kind": "http", "target": target.url_of("/ok"),
                         "config": {"headers": {"Authorization": MASK}}})),
         )
         .await;
@@ -245,7 +192,7 @@ async fn exercise(api: &Api, target: &Recorder) -> Services {
 
 async fn check_secrets_are_sent_and_never_shown(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else { return };
-    let target = Recorder::start().await;
+    let target = Target::start().await;
     let (mut ws, _) = Ws::subscribed(&app, &app.admin_token, None).await;
     for channel in ["services", "incidents"] {
         ws.send(json!({"type": "channels:subscribe", "channel": channel})).await;
@@ -261,7 +208,7 @@ async fn check_secrets_are_sent_and_never_shown(backend: Backend) {
     let id = services.headers;
     on_pool!(app.db, |p| sqlx::query("UPDATE service SET config = $1, target = $2 WHERE id = $3")
         .bind(sqlx::types::Json(&legacy))
-        .bind(target.url("/ok"))
+        .bind(target.url_of("/ok"))
         .bind(id)
         .execute(p)
         .await
@@ -358,7 +305,7 @@ async fn check_secrets_never_reach_the_debug_log(backend: Backend) {
         .find(|l| l.starts_with("hld_"))
         .expect("the admin token");
 
-    let target = Recorder::start().await;
+    let target = Target::start().await;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let api = Api { base: format!("http://{address}"), token, client, seen: Mutex::default() };
     let services = exercise(&api, &target).await;
@@ -367,17 +314,16 @@ async fn check_secrets_never_reach_the_debug_log(backend: Backend) {
         .call(
             Method::POST,
             "/api/v1/services",
-            Some(json!({"name": "scheduled", "kind": "http", "target": target.url("/echo"), "interval_seconds": 10,
+            Some(json!({"name": "scheduled", "kind": "http", "target": target.url_of("/echo"), "interval_seconds": 10,
                         "config": {"headers": {"Authorization": BEARER, "X-Scheduled": "yes"},
                                    "json_pointer": "/auth", "json_expected": "nope"}})),
         )
         .await;
     assert_eq!(scheduled.status, StatusCode::CREATED, "{}", scheduled.text);
-    let by_scheduler = || target.seen.lock().unwrap().iter().filter(|h| h.contains_key("x-scheduled")).count();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while by_scheduler() < 1 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let by_scheduler = |requests: &[crate::harness::target::Request]| {
+        requests.iter().filter(|r| r.headers.contains_key("x-scheduled")).count()
+    };
+    target.until(Duration::from_secs(30), |requests| by_scheduler(requests) >= 1).await;
     api.call(Method::DELETE, &format!("/api/v1/services/{}", services.userinfo), None).await;
 
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
@@ -393,5 +339,5 @@ async fn check_secrets_never_reach_the_debug_log(backend: Backend) {
         let line = log.lines().find(|l| l.contains(&secret));
         assert!(line.is_none(), "the debug log contains {secret:?}: {line:?}");
     }
-    assert!(by_scheduler() >= 1, "the scheduler checked the service on its own");
+    assert!(by_scheduler(&target.requests()) >= 1, "the scheduler checked the service on its own");
 }

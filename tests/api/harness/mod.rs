@@ -6,6 +6,10 @@
 //! binaries are missing the PostgreSQL variants skip loudly, unless `CI` is
 //! set, in which case they fail.
 
+pub mod receiver;
+pub mod target;
+pub mod ws;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
