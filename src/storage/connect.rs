@@ -37,7 +37,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
                 .pragma("cache_size", format!("-{}", p.sqlite_cache_kib))
                 // Statement journals (a multi-row UPDATE's undo within its
                 // transaction) in memory: on disk they cost a write per
-                // touched page (4 % of herald's CPU checking 10 000 services).
+                // touched page (BENCHMARKS.md, "Measurements behind design choices").
                 .pragma("temp_store", "memory")
                 .log_slow_statements(tracing::log::LevelFilter::Off, slow)
                 .log_statements(tracing::log::LevelFilter::Off);

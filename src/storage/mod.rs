@@ -65,7 +65,7 @@ struct Inner {
     waiting: AtomicI64,
     /// SQLite admits one writer at a time. Queuing writers here, in order,
     /// beats letting them spin in SQLite's busy handler, whose sleeps grow
-    /// to 100 ms (a p99 of ~180 ms at 32 concurrent writers).
+    /// to 100 ms (BENCHMARKS.md, "Measurements behind design choices").
     write_gate: Option<tokio::sync::Mutex<()>>,
 }
 

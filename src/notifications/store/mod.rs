@@ -218,9 +218,9 @@ impl NotificationStore {
             }
             Pool::Sqlite(p) => {
                 // sqlx hands SQLite rows one by one from its worker thread, a
-                // context switch each (measured: 1.5 ms of CPU for a 50-row
-                // page whose query takes 0.3 ms). One JSON row per page
-                // crosses once.
+                // context switch each, which cost several times the query
+                // itself (BENCHMARKS.md, "Measurements behind design
+                // choices"). One JSON row per page crosses once.
                 let order = if matches!(position, Position::After(_)) { "ASC" } else { "DESC" };
                 let mut qb = QueryBuilder::new(format!(
                     "SELECT json_group_array(json_object('id', id, 'user_id', user_id, 'cursor', cursor, \

@@ -3,9 +3,8 @@
 //!
 //! Every claim and every batch of results costs its round trips and a
 //! commit whatever it holds, and on a lightly loaded instance those, not
-//! the checks, were most of the CPU: at 1 000 services every 30 s, claiming
-//! and writing every 5 s instead of every 1–2 s cost 20 % less CPU per
-//! check (SQLite, 127 → 100 µs). So each is stretched until it holds about
+//! the checks, were most of the CPU (BENCHMARKS.md, "Measurements behind
+//! design choices": stretched cadence). So each is stretched until it holds about
 //! [`ROWS`] checks, between its configured floor and `max_cadence_ms`.
 //! Waiting longer costs nothing a user sees: claims look ahead to the next
 //! claim (checks still start when due), a result that may change a

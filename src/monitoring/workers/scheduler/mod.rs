@@ -347,8 +347,8 @@ impl Scheduler {
 /// The runtime checks run on: `check_threads` threads apart from the
 /// shared runtime's. A check is a timer, a request and a response: on the
 /// shared work-stealing runtime each of those wake-ups could rouse a second
-/// worker looking for work, and with one thread of their own a check cost
-/// 13–16 % less CPU (1 000 services on SQLite). Database work stays off
+/// worker looking for work, and a thread of their own made each check
+/// cheaper (BENCHMARKS.md, "Measurements behind design choices"). Database work stays off
 /// it (claims and writes run on the shared runtime), so no pooled
 /// connection is tied to it.
 struct CheckRuntime {
