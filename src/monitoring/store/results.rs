@@ -106,14 +106,19 @@ fn plan(results: &[ResultIn], current: Vec<Current>) -> Vec<Planned> {
 /// The columns of [`Current`] read as they are stored.
 const STATE_COLUMNS: &str = "id, status, failures, successes, failure_threshold, recovery_threshold";
 
-/// Whether a service is in a maintenance window at `$2`, as an expression
-/// in the states' read (one round trip fewer per batch). Both subqueries are
-/// uncorrelated, so each runs once per statement, not once per row (read
-/// per row, windows tripled that read's cost at 500 results a batch).
-const IN_MAINTENANCE: &str = "(id IN (SELECT service_id FROM maintenance_window \
-                              WHERE starts_at <= $2 AND ends_at > $2 AND service_id IS NOT NULL) \
-                              OR EXISTS (SELECT 1 FROM maintenance_window \
-                              WHERE starts_at <= $2 AND ends_at > $2 AND service_id IS NULL))";
+/// Whether a service is in a maintenance window at the time bound as
+/// `at` (a parameter such as `$2`), as an expression in the states' read
+/// (one round trip fewer per batch). Both subqueries are uncorrelated, so
+/// each runs once per statement, not once per row (read per row, windows
+/// tripled that read's cost at 500 results a batch).
+fn in_maintenance(at: &str) -> String {
+    format!(
+        "(id IN (SELECT service_id FROM maintenance_window \
+         WHERE starts_at <= {at} AND ends_at > {at} AND service_id IS NOT NULL) \
+         OR EXISTS (SELECT 1 FROM maintenance_window \
+         WHERE starts_at <= {at} AND ends_at > {at} AND service_id IS NULL))"
+    )
+}
 
 /// Incident statements: the same SQL on both backends, run inside the
 /// caller's transaction `$tx`.
@@ -204,8 +209,9 @@ impl MonitoringStore {
                 // Locked in id order: two batches never wait on each other in a cycle.
                 static CURRENT: LazyLock<String> = LazyLock::new(|| {
                     format!(
-                        "SELECT {STATE_COLUMNS}, {IN_MAINTENANCE} AS maintenance FROM service \
-                         WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+                        "SELECT {STATE_COLUMNS}, {} AS maintenance FROM service \
+                         WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                        in_maintenance("$2")
                     )
                 });
                 // The metrics and the new states in one statement (one round trip).
@@ -260,9 +266,10 @@ impl MonitoringStore {
                 // One JSON document, not a row each (see `sqlite_json`).
                 static CURRENT: LazyLock<String> = LazyLock::new(|| {
                     format!(
-                        "SELECT json_group_array({}) FROM (SELECT {STATE_COLUMNS}, {IN_MAINTENANCE} AS maintenance \
+                        "SELECT json_group_array({}) FROM (SELECT {STATE_COLUMNS}, {} AS maintenance \
                          FROM service WHERE id IN (SELECT value FROM json_each($1)))",
-                        sqlite_json::object(&format!("{STATE_COLUMNS}, maintenance"))
+                        sqlite_json::object(&format!("{STATE_COLUMNS}, maintenance")),
+                        in_maintenance("$2")
                     )
                 });
                 // Whole-batch statements over JSON arrays, the metrics ($1)

@@ -69,8 +69,11 @@ pub struct NotificationStore {
     db: Db,
 }
 
-/// `TRUE` for rows a reader may see at `now`.
-const LIVE: &str = "(expires_at IS NULL OR expires_at > ";
+/// `TRUE` for rows a reader may see at the time bound as `now` (a
+/// parameter such as `$3`): not expired.
+fn live(now: &str) -> String {
+    format!("(expires_at IS NULL OR expires_at > {now})")
+}
 
 impl NotificationStore {
     pub fn new(db: Db) -> Self {
@@ -191,7 +194,7 @@ impl NotificationStore {
             &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
         {
             qb.push(" FROM notification WHERE user_id = ").push_bind(user_id);
-            qb.push(format!(" AND {LIVE}")).push_bind(Ts(now)).push(")");
+            qb.push(" AND (expires_at IS NULL OR expires_at > ").push_bind(Ts(now)).push(")");
             if filter.unread_only {
                 // Written literally so the planner can use the partial unread index.
                 qb.push(" AND read_at IS NULL");
@@ -245,7 +248,7 @@ impl NotificationStore {
 
     /// One live notification of this user.
     pub async fn get(&self, user_id: i64, id: i64, now: DateTime<Utc>) -> Result<Option<Notification>, StorageError> {
-        let sql = format!("SELECT {COLUMNS} FROM notification WHERE id = $1 AND user_id = $2 AND {LIVE}$3)");
+        let sql = format!("SELECT {COLUMNS} FROM notification WHERE id = $1 AND user_id = $2 AND {}", live("$3"));
         let db = &self.db;
         let row: Option<Row> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
@@ -265,7 +268,8 @@ impl NotificationStore {
     ) -> Result<Option<Notification>, StorageError> {
         let set = if read { "COALESCE(read_at, $3)" } else { "NULL" };
         let sql = format!(
-            "UPDATE notification SET read_at = {set} WHERE id = $1 AND user_id = $2 AND {LIVE}$3) RETURNING {COLUMNS}"
+            "UPDATE notification SET read_at = {set} WHERE id = $1 AND user_id = $2 AND {} RETURNING {COLUMNS}",
+            live("$3")
         );
         let db = &self.db;
         let row: Option<Row> = on_pool!(db, |p| {
@@ -285,8 +289,9 @@ impl NotificationStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Notification>, StorageError> {
         let sql = format!(
-            "UPDATE notification SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL AND {LIVE}$2) \
-             AND cursor <= $3 RETURNING {COLUMNS}"
+            "UPDATE notification SET read_at = $2 WHERE user_id = $1 AND read_at IS NULL AND {} \
+             AND cursor <= $3 RETURNING {COLUMNS}",
+            live("$2")
         );
         let db = &self.db;
         let rows: Vec<Row> = on_pool!(db, |p| {
@@ -301,7 +306,7 @@ impl NotificationStore {
 
     /// A live notification by id, whoever it belongs to (realtime delivery).
     pub async fn live_by_id(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Notification>, StorageError> {
-        let sql = format!("SELECT {COLUMNS} FROM notification WHERE id = $1 AND {LIVE}$2)");
+        let sql = format!("SELECT {COLUMNS} FROM notification WHERE id = $1 AND {}", live("$2"));
         let db = &self.db;
         let row: Option<Row> = on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
@@ -333,7 +338,7 @@ impl NotificationStore {
 
     /// Delete one live notification of this user; whether it existed.
     pub async fn delete(&self, user_id: i64, id: i64, now: DateTime<Utc>) -> Result<bool, StorageError> {
-        let sql = format!("DELETE FROM notification WHERE id = $1 AND user_id = $2 AND {LIVE}$3)");
+        let sql = format!("DELETE FROM notification WHERE id = $1 AND user_id = $2 AND {}", live("$3"));
         let db = &self.db;
         on_pool!(db, |p| {
             let mut c = db.acquire_write(p).await?;
@@ -346,7 +351,8 @@ impl NotificationStore {
     pub async fn stats(&self, user_id: i64, now: DateTime<Utc>) -> Result<Vec<TypeCount>, StorageError> {
         let sql = format!(
             "SELECT type, CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(CASE WHEN read_at IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT) \
-             FROM notification WHERE user_id = $1 AND {LIVE}$2) GROUP BY type ORDER BY type"
+             FROM notification WHERE user_id = $1 AND {} GROUP BY type ORDER BY type",
+            live("$2")
         );
         let db = &self.db;
         let rows: Vec<(String, i64, i64)> = on_pool!(db, |p| {
