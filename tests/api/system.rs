@@ -1,6 +1,7 @@
 //! `/healthz`, `/readyz`, `/metrics`, `/api/v1/system/database`, OpenAPI and docs.
 
 use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 use crate::harness::{Backend, TestApp, both};
 
@@ -146,6 +147,16 @@ async fn openapi_document_and_docs_are_served(backend: Backend) {
         assert!(spec.json["paths"][path].is_object(), "spec documents {path}");
     }
     assert!(spec.json["components"]["securitySchemes"]["bearer"].is_object());
+    // The vocabulary is enums, so generated clients get them.
+    let schemas = &spec.json["components"]["schemas"];
+    assert_eq!(
+        schemas["IncidentStatus"]["enum"],
+        json!(["open", "acknowledged", "resolved"]),
+        "{}",
+        schemas["IncidentStatus"]
+    );
+    assert_eq!(schemas["IncidentOut"]["properties"]["status"]["$ref"], "#/components/schemas/IncidentStatus");
+    assert_eq!(schemas["TimelineKind"]["enum"], json!(["opened", "acknowledged", "recovered", "resolved", "note"]));
     let docs = app.call(Method::GET, "/docs", None, None).await;
     assert_eq!(docs.status, StatusCode::OK);
     assert!(docs.content_type().starts_with("text/html"));

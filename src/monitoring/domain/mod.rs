@@ -5,6 +5,7 @@
 //! I/O here.
 
 pub mod figures;
+pub mod incident;
 pub mod trends;
 
 use std::time::Duration;
@@ -13,6 +14,8 @@ use chrono::{DateTime, Utc};
 
 use super::checks::CheckStatus;
 use crate::validation::FieldError;
+
+pub use incident::{IncidentStatus, TimelineKind};
 
 /// Shortest allowed check interval.
 pub const MIN_INTERVAL_SECONDS: i64 = 10;

@@ -15,6 +15,7 @@ use super::wire::IncidentOut;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, OptionalJson};
 use crate::http::pagination::{List, PageParams};
+use crate::monitoring::domain::IncidentStatus;
 use crate::monitoring::store::{Action, IncidentFilter};
 use crate::state::AppState;
 
@@ -30,8 +31,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct IncidentQuery {
-    /// `open`, `acknowledged` or `resolved`.
-    pub status: Option<String>,
+    pub status: Option<IncidentStatus>,
     pub service_id: Option<i64>,
     /// Started at or after.
     pub from: Option<DateTime<Utc>>,
@@ -49,11 +49,6 @@ async fn list_incidents(
     _auth: Auth,
     ApiQuery(q): ApiQuery<IncidentQuery>,
 ) -> Result<Json<List<IncidentOut>>, ApiError> {
-    if let Some(s) = &q.status
-        && !["open", "acknowledged", "resolved"].contains(&s.as_str())
-    {
-        return Err(ApiError::field("status", "must be open, acknowledged or resolved"));
-    }
     let page = PageParams { limit: q.limit, cursor: q.cursor }.parse()?;
     let before_id = page.before();
     let filter = IncidentFilter { status: q.status, service_id: q.service_id, from: q.from, to: q.to, before_id };

@@ -8,6 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::monitoring::domain::figures::Aggregate;
+use crate::monitoring::domain::{IncidentStatus, TimelineKind};
 use crate::monitoring::store::{IncidentRow, ServiceRow, TimelineRow, WindowRow};
 
 /// A monitored service.
@@ -80,8 +81,7 @@ pub struct TimelineOut {
     pub at: DateTime<Utc>,
     /// The user who acted; null when herald did (opened, auto-resolved).
     pub actor_id: Option<i64>,
-    /// `opened`, `acknowledged`, `recovered`, `resolved` or `note`.
-    pub kind: String,
+    pub kind: TimelineKind,
     pub message: String,
 }
 
@@ -96,8 +96,7 @@ impl From<TimelineRow> for TimelineOut {
 pub struct IncidentOut {
     pub id: i64,
     pub service_id: i64,
-    /// `open`, `acknowledged` or `resolved`.
-    pub status: String,
+    pub status: IncidentStatus,
     pub started_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub acknowledged_by: Option<i64>,

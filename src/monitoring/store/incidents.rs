@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::MonitoringStore;
+use crate::monitoring::domain::{IncidentStatus, TimelineKind};
 use crate::on_pool;
 use crate::storage::{Pool, StorageError, Ts};
 
@@ -17,7 +18,8 @@ const COLUMNS: &str = "id, service_id, status, started_at, acknowledged_at, ackn
 pub struct IncidentRow {
     pub id: i64,
     pub service_id: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: IncidentStatus,
     pub started_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub acknowledged_by: Option<i64>,
@@ -31,7 +33,8 @@ pub struct TimelineRow {
     pub id: i64,
     pub at: DateTime<Utc>,
     pub actor_id: Option<i64>,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: TimelineKind,
     pub message: String,
 }
 
@@ -52,7 +55,7 @@ impl EventRow {
 /// Which incidents to list (newest first).
 #[derive(Debug, Clone, Default)]
 pub struct IncidentFilter {
-    pub status: Option<String>,
+    pub status: Option<IncidentStatus>,
     pub service_id: Option<i64>,
     /// Started at or after.
     pub from: Option<DateTime<Utc>>,
@@ -83,7 +86,7 @@ impl MonitoringStore {
         on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
             let q = sqlx::query_as(&sql)
-                .bind(f.status.as_deref())
+                .bind(f.status.map(IncidentStatus::as_str))
                 .bind(f.service_id)
                 .bind(f.from.map(Ts))
                 .bind(f.to.map(Ts))
