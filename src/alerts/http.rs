@@ -14,6 +14,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::channels::Severity;
+use super::lifecycle::AlertState;
 use super::service::{AlertError, ChannelIn};
 use super::store::AlertFilter;
 use super::wire::{AlertDetailOut, AlertOut, ChannelOut};
@@ -48,10 +50,8 @@ impl From<AlertError> for ApiError {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AlertQuery {
-    /// `firing` or `resolved`.
-    pub state: Option<String>,
-    /// `info`, `warning` or `critical`.
-    pub severity: Option<String>,
+    pub state: Option<AlertState>,
+    pub severity: Option<Severity>,
     /// `database` or `service`.
     pub source: Option<String>,
     /// Fired at or after.
@@ -79,8 +79,6 @@ async fn list_alerts(
     _auth: Auth,
     ApiQuery(q): ApiQuery<AlertQuery>,
 ) -> Result<Json<List<AlertOut>>, ApiError> {
-    one_of("state", &q.state, &["firing", "resolved"])?;
-    one_of("severity", &q.severity, &["info", "warning", "critical"])?;
     one_of("source", &q.source, &super::SOURCES)?;
     let page = PageParams { limit: q.limit, cursor: q.cursor }.parse()?;
     let before_id = page.before();

@@ -7,15 +7,77 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::channels::Severity;
+
+/// Where an alert stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertState {
+    Firing,
+    Resolved,
+}
+
+/// Where one delivery of an alert to a channel stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Waiting for its first attempt or its next retry.
+    Pending,
+    Delivered,
+    /// Gave up: out of attempts, or an error retrying cannot fix.
+    Failed,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Firing => "firing",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+        }
+    }
+}
+
+impl TryFrom<String> for AlertState {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        [AlertState::Firing, AlertState::Resolved]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or_else(|| format!("unknown alert state {raw:?}"))
+    }
+}
+
+impl TryFrom<String> for DeliveryState {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        [DeliveryState::Pending, DeliveryState::Delivered, DeliveryState::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or_else(|| format!("unknown delivery state {raw:?}"))
+    }
+}
 
 /// A condition as observed now: one per key and source while it holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
     /// Stable identity, e.g. `service:12:down` or `database:pool_utilization`.
     pub key: String,
-    pub severity: String,
+    pub severity: Severity,
     pub message: String,
     pub value: Option<f64>,
     pub threshold: Option<f64>,
@@ -26,7 +88,7 @@ pub struct Condition {
 pub struct Firing<'a> {
     pub id: i64,
     pub key: &'a str,
-    pub severity: &'a str,
+    pub severity: Severity,
     /// When its condition was last seen to clear; `None` while it holds.
     pub clear_since: Option<DateTime<Utc>>,
 }
@@ -61,11 +123,9 @@ pub fn plan<'a>(
     let mut steps: Vec<Transition<'a>> = observed
         .iter()
         .map(|condition| match by_key.get(condition.key.as_str()) {
-            Some(alert) => Transition::Refresh {
-                alert: **alert,
-                condition,
-                escalate: Severity::rank(&condition.severity) > Severity::rank(alert.severity),
-            },
+            Some(alert) => {
+                Transition::Refresh { alert: **alert, condition, escalate: condition.severity > alert.severity }
+            }
             None => Transition::Fire(condition),
         })
         .collect();
@@ -87,15 +147,16 @@ mod tests {
     use super::*;
 
     fn condition(key: &str, severity: &str) -> Condition {
-        Condition { key: key.into(), severity: severity.into(), message: key.into(), value: None, threshold: None }
+        let severity = Severity::parse(severity).unwrap();
+        Condition { key: key.into(), severity, message: key.into(), value: None, threshold: None }
     }
 
     fn at(seconds: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
     }
 
-    fn firing<'a>(id: i64, key: &'a str, severity: &'a str, clear_since: Option<DateTime<Utc>>) -> Firing<'a> {
-        Firing { id, key, severity, clear_since }
+    fn firing<'a>(id: i64, key: &'a str, severity: &str, clear_since: Option<DateTime<Utc>>) -> Firing<'a> {
+        Firing { id, key, severity: Severity::parse(severity).unwrap(), clear_since }
     }
 
     const HOLD: i64 = 60;

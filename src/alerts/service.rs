@@ -105,7 +105,7 @@ impl AlertService {
         let rows = self.store.firing(source).await?;
         let firing: Vec<Firing<'_>> = rows
             .iter()
-            .map(|a| Firing { id: a.id, key: &a.key, severity: &a.severity, clear_since: a.clear_since })
+            .map(|a| Firing { id: a.id, key: &a.key, severity: a.severity, clear_since: a.clear_since })
             .collect();
         // Config validation keeps the hold far inside chrono's range.
         let hold = chrono::Duration::seconds(i64::try_from(self.config.hold_seconds).unwrap_or(0));
@@ -265,7 +265,7 @@ fn outgoing(channels: &[ChannelRow], alert: &AlertRow, event: Event) -> Vec<Outg
         .iter()
         .filter(|c| c.enabled)
         .filter(|c| c.sources.0.contains(&alert.source))
-        .filter(|c| Severity::rank(&alert.severity) >= Severity::rank(&c.min_severity))
+        .filter(|c| Severity::parse(&c.min_severity).is_ok_and(|min| alert.severity >= min))
         .map(|c| Outgoing { channel_id: c.id, event: event.as_str(), payload: payload.clone() })
         .collect()
 }

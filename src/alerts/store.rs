@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::lifecycle::Condition;
+use super::channels::Severity;
+use super::lifecycle::{AlertState, Condition, DeliveryState};
 use crate::on_pool;
 use crate::storage::{Db, Pool, StorageError, Ts};
 
@@ -48,8 +49,10 @@ pub struct AlertRow {
     pub id: i64,
     pub key: String,
     pub source: String,
-    pub severity: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub severity: Severity,
+    #[sqlx(try_from = "String")]
+    pub state: AlertState,
     pub message: String,
     pub value: Option<f64>,
     pub threshold: Option<f64>,
@@ -70,7 +73,8 @@ pub struct DeliveryRow {
     pub channel_id: i64,
     pub event: String,
     pub payload: Json<Value>,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: DeliveryState,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
@@ -84,8 +88,8 @@ const DELIVERY_COLUMNS: &str = "id, alert_id, channel_id, event, payload, state,
 /// Filters for listing alerts; every one optional.
 #[derive(Debug, Clone, Default)]
 pub struct AlertFilter {
-    pub state: Option<String>,
-    pub severity: Option<String>,
+    pub state: Option<AlertState>,
+    pub severity: Option<Severity>,
     pub source: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
@@ -214,8 +218,8 @@ impl AlertStore {
         on_pool!(db, |p| {
             let mut c = db.acquire(p).await?;
             let q = sqlx::query_as(&sql)
-                .bind(f.state.as_deref())
-                .bind(f.severity.as_deref())
+                .bind(f.state.map(AlertState::as_str))
+                .bind(f.severity.map(Severity::as_str))
                 .bind(f.source.as_deref())
                 .bind(f.from.map(Ts))
                 .bind(f.to.map(Ts))
@@ -265,7 +269,7 @@ impl AlertStore {
             let q = sqlx::query_as::<_, AlertRow>(&sql)
                 .bind(&condition.key)
                 .bind(source)
-                .bind(&condition.severity)
+                .bind(condition.severity.as_str())
                 .bind(&condition.message)
                 .bind(condition.value)
                 .bind(condition.threshold)
@@ -287,7 +291,7 @@ impl AlertStore {
     pub async fn still_firing(
         &self,
         id: i64,
-        seen_severity: &str,
+        seen_severity: Severity,
         condition: &Condition,
         escalate: bool,
         now: DateTime<Utc>,
@@ -310,9 +314,9 @@ impl AlertStore {
                 .bind(condition.value)
                 .bind(&condition.message)
                 .bind(escalate)
-                .bind(&condition.severity)
+                .bind(condition.severity.as_str())
                 .bind(condition.threshold)
-                .bind(seen_severity);
+                .bind(seen_severity.as_str());
             let row = db.observe("alerts.still_firing", &sql, q.fetch_optional(&mut *tx)).await?;
             if let Some(row) = &row
                 && escalate

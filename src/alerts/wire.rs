@@ -5,6 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::channels::Severity;
+use super::lifecycle::{AlertState, DeliveryState};
 use super::service::public_config;
 use super::store::{AlertRow, ChannelRow, DeliveryRow};
 
@@ -15,10 +17,8 @@ pub struct AlertOut {
     pub key: String,
     /// `database` or `service`.
     pub source: String,
-    /// `info`, `warning` or `critical`.
-    pub severity: String,
-    /// `firing` or `resolved`.
-    pub state: String,
+    pub severity: Severity,
+    pub state: AlertState,
     pub message: String,
     pub value: Option<f64>,
     pub threshold: Option<f64>,
@@ -49,8 +49,7 @@ pub struct DeliveryOut {
     pub channel_id: i64,
     /// `alert.firing`, `alert.resolved` or `test`.
     pub event: String,
-    /// `pending`, `delivered` or `failed`.
-    pub state: String,
+    pub state: DeliveryState,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
@@ -63,7 +62,7 @@ impl From<DeliveryRow> for DeliveryOut {
         Self {
             id: r.id,
             channel_id: r.channel_id,
-            next_attempt_at: (r.state == "pending").then_some(r.next_attempt_at),
+            next_attempt_at: (r.state == DeliveryState::Pending).then_some(r.next_attempt_at),
             event: r.event,
             state: r.state,
             attempts: r.attempts,

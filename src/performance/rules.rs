@@ -10,6 +10,7 @@
 
 use super::sample::Sample;
 use crate::alerts::Condition;
+use crate::alerts::channels::Severity;
 use crate::config::PerformanceConfig;
 
 /// Fewest queries in a window for its error rate to mean anything.
@@ -22,7 +23,7 @@ pub fn conditions(s: &Sample, c: &PerformanceConfig) -> Vec<Condition> {
         let saturated = s.pool.in_use >= s.pool.max && s.pool.waiting > 0;
         out.push(Condition {
             key: "database.pool_utilization".into(),
-            severity: if saturated { "critical" } else { "warning" }.into(),
+            severity: if saturated { Severity::Critical } else { Severity::Warning },
             message: format!(
                 "database pool utilization {} ({} of {} connections in use, {} waiting)",
                 pct(s.pool.utilization),
@@ -37,7 +38,11 @@ pub fn conditions(s: &Sample, c: &PerformanceConfig) -> Vec<Condition> {
     if s.queries.count > 0 && s.queries.avg_ms > c.avg_query_ms_alert {
         out.push(Condition {
             key: "database.query_time".into(),
-            severity: if s.queries.avg_ms > 2.0 * c.avg_query_ms_alert { "critical" } else { "warning" }.into(),
+            severity: if s.queries.avg_ms > 2.0 * c.avg_query_ms_alert {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            },
             message: format!(
                 "average query time {:.0} ms over the last {:.0} s ({} queries)",
                 s.queries.avg_ms, s.window_seconds, s.queries.count
@@ -49,7 +54,7 @@ pub fn conditions(s: &Sample, c: &PerformanceConfig) -> Vec<Condition> {
     if s.queries.count >= MIN_QUERIES_FOR_RATE && s.errors.rate > c.error_rate_critical {
         out.push(Condition {
             key: "database.error_rate".into(),
-            severity: "critical".into(),
+            severity: Severity::Critical,
             message: format!(
                 "database error rate {} ({} of {} queries failed)",
                 pct(s.errors.rate),
@@ -63,7 +68,7 @@ pub fn conditions(s: &Sample, c: &PerformanceConfig) -> Vec<Condition> {
     if s.memory.limit_bytes > 0 && s.memory.ratio > c.memory_warning {
         out.push(Condition {
             key: "database.memory".into(),
-            severity: "warning".into(),
+            severity: Severity::Warning,
             message: format!(
                 "herald uses {} of its memory limit ({} MiB of {} MiB, {})",
                 pct(s.memory.ratio),
@@ -80,7 +85,7 @@ pub fn conditions(s: &Sample, c: &PerformanceConfig) -> Vec<Condition> {
     {
         out.push(Condition {
             key: "database.cache_hit".into(),
-            severity: "warning".into(),
+            severity: Severity::Warning,
             message: format!("PostgreSQL cache-hit ratio {}", pct(ratio)),
             value: Some(ratio),
             threshold: Some(c.cache_hit_warning),
@@ -116,7 +121,10 @@ mod tests {
     }
 
     fn keys(s: &Sample) -> Vec<(String, String)> {
-        conditions(s, &PerformanceConfig::default()).into_iter().map(|c| (c.key, c.severity)).collect()
+        conditions(s, &PerformanceConfig::default())
+            .into_iter()
+            .map(|c| (c.key, c.severity.as_str().to_string()))
+            .collect()
     }
 
     #[test]

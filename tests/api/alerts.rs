@@ -150,7 +150,7 @@ async fn a_firing_alert_is_emailed_through_a_real_smtp_server(backend: Backend) 
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let condition = herald::alerts::Condition {
         key: "database.mail_test".into(),
-        severity: "critical".into(),
+        severity: herald::alerts::channels::Severity::Critical,
         message: "mail test condition".into(),
         value: Some(1.0),
         threshold: Some(0.5),
@@ -190,7 +190,7 @@ async fn two_instances_send_each_delivery_once() {
     let conditions: Vec<herald::alerts::Condition> = (0..30)
         .map(|i| herald::alerts::Condition {
             key: format!("database.test_{i}"),
-            severity: "warning".into(),
+            severity: herald::alerts::channels::Severity::Warning,
             message: format!("condition {i}"),
             value: None,
             threshold: None,
@@ -554,7 +554,7 @@ async fn alerts_are_for_operators_and_filters_are_checked(backend: Backend) {
     // Conditions observed directly: filters and paging over real rows.
     let cond = |key: &str, severity: &str| herald::alerts::Condition {
         key: key.into(),
-        severity: severity.into(),
+        severity: herald::alerts::channels::Severity::parse(severity).expect("a severity"),
         message: format!("{key} is bad"),
         value: Some(0.9),
         threshold: Some(0.8),

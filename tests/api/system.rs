@@ -157,6 +157,10 @@ async fn openapi_document_and_docs_are_served(backend: Backend) {
     );
     assert_eq!(schemas["IncidentOut"]["properties"]["status"]["$ref"], "#/components/schemas/IncidentStatus");
     assert_eq!(schemas["TimelineKind"]["enum"], json!(["opened", "acknowledged", "recovered", "resolved", "note"]));
+    assert_eq!(schemas["Severity"]["enum"], json!(["info", "warning", "critical"]));
+    assert_eq!(schemas["AlertState"]["enum"], json!(["firing", "resolved"]));
+    assert_eq!(schemas["DeliveryState"]["enum"], json!(["pending", "delivered", "failed"]));
+    assert_eq!(schemas["AlertOut"]["properties"]["severity"]["$ref"], "#/components/schemas/Severity");
     let docs = app.call(Method::GET, "/docs", None, None).await;
     assert_eq!(docs.status, StatusCode::OK);
     assert!(docs.content_type().starts_with("text/html"));

@@ -58,7 +58,7 @@ pub use rustls::pki_types::CertificateDer;
 pub use webhook::{SIGNATURE_HEADER, sign, verify};
 
 /// How serious an alert is; ordered, so `severity >= min_severity` filters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -73,17 +73,20 @@ impl Severity {
         Self::ALL.into_iter().find(|s| s.as_str() == raw).ok_or_else(|| "must be one of info, warning, critical".into())
     }
 
-    /// How bad a severity name is, for comparing; an unknown name ranks below all.
-    pub fn rank(raw: &str) -> u8 {
-        Self::parse(raw).map(|s| s as u8 + 1).unwrap_or(0)
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
             Severity::Warning => "warning",
             Severity::Critical => "critical",
         }
+    }
+}
+
+impl TryFrom<String> for Severity {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw)
     }
 }
 

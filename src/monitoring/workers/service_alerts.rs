@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
+use crate::alerts::channels::Severity;
 use crate::alerts::{AlertService, Condition};
 use crate::monitoring::domain::Status;
 use crate::monitoring::store::AlertState;
@@ -30,14 +31,14 @@ pub fn conditions(
         match Status::parse(status) {
             Some(Status::Down) => out.push(Condition {
                 key: format!("service.{id}.down"),
-                severity: "critical".into(),
+                severity: Severity::Critical,
                 message: format!("{name} is down"),
                 value: None,
                 threshold: None,
             }),
             Some(Status::Degraded) => out.push(Condition {
                 key: format!("service.{id}.degraded"),
-                severity: "warning".into(),
+                severity: Severity::Warning,
                 message: format!("{name} is degraded (answers slower than its latency threshold)"),
                 value: None,
                 threshold: None,
@@ -49,7 +50,7 @@ pub fn conditions(
             if days > 0.0 && days <= f64::from(tls_days) {
                 out.push(Condition {
                     key: format!("service.{id}.tls_expiry"),
-                    severity: "warning".into(),
+                    severity: Severity::Warning,
                     message: format!("{name}: TLS certificate expires in {days:.1} days"),
                     value: Some((days * 10.0).round() / 10.0),
                     threshold: Some(f64::from(tls_days)),
