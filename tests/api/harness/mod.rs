@@ -139,15 +139,9 @@ impl TestApp {
             herald::telemetry::init(herald::config::LogFormat::Human, &level);
         }
         let shift = Shift::default();
-        let app = App::build_with_clock(config.clone(), shift.clock()).await.expect("herald builds");
-        let (_, token) = app.bootstrap.as_ref().expect("an empty database bootstraps an admin");
-        let admin_token = token.expose().to_string();
-        let db = app.db().clone();
-        let state = app.state().clone();
-        let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
+        let (bootstrap, running) = launch(&config, &shift).await;
+        let admin_token = bootstrap.expect("an empty database bootstraps an admin");
+        let Running { addr, db, state, shutdown, handle } = running;
         let client = reqwest::Client::builder().no_proxy().build().expect("http client");
         TestApp { addr, admin_token, db, state, config, client, shutdown, handle, shift, _dir: dir }
     }
@@ -158,14 +152,9 @@ impl TestApp {
         assert!(self.config.database_url.is_some(), "peers share a PostgreSQL database");
         let dir = tempfile::tempdir().expect("temp dir");
         let config = Config { data_dir: dir.path().join("data"), ..self.config.clone() };
-        let app = App::build_with_clock(config.clone(), self.shift.clock()).await.expect("peer builds");
-        assert!(app.bootstrap.is_none(), "the database already has its admin");
-        let db = app.db().clone();
-        let state = app.state().clone();
-        let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
+        let (bootstrap, running) = launch(&config, &self.shift).await;
+        assert!(bootstrap.is_none(), "the database already has its admin");
+        let Running { addr, db, state, shutdown, handle } = running;
         let client = reqwest::Client::builder().no_proxy().build().expect("http client");
         let admin_token = self.admin_token.clone();
         let shift = self.shift.clone();
@@ -214,14 +203,9 @@ impl TestApp {
         self.shutdown.cancel();
         self.handle.await.expect("server task").expect("clean stop");
         let config = self.config.clone();
-        let app = App::build_with_clock(config.clone(), self.shift.clock()).await.expect("herald builds again");
-        assert!(app.bootstrap.is_none(), "the database already has its admin");
-        let db = app.db().clone();
-        let state = app.state().clone();
-        let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
-        let addr = listener.local_addr().expect("local addr");
-        let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
+        let (bootstrap, running) = launch(&config, &self.shift).await;
+        assert!(bootstrap.is_none(), "the database already has its admin");
+        let Running { addr, db, state, shutdown, handle } = running;
         TestApp { addr, db, state, config, shutdown, handle, ..self }
     }
 
@@ -230,6 +214,29 @@ impl TestApp {
         self.shutdown.cancel();
         self.handle.await.expect("server task")
     }
+}
+
+/// A served herald's handles.
+struct Running {
+    addr: SocketAddr,
+    db: Db,
+    state: herald::state::AppState,
+    shutdown: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Build herald on `config` with `shift`'s clock and serve it on its own
+/// port; the bootstrap admin's token when the database was empty.
+async fn launch(config: &Config, shift: &Shift) -> (Option<String>, Running) {
+    let app = App::build_with_clock(config.clone(), shift.clock()).await.expect("herald builds");
+    let bootstrap = app.bootstrap.as_ref().map(|(_, token)| token.expose().to_string());
+    let db = app.db().clone();
+    let state = app.state().clone();
+    let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
+    (bootstrap, Running { addr, db, state, shutdown, handle })
 }
 
 /// A response, read whole.
