@@ -42,15 +42,6 @@ pub enum Rule {
     Roles(Vec<Role>),
 }
 
-impl Rule {
-    fn allows(&self, role: Role) -> bool {
-        match self {
-            Rule::Public => true,
-            Rule::Roles(roles) => roles.contains(&role),
-        }
-    }
-}
-
 /// The rule of every operation, by route template and method.
 #[derive(Debug, Default)]
 pub struct AccessMap {
@@ -166,7 +157,7 @@ pub async fn authorize(
         Err(e) => return ApiError::from(e).into_response(),
     };
     tracing::Span::current().record("user_id", principal.user.id);
-    if !rule.allows(principal.user.role) {
+    if !matches!(rule, Rule::Roles(roles) if roles.contains(&principal.user.role)) {
         return ApiError::Forbidden.into_response();
     }
     request.extensions_mut().insert(principal);
@@ -175,8 +166,7 @@ pub async fn authorize(
 
 /// Append "Roles: …" (or "Public") to every operation's description, from
 /// the same security requirement [`authorize`] enforces.
-pub fn describe_roles(spec: &mut utoipa::openapi::OpenApi) {
-    let access = AccessMap::from_spec(spec);
+pub fn describe_roles(spec: &mut utoipa::openapi::OpenApi, access: &AccessMap) {
     for (path, item) in spec.paths.paths.iter_mut() {
         let operations = [
             (Method::GET, &mut item.get),

@@ -34,7 +34,7 @@ pub fn router(state: AppState) -> Router {
     for problem in &access.problems {
         tracing::error!(%problem, "an operation's roles cannot be read; it refuses every caller");
     }
-    access::describe_roles(&mut spec);
+    access::describe_roles(&mut spec, &access);
     let routes = routes.route_layer(middleware::from_fn_with_state((state.clone(), access), access::authorize));
     Router::new()
         .merge(routes)

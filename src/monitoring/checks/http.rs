@@ -122,7 +122,7 @@ pub(super) async fn run(clients: &Clients, probe: &HttpProbe, start: Instant) ->
 }
 
 async fn attempt(clients: &Clients, probe: &HttpProbe, start: Instant) -> Outcome {
-    let client = match clients.get(probe.verify_tls, probe.max_redirects, probe.has_custom_secret_headers()) {
+    let client = match clients.get(probe.verify_tls, probe.max_redirects, probe.same_host_redirects) {
         Ok(client) => client,
         Err(e) => return Outcome::down(start.elapsed(), e),
     };

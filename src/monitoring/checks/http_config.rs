@@ -130,6 +130,11 @@ pub struct HttpProbe {
     /// 0 = do not follow: a 3xx is judged by `expected_status` like any answer.
     pub(super) max_redirects: u32,
     pub(super) verify_tls: bool,
+    /// A secret header reqwest would forward on a redirect to another host
+    /// is set (reqwest drops only the standard credential headers there),
+    /// so the check must not follow redirects off its host. Worked out once
+    /// here, not on every check.
+    pub(super) same_host_redirects: bool,
 }
 
 impl HttpProbe {
@@ -191,6 +196,10 @@ impl HttpProbe {
         let max_redirects = f.int("max_redirects", 0, MAX_REDIRECTS, 5);
         let verify_tls = f.bool("verify_tls", true);
         let Some(url) = url else { return Err(f.errors) };
+        const DROPPED_BY_REQWEST: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "cookie2"];
+        let same_host_redirects = headers.keys().any(|name| {
+            is_secret_header(name.as_str(), &secret_headers) && !DROPPED_BY_REQWEST.contains(&name.as_str())
+        });
         f.finish(Self {
             url,
             method,
@@ -204,6 +213,7 @@ impl HttpProbe {
             json_expected,
             max_redirects,
             verify_tls,
+            same_host_redirects,
         })
     }
 
@@ -238,16 +248,6 @@ impl HttpProbe {
         map.insert("max_redirects".into(), self.max_redirects.into());
         map.insert("verify_tls".into(), self.verify_tls.into());
         Value::Object(map)
-    }
-
-    /// Whether a header reqwest keeps on a redirect to another host is
-    /// secret: reqwest drops only the standard credential headers there,
-    /// so such a check must not follow redirects off its origin.
-    pub(super) fn has_custom_secret_headers(&self) -> bool {
-        const DROPPED_BY_REQWEST: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "cookie2"];
-        self.headers.keys().any(|name| {
-            is_secret_header(name.as_str(), &self.secret_headers) && !DROPPED_BY_REQWEST.contains(&name.as_str())
-        })
     }
 
     /// `text` with every secret of this check replaced by the mask, in

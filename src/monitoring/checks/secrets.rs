@@ -42,7 +42,9 @@ const SECRET_WORDS: [&str; 8] = ["token", "key", "secret", "auth", "pass", "sess
 /// a secret-sounding word, or one the operator listed in `secret_headers`.
 pub fn is_secret_header(name: &str, marked: &[HeaderName]) -> bool {
     let lower = name.to_ascii_lowercase();
-    CREDENTIAL_HEADERS.contains(&lower.as_str()) || is_secret_name(&lower) || marked.iter().any(|m| m.as_str() == lower)
+    CREDENTIAL_HEADERS.contains(&lower.as_str())
+        || SECRET_WORDS.iter().any(|word| lower.contains(word))
+        || marked.iter().any(|m| m.as_str() == lower)
 }
 
 /// Whether a name (a header's, a query parameter's) says its value is secret.

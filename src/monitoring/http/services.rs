@@ -1,7 +1,6 @@
 //! `/api/v1/services…` and `/api/v1/heartbeat/{secret}`: thin handlers over
 //! the [`MonitoringService`](crate::monitoring::MonitoringService). The
-//! heartbeat URL needs no token (its secret is
-//! the credential).
+//! heartbeat URL needs no token (its secret is the credential).
 
 use axum::Json;
 use axum::extract::State;
