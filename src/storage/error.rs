@@ -94,4 +94,28 @@ mod tests {
             "unknown ones as SQLite says"
         );
     }
+
+    /// The table above is every unique index the SQLite migrations create,
+    /// with the columns SQLite will name, so a new index cannot be missed.
+    #[test]
+    fn the_index_table_matches_the_migrations() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("migrations") {
+            let sql = std::fs::read_to_string(entry.expect("entry").path()).expect("migration");
+            let sql = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+            for part in sql.split("CREATE UNIQUE INDEX ").skip(1) {
+                let (name, rest) = part.split_once(" ON ").expect("ON");
+                let (table, rest) = rest.split_once(" (").expect("columns");
+                let columns = rest.split(')').next().unwrap_or_default();
+                let named: Vec<String> = columns.split(',').map(|c| format!("{table}.{}", c.trim())).collect();
+                found.push((name.to_string(), named.join(", ")));
+            }
+        }
+        found.sort();
+        let mut table: Vec<(String, String)> =
+            UNIQUE_INDEXES.iter().map(|(n, c)| ((*n).to_string(), (*c).to_string())).collect();
+        table.sort();
+        assert_eq!(table, found);
+    }
 }

@@ -449,29 +449,15 @@ async fn two_instances_share_checks_and_survive_a_death() {
     }
     // First checks within the first 10 s, then every 10 s; a steady result
     // may wait up to the stretched cadence (5 s and a boundary) to be stored.
-    // Wait until every service has two and both instances have taken a
-    // share, at most 30 s.
-    let started = std::time::Instant::now();
-    let deadline = started + Duration::from_secs(30);
-    while std::time::Instant::now() < deadline {
-        let mut all = true;
-        let mut by = std::collections::BTreeSet::new();
-        for id in &ids {
-            let stored = results(&a, *id).await;
-            all &= stored.len() >= 2;
-            by.extend(stored.iter().map(|r| r.1));
-        }
-        if all && by.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    // A fixed window, not a poll: the test's queries go through instance
+    // A's pool, and polling it slowed A's claims enough that B won every
+    // race for the due rows (two fresh-clone CI failures, 'both instances
+    // took a share'). Nothing else runs on A's pool during the window.
+    tokio::time::sleep(Duration::from_secs(30)).await;
     let mut instances = std::collections::BTreeSet::new();
     for id in &ids {
         let stored = results(&a, *id).await;
-        // Once per interval: no more than one check per 10 s since the first.
-        let most = started.elapsed().as_secs() / 10 + 1;
-        assert!((2..=most as usize).contains(&stored.len()), "service {id}: {} checks", stored.len());
+        assert!((2..=3).contains(&stored.len()), "service {id}: {} checks in 30 s", stored.len());
         for pair in stored.windows(2) {
             let gap = (pair[1].2 - pair[0].2).num_milliseconds();
             assert!(gap >= 9_500, "service {id} checked twice within one interval ({gap} ms)");
