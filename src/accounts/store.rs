@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 
 use super::domain::{Email, ExternalId, Role, Token, TokenHash, User};
-use crate::on_pool;
 use crate::storage::{Db, Pool, StorageError, Ts, sqlite_time};
 
 /// A row of `user_account` as the database returns it.
@@ -132,17 +131,16 @@ impl AccountStore {
             "INSERT INTO user_account (email, display_name, role, external_id, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
         );
-        let db = &self.db;
-        let row: UserRow = on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query_as(&sql)
-                .bind(new.email.map(Email::as_str))
-                .bind(new.display_name)
-                .bind(new.role.as_str())
-                .bind(new.external_id.map(ExternalId::as_str))
-                .bind(Ts(new.now));
-            db.observe("accounts.create_user", &sql, q.fetch_one(&mut *c)).await?
-        });
+        let row: UserRow = self
+            .db
+            .write("accounts.create_user", &sql)
+            .bind(new.email.map(Email::as_str))
+            .bind(new.display_name)
+            .bind(new.role.as_str())
+            .bind(new.external_id.map(ExternalId::as_str))
+            .bind(Ts(new.now))
+            .fetch_one()
+            .await?;
         row.try_into()
     }
 
@@ -162,16 +160,15 @@ impl AccountStore {
              WHERE user_account.role = 'member' \
              RETURNING {USER_COLUMNS}"
         );
-        let db = &self.db;
-        let row: Option<UserRow> = on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query_as(&sql)
-                .bind(u.email.map(Email::as_str))
-                .bind(u.display_name)
-                .bind(u.external_id.as_str())
-                .bind(Ts(u.now));
-            db.observe("accounts.upsert_external", &sql, q.fetch_optional(&mut *c)).await?
-        });
+        let row: Option<UserRow> = self
+            .db
+            .write("accounts.upsert_external", &sql)
+            .bind(u.email.map(Email::as_str))
+            .bind(u.display_name)
+            .bind(u.external_id.as_str())
+            .bind(Ts(u.now))
+            .fetch_optional()
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let user = User::try_from(row)?;
         let created = user.created_at == u.now;
@@ -180,65 +177,40 @@ impl AccountStore {
 
     pub async fn user_by_external_id(&self, external_id: &str) -> Result<Option<User>, StorageError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM user_account WHERE external_id = $1");
-        let db = &self.db;
-        let row: Option<UserRow> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(&sql).bind(external_id);
-            db.observe("accounts.user_by_external_id", &sql, q.fetch_optional(&mut *c)).await?
-        });
+        let row: Option<UserRow> =
+            self.db.read("accounts.user_by_external_id", &sql).bind(external_id).fetch_optional().await?;
         row.map(User::try_from).transpose()
     }
 
     pub async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StorageError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM user_account WHERE email = $1");
-        let db = &self.db;
-        let row: Option<UserRow> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(&sql).bind(email.as_str());
-            db.observe("accounts.user_by_email", &sql, q.fetch_optional(&mut *c)).await?
-        });
+        let row: Option<UserRow> =
+            self.db.read("accounts.user_by_email", &sql).bind(email.as_str()).fetch_optional().await?;
         row.map(User::try_from).transpose()
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StorageError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM user_account WHERE id = $1");
-        let db = &self.db;
-        let row: Option<UserRow> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("accounts.user_by_id", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await?
-        });
+        let row: Option<UserRow> = self.db.read("accounts.user_by_id", &sql).bind(id).fetch_optional().await?;
         row.map(User::try_from).transpose()
     }
 
     /// Users with id above `after`, by id, at most `limit`.
     pub async fn list_users(&self, after: i64, limit: i64) -> Result<Vec<User>, StorageError> {
         let sql = format!("SELECT {USER_COLUMNS} FROM user_account WHERE id > $1 ORDER BY id LIMIT $2");
-        let db = &self.db;
-        let rows: Vec<UserRow> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(&sql).bind(after).bind(limit);
-            db.observe("accounts.list_users", &sql, q.fetch_all(&mut *c)).await?
-        });
+        let rows: Vec<UserRow> = self.db.read("accounts.list_users", &sql).bind(after).bind(limit).fetch_all().await?;
         rows.into_iter().map(User::try_from).collect()
     }
 
     /// Ids of every admin and operator: who hears about incidents and alerts.
     pub async fn staff_ids(&self) -> Result<Vec<i64>, StorageError> {
         const SQL: &str = "SELECT id FROM user_account WHERE role IN ('admin', 'operator') ORDER BY id";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("accounts.staff_ids", SQL, sqlx::query_scalar(SQL).fetch_all(&mut *c)).await
-        })
+        self.db.read("accounts.staff_ids", SQL).scalar_all().await
     }
 
     pub async fn count_users(&self) -> Result<i64, StorageError> {
         const SQL: &str = "SELECT count(*) FROM user_account";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("accounts.count_users", SQL, sqlx::query_scalar(SQL).fetch_one(&mut *c)).await
-        })
+        self.db.read("accounts.count_users", SQL).scalar_one().await
     }
 
     pub async fn create_token(&self, new: NewToken<'_>) -> Result<Token, StorageError> {
@@ -246,17 +218,16 @@ impl AccountStore {
             "INSERT INTO api_token (user_id, name, token_hash, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING {TOKEN_COLUMNS}"
         );
-        let db = &self.db;
-        let row: TokenRow = on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query_as(&sql)
-                .bind(new.user_id)
-                .bind(new.name)
-                .bind(&new.hash.0[..])
-                .bind(Ts(new.now))
-                .bind(new.expires_at.map(Ts));
-            db.observe("accounts.create_token", &sql, q.fetch_one(&mut *c)).await?
-        });
+        let row: TokenRow = self
+            .db
+            .write("accounts.create_token", &sql)
+            .bind(new.user_id)
+            .bind(new.name)
+            .bind(&new.hash.0[..])
+            .bind(Ts(new.now))
+            .bind(new.expires_at.map(Ts))
+            .fetch_one()
+            .await?;
         Ok(row.into())
     }
 
@@ -266,12 +237,8 @@ impl AccountStore {
                            FROM api_token t JOIN user_account u ON u.id = t.user_id \
                            WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
                            AND (t.expires_at IS NULL OR t.expires_at > $2)";
-        let db = &self.db;
-        let row: Option<PrincipalRow> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(SQL).bind(&hash.0[..]).bind(Ts(now));
-            db.observe("accounts.principal", SQL, q.fetch_optional(&mut *c)).await?
-        });
+        let row: Option<PrincipalRow> =
+            self.db.read("accounts.principal", SQL).bind(&hash.0[..]).bind(Ts(now)).fetch_optional().await?;
         row.map(|r| {
             Ok(TokenMatch {
                 user: User::try_from(r.user)?,
@@ -323,32 +290,20 @@ impl AccountStore {
             TokenScope::User(id) => Some(id),
             TokenScope::All => None,
         };
-        let db = &self.db;
-        let rows: Vec<TokenRow> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("accounts.list_tokens", &sql, sqlx::query_as(&sql).bind(user).fetch_all(&mut *c)).await?
-        });
+        let rows: Vec<TokenRow> = self.db.read("accounts.list_tokens", &sql).bind(user).fetch_all().await?;
         Ok(rows.into_iter().map(Token::from).collect())
     }
 
     pub async fn token_by_id(&self, id: i64) -> Result<Option<Token>, StorageError> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_token WHERE id = $1");
-        let db = &self.db;
-        let row: Option<TokenRow> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("accounts.token_by_id", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await?
-        });
+        let row: Option<TokenRow> = self.db.read("accounts.token_by_id", &sql).bind(id).fetch_optional().await?;
         Ok(row.map(Token::from))
     }
 
     /// Mark a token revoked; an already revoked token keeps its first time.
     pub async fn revoke_token(&self, id: i64, now: DateTime<Utc>) -> Result<(), StorageError> {
         const SQL: &str = "UPDATE api_token SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            db.observe("accounts.revoke_token", SQL, sqlx::query(SQL).bind(id).bind(Ts(now)).execute(&mut *c)).await?;
-        });
+        self.db.write("accounts.revoke_token", SQL).bind(id).bind(Ts(now)).execute().await?;
         Ok(())
     }
 }

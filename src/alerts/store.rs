@@ -135,20 +135,12 @@ impl AlertStore {
 
     pub async fn channels(&self) -> Result<Vec<ChannelRow>, StorageError> {
         let sql = format!("SELECT {CHANNEL_COLUMNS} FROM alert_channel ORDER BY id");
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("alerts.channels", &sql, sqlx::query_as(&sql).fetch_all(&mut *c)).await
-        })
+        self.db.read("alerts.channels", &sql).fetch_all().await
     }
 
     pub async fn channel(&self, id: i64) -> Result<Option<ChannelRow>, StorageError> {
         let sql = format!("SELECT {CHANNEL_COLUMNS} FROM alert_channel WHERE id = $1");
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("alerts.channel", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await
-        })
+        self.db.read("alerts.channel", &sql).bind(id).fetch_optional().await
     }
 
     pub async fn create_channel(&self, f: &ChannelFields, now: DateTime<Utc>) -> Result<ChannelRow, StorageError> {
@@ -156,19 +148,17 @@ impl AlertStore {
             "INSERT INTO alert_channel (name, kind, config, min_severity, sources, enabled, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {CHANNEL_COLUMNS}"
         );
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query_as(&sql)
-                .bind(&f.name)
-                .bind(&f.kind)
-                .bind(Json(&f.config))
-                .bind(&f.min_severity)
-                .bind(Json(&f.sources))
-                .bind(f.enabled)
-                .bind(Ts(now));
-            db.observe("alerts.create_channel", &sql, q.fetch_one(&mut *c)).await
-        })
+        self.db
+            .write("alerts.create_channel", &sql)
+            .bind(&f.name)
+            .bind(&f.kind)
+            .bind(Json(&f.config))
+            .bind(&f.min_severity)
+            .bind(Json(&f.sources))
+            .bind(f.enabled)
+            .bind(Ts(now))
+            .fetch_one()
+            .await
     }
 
     pub async fn update_channel(
@@ -181,28 +171,22 @@ impl AlertStore {
             "UPDATE alert_channel SET name = $2, config = $3, min_severity = $4, sources = $5, enabled = $6, \
              updated_at = $7 WHERE id = $1 RETURNING {CHANNEL_COLUMNS}"
         );
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query_as(&sql)
-                .bind(id)
-                .bind(&f.name)
-                .bind(Json(&f.config))
-                .bind(&f.min_severity)
-                .bind(Json(&f.sources))
-                .bind(f.enabled)
-                .bind(Ts(now));
-            db.observe("alerts.update_channel", &sql, q.fetch_optional(&mut *c)).await
-        })
+        self.db
+            .write("alerts.update_channel", &sql)
+            .bind(id)
+            .bind(&f.name)
+            .bind(Json(&f.config))
+            .bind(&f.min_severity)
+            .bind(Json(&f.sources))
+            .bind(f.enabled)
+            .bind(Ts(now))
+            .fetch_optional()
+            .await
     }
 
     pub async fn delete_channel(&self, id: i64) -> Result<bool, StorageError> {
         const SQL: &str = "DELETE FROM alert_channel WHERE id = $1";
-        let db = &self.db;
-        let done = on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            db.observe("alerts.delete_channel", SQL, sqlx::query(SQL).bind(id).execute(&mut *c)).await?.rows_affected()
-        });
+        let done = self.db.write("alerts.delete_channel", SQL).bind(id).execute().await?;
         Ok(done > 0)
     }
 
@@ -214,38 +198,28 @@ impl AlertStore {
              AND ($3 IS NULL OR source = $3) AND ($4 IS NULL OR fired_at >= $4) AND ($5 IS NULL OR fired_at < $5) \
              AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
         );
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(&sql)
-                .bind(f.state.map(AlertState::as_str))
-                .bind(f.severity.map(Severity::as_str))
-                .bind(f.source.as_deref())
-                .bind(f.from.map(Ts))
-                .bind(f.to.map(Ts))
-                .bind(f.before_id)
-                .bind(limit);
-            db.observe("alerts.list", &sql, q.fetch_all(&mut *c)).await
-        })
+        self.db
+            .read("alerts.list", &sql)
+            .bind(f.state.map(AlertState::as_str))
+            .bind(f.severity.map(Severity::as_str))
+            .bind(f.source.as_deref())
+            .bind(f.from.map(Ts))
+            .bind(f.to.map(Ts))
+            .bind(f.before_id)
+            .bind(limit)
+            .fetch_all()
+            .await
     }
 
     pub async fn alert(&self, id: i64) -> Result<Option<AlertRow>, StorageError> {
         let sql = format!("SELECT {ALERT_COLUMNS} FROM alert WHERE id = $1");
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("alerts.get", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await
-        })
+        self.db.read("alerts.get", &sql).bind(id).fetch_optional().await
     }
 
     /// Firing alerts of `source`.
     pub async fn firing(&self, source: &str) -> Result<Vec<AlertRow>, StorageError> {
         let sql = format!("SELECT {ALERT_COLUMNS} FROM alert WHERE state = 'firing' AND source = $1 ORDER BY id");
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("alerts.firing", &sql, sqlx::query_as(&sql).bind(source).fetch_all(&mut *c)).await
-        })
+        self.db.read("alerts.firing", &sql).bind(source).fetch_all().await
     }
 
     /// Fire `condition` as a new alert with its deliveries, in one
@@ -334,11 +308,7 @@ impl AlertStore {
     pub async fn clearing(&self, id: i64, now: DateTime<Utc>) -> Result<(), StorageError> {
         const SQL: &str =
             "UPDATE alert SET clear_since = $2 WHERE id = $1 AND state = 'firing' AND clear_since IS NULL";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            db.observe("alerts.clearing", SQL, sqlx::query(SQL).bind(id).bind(Ts(now)).execute(&mut *c)).await?;
-        });
+        self.db.write("alerts.clearing", SQL).bind(id).bind(Ts(now)).execute().await?;
         Ok(())
     }
 
@@ -378,11 +348,7 @@ impl AlertStore {
 
     pub async fn deliveries_of(&self, alert_id: i64) -> Result<Vec<DeliveryRow>, StorageError> {
         let sql = format!("SELECT {DELIVERY_COLUMNS} FROM alert_delivery WHERE alert_id = $1 ORDER BY id");
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("alerts.deliveries_of", &sql, sqlx::query_as(&sql).bind(alert_id).fetch_all(&mut *c)).await
-        })
+        self.db.read("alerts.deliveries_of", &sql).bind(alert_id).fetch_all().await
     }
 
     /// Claim the next due pending delivery that is not leased, leasing it
@@ -395,11 +361,7 @@ impl AlertStore {
         const DUE: &str = "state = 'pending' AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1)";
         let any = format!("SELECT id FROM alert_delivery WHERE {DUE} LIMIT 1");
         let db = &self.db;
-        let due: Option<i64> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("alerts.due_delivery", &any, sqlx::query_scalar(&any).bind(Ts(now)).fetch_optional(&mut *c))
-                .await?
-        });
+        let due: Option<i64> = self.db.read("alerts.due_delivery", &any).bind(Ts(now)).scalar_optional().await?;
         if due.is_none() {
             return Ok(None);
         }
@@ -409,23 +371,14 @@ impl AlertStore {
             "UPDATE alert_delivery SET lease_until = $2 WHERE id = (SELECT id FROM alert_delivery \
              WHERE {DUE} ORDER BY next_attempt_at, id LIMIT 1{lock}) RETURNING {DELIVERY_COLUMNS}"
         );
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query_as(&sql).bind(Ts(now)).bind(Ts(lease_until));
-            db.observe("alerts.claim_delivery", &sql, q.fetch_optional(&mut *c)).await
-        })
+        self.db.write("alerts.claim_delivery", &sql).bind(Ts(now)).bind(Ts(lease_until)).fetch_optional().await
     }
 
     /// The delivery was sent.
     pub async fn delivered(&self, id: i64, attempts: i32, now: DateTime<Utc>) -> Result<(), StorageError> {
         const SQL: &str = "UPDATE alert_delivery SET state = 'delivered', attempts = $2, delivered_at = $3, \
                            lease_until = NULL, last_error = NULL WHERE id = $1 AND state = 'pending'";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query(SQL).bind(id).bind(attempts).bind(Ts(now));
-            db.observe("alerts.delivered", SQL, q.execute(&mut *c)).await?;
-        });
+        self.db.write("alerts.delivered", SQL).bind(id).bind(attempts).bind(Ts(now)).execute().await?;
         Ok(())
     }
 
@@ -440,12 +393,14 @@ impl AlertStore {
         const SQL: &str = "UPDATE alert_delivery SET attempts = $2, last_error = $3, lease_until = NULL, \
                            state = CASE WHEN $4 IS NULL THEN 'failed' ELSE 'pending' END, \
                            next_attempt_at = COALESCE($4, next_attempt_at) WHERE id = $1 AND state = 'pending'";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query(SQL).bind(id).bind(attempts).bind(error).bind(retry_at.map(Ts));
-            db.observe("alerts.attempt_failed", SQL, q.execute(&mut *c)).await?;
-        });
+        self.db
+            .write("alerts.attempt_failed", SQL)
+            .bind(id)
+            .bind(attempts)
+            .bind(error)
+            .bind(retry_at.map(Ts))
+            .execute()
+            .await?;
         Ok(())
     }
 }

@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use super::sample::{PostgresSample, Sample, ServerTotals, StatementSample};
-use crate::on_pool;
 use crate::storage::{Db, Pool, StorageError, Ts};
 
 #[derive(Clone)]
@@ -19,12 +18,13 @@ impl PerformanceStore {
 
     pub async fn insert(&self, instance: &str, sample: &Sample) -> Result<(), StorageError> {
         const SQL: &str = "INSERT INTO performance_sample (instance, taken_at, figures) VALUES ($1, $2, $3)";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query(SQL).bind(instance).bind(Ts(sample.taken_at)).bind(Json(sample));
-            db.observe("performance.insert", SQL, q.execute(&mut *c)).await?;
-        });
+        self.db
+            .write("performance.insert", SQL)
+            .bind(instance)
+            .bind(Ts(sample.taken_at))
+            .bind(Json(sample))
+            .execute()
+            .await?;
         Ok(())
     }
 
@@ -34,12 +34,8 @@ impl PerformanceStore {
         const SQL: &str = "SELECT figures FROM performance_sample WHERE taken_at >= $2 AND instance = \
                            COALESCE($1, (SELECT instance FROM performance_sample ORDER BY taken_at DESC LIMIT 1)) \
                            ORDER BY taken_at";
-        let db = &self.db;
-        let rows: Vec<Json<Sample>> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_scalar(SQL).bind(instance).bind(Ts(since));
-            db.observe("performance.since", SQL, q.fetch_all(&mut *c)).await?
-        });
+        let rows: Vec<Json<Sample>> =
+            self.db.read("performance.since", SQL).bind(instance).bind(Ts(since)).scalar_all().await?;
         Ok(rows.into_iter().map(|j| j.0).collect())
     }
 
@@ -47,12 +43,7 @@ impl PerformanceStore {
     pub async fn purge(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StorageError> {
         const SQL: &str = "DELETE FROM performance_sample WHERE id IN \
                            (SELECT id FROM performance_sample WHERE taken_at < $1 ORDER BY taken_at LIMIT $2)";
-        let db = &self.db;
-        let done = on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query(SQL).bind(Ts(before)).bind(batch);
-            db.observe("performance.purge", SQL, q.execute(&mut *c)).await?.rows_affected()
-        });
+        let done = self.db.write("performance.purge", SQL).bind(Ts(before)).bind(batch).execute().await?;
         Ok(done)
     }
 

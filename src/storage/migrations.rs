@@ -59,29 +59,14 @@ pub async fn status(db: &Db) -> Result<SchemaStatus, StorageError> {
     const SQL_PG_EXISTS: &str = "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = '_sqlx_migrations' AND schemaname = current_schema()";
     const SQL_VERSION: &str = "SELECT MAX(CASE WHEN success THEN version END), COALESCE(SUM(CASE WHEN success THEN 0 ELSE 1 END), 0) FROM _sqlx_migrations";
     let known = known_version(migrator(db));
-    let (applied, dirty): (Option<i64>, i64) = match db.pool() {
-        Pool::Sqlite(p) => {
-            let mut c = db.acquire(p).await?;
-            let exists: i64 = db
-                .observe("schema.exists", SQL_SQLITE_EXISTS, sqlx::query_scalar(SQL_SQLITE_EXISTS).fetch_one(&mut *c))
-                .await?;
-            if exists == 0 {
-                (None, 0)
-            } else {
-                db.observe("schema.version", SQL_VERSION, sqlx::query_as(SQL_VERSION).fetch_one(&mut *c)).await?
-            }
-        }
-        Pool::Postgres(p) => {
-            let mut c = db.acquire(p).await?;
-            let exists: i64 = db
-                .observe("schema.exists", SQL_PG_EXISTS, sqlx::query_scalar(SQL_PG_EXISTS).fetch_one(&mut *c))
-                .await?;
-            if exists == 0 {
-                (None, 0)
-            } else {
-                db.observe("schema.version", SQL_VERSION, sqlx::query_as(SQL_VERSION).fetch_one(&mut *c)).await?
-            }
-        }
+    let exists = match db.pool() {
+        Pool::Sqlite(_) => SQL_SQLITE_EXISTS,
+        Pool::Postgres(_) => SQL_PG_EXISTS,
+    };
+    let (applied, dirty): (Option<i64>, i64) = if db.read("schema.exists", exists).scalar_one::<i64>().await? == 0 {
+        (None, 0)
+    } else {
+        db.read("schema.version", SQL_VERSION).fetch_one().await?
     };
     Ok(SchemaStatus { applied, known, dirty: dirty > 0 })
 }

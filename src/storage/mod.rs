@@ -2,9 +2,11 @@
 //!
 //! herald speaks two SQL dialects on purpose (see `docs/dependencies.md`):
 //! each domain's store matches on [`Pool`] and runs SQL written for that
-//! backend. Where both dialects take the same SQL, [`on_pool!`] writes the
-//! call once and compiles it for each backend. Every call goes through [`Db::acquire`] (timed, waiters counted)
-//! and [`Db::observe`] (timed per operation, errors classified once).
+//! backend. Where both dialects take the same SQL, [`Db::read`] and
+//! [`Db::write`] bind and run the statement once for either backend, and
+//! [`on_pool!`] compiles any other call once per backend. Every call goes
+//! through [`Db::acquire`] (timed, waiters counted) and [`Db::observe`]
+//! (timed per operation, errors classified once).
 
 mod connect;
 mod error;
@@ -13,6 +15,7 @@ pub mod instrument;
 pub mod migrations;
 mod sizes;
 pub mod sqlite_json;
+mod statement;
 mod ts;
 
 use std::future::Future;
@@ -30,6 +33,7 @@ pub use error::StorageError;
 pub use health::{HealthCheck, check_idle_once};
 use instrument::DbMetrics;
 pub use sizes::TableSize;
+pub use statement::{Bind, Record, Statement};
 pub use ts::{Micros, Ts, sqlite_time};
 
 /// Run `$body` with `$p` bound to the active backend's pool. The body is
@@ -150,6 +154,19 @@ impl Db {
         };
         let conn = self.acquire(pool).await?;
         Ok(WriteConnection { conn, _gate: gate })
+    }
+
+    /// A connection for a read, or for a write ([`Db::acquire_write`]).
+    async fn connection<DB: sqlx::Database>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+        write: bool,
+    ) -> Result<WriteConnection<'_, DB>, StorageError> {
+        if write {
+            self.acquire_write(pool).await
+        } else {
+            Ok(WriteConnection { conn: self.acquire(pool).await?, _gate: None })
+        }
     }
 
     /// Begin a transaction on `conn`. SQLite takes the write lock up front

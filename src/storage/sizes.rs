@@ -19,21 +19,18 @@ impl Db {
     /// Sizes of herald's tables, largest first. On SQLite from the `dbstat`
     /// virtual table (pages in use per b-tree).
     pub async fn table_sizes(&self) -> Result<Vec<TableSize>, StorageError> {
-        match self.pool() {
-            Pool::Postgres(p) => {
-                const SQL: &str = "SELECT c.relname::text AS name, pg_total_relation_size(c.oid) AS bytes \
-                                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                                   WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY bytes DESC";
-                let mut c = self.acquire(p).await?;
-                self.observe("system.table_sizes", SQL, sqlx::query_as(SQL).fetch_all(&mut *c)).await
+        let sql = match self.pool() {
+            Pool::Postgres(_) => {
+                "SELECT c.relname::text AS name, pg_total_relation_size(c.oid) AS bytes \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY bytes DESC"
             }
-            Pool::Sqlite(p) => {
-                const SQL: &str = "SELECT m.tbl_name AS name, CAST(sum(d.pgsize) AS INTEGER) AS bytes \
-                                   FROM dbstat d JOIN sqlite_master m ON m.name = d.name \
-                                   WHERE m.tbl_name NOT LIKE 'sqlite_%' GROUP BY m.tbl_name ORDER BY bytes DESC";
-                let mut c = self.acquire(p).await?;
-                self.observe("system.table_sizes", SQL, sqlx::query_as(SQL).fetch_all(&mut *c)).await
+            Pool::Sqlite(_) => {
+                "SELECT m.tbl_name AS name, CAST(sum(d.pgsize) AS INTEGER) AS bytes \
+                 FROM dbstat d JOIN sqlite_master m ON m.name = d.name \
+                 WHERE m.tbl_name NOT LIKE 'sqlite_%' GROUP BY m.tbl_name ORDER BY bytes DESC"
             }
-        }
+        };
+        self.read("system.table_sizes", sql).fetch_all().await
     }
 }

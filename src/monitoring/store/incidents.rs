@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::MonitoringStore;
 use crate::monitoring::domain::{IncidentStatus, TimelineKind};
 use crate::on_pool;
-use crate::storage::{Pool, StorageError, Ts};
+use crate::storage::{StorageError, Ts};
 
 const COLUMNS: &str = "id, service_id, status, started_at, acknowledged_at, acknowledged_by, resolved_at, \
                        resolved_by, cause";
@@ -82,67 +82,38 @@ impl MonitoringStore {
              AND ($3 IS NULL OR started_at >= $3) AND ($4 IS NULL OR started_at < $4) \
              AND ($5 IS NULL OR id < $5) ORDER BY id DESC LIMIT $6"
         );
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(&sql)
-                .bind(f.status.map(IncidentStatus::as_str))
-                .bind(f.service_id)
-                .bind(f.from.map(Ts))
-                .bind(f.to.map(Ts))
-                .bind(f.before_id)
-                .bind(limit);
-            db.observe("monitoring.incidents", &sql, q.fetch_all(&mut *c)).await
-        })
+        self.db
+            .read("monitoring.incidents", &sql)
+            .bind(f.status.map(IncidentStatus::as_str))
+            .bind(f.service_id)
+            .bind(f.from.map(Ts))
+            .bind(f.to.map(Ts))
+            .bind(f.before_id)
+            .bind(limit)
+            .fetch_all()
+            .await
     }
 
     pub async fn incident(&self, id: i64) -> Result<Option<IncidentRow>, StorageError> {
         let sql = format!("SELECT {COLUMNS} FROM service_incident WHERE id = $1");
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("monitoring.incident", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await
-        })
+        self.db.read("monitoring.incident", &sql).bind(id).fetch_optional().await
     }
 
     pub async fn timeline(&self, incident_id: i64) -> Result<Vec<TimelineRow>, StorageError> {
         const SQL: &str =
             "SELECT id, at, actor_id, kind, message FROM incident_event WHERE incident_id = $1 ORDER BY id";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("monitoring.timeline", SQL, sqlx::query_as(SQL).bind(incident_id).fetch_all(&mut *c)).await
-        })
+        self.db.read("monitoring.timeline", SQL).bind(incident_id).fetch_all().await
     }
 
     /// The timelines of several incidents at once (for a list page), by incident.
     pub async fn timelines(&self, incident_ids: &[i64]) -> Result<HashMap<i64, Vec<TimelineRow>>, StorageError> {
         let db = &self.db;
-        let rows: Vec<(i64, TimelineRow)> = match db.pool() {
-            Pool::Postgres(p) => {
-                const SQL: &str = "SELECT incident_id, id, at, actor_id, kind, message FROM incident_event \
-                                   WHERE incident_id = ANY($1) ORDER BY id";
-                let mut c = db.acquire(p).await?;
-                let q = sqlx::query_as::<_, EventRow>(SQL).bind(incident_ids);
-                db.observe("monitoring.timelines", SQL, q.fetch_all(&mut *c))
-                    .await?
-                    .into_iter()
-                    .map(EventRow::split)
-                    .collect()
-            }
-            Pool::Sqlite(p) => {
-                const SQL: &str = "SELECT incident_id, id, at, actor_id, kind, message FROM incident_event \
-                                   WHERE incident_id IN (SELECT value FROM json_each($1)) ORDER BY id";
-                let list = serde_json::to_string(incident_ids).unwrap_or_else(|_| "[]".into());
-                let mut c = db.acquire(p).await?;
-                let q = sqlx::query_as::<_, EventRow>(SQL).bind(list);
-                db.observe("monitoring.timelines", SQL, q.fetch_all(&mut *c))
-                    .await?
-                    .into_iter()
-                    .map(EventRow::split)
-                    .collect()
-            }
-        };
+        let sql = format!(
+            "SELECT incident_id, id, at, actor_id, kind, message FROM incident_event WHERE {} ORDER BY id",
+            db.in_ids("incident_id", "$1")
+        );
+        let rows: Vec<EventRow> = db.read("monitoring.timelines", &sql).bind_ids(incident_ids).fetch_all().await?;
+        let rows = rows.into_iter().map(EventRow::split);
         let mut by_incident: HashMap<i64, Vec<TimelineRow>> = HashMap::new();
         for (incident, row) in rows {
             by_incident.entry(incident).or_default().push(row);

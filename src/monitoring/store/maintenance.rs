@@ -36,30 +36,23 @@ impl MonitoringStore {
             "INSERT INTO maintenance_window (service_id, title, starts_at, ends_at, created_by, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
         );
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query_as(&sql)
-                .bind(service_id)
-                .bind(title)
-                .bind(Ts(starts_at))
-                .bind(Ts(ends_at))
-                .bind(created_by)
-                .bind(Ts(now));
-            db.observe("monitoring.insert_window", &sql, q.fetch_one(&mut *c)).await
-        })
+        self.db
+            .write("monitoring.insert_window", &sql)
+            .bind(service_id)
+            .bind(title)
+            .bind(Ts(starts_at))
+            .bind(Ts(ends_at))
+            .bind(created_by)
+            .bind(Ts(now))
+            .fetch_one()
+            .await
     }
 
     /// Windows that end after `after`, soonest first: current and upcoming.
     pub async fn windows(&self, after: DateTime<Utc>, limit: i64) -> Result<Vec<WindowRow>, StorageError> {
         let sql =
             format!("SELECT {COLUMNS} FROM maintenance_window WHERE ends_at > $1 ORDER BY starts_at, id LIMIT $2");
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(&sql).bind(Ts(after)).bind(limit);
-            db.observe("monitoring.windows", &sql, q.fetch_all(&mut *c)).await
-        })
+        self.db.read("monitoring.windows", &sql).bind(Ts(after)).bind(limit).fetch_all().await
     }
 
     pub async fn delete_window(&self, id: i64) -> Result<bool, StorageError> {

@@ -220,11 +220,7 @@ impl MonitoringStore {
     /// Up to where `period` is rolled up (exclusive), if it has started.
     pub async fn rolled_to(&self, period: i32) -> Result<Option<DateTime<Utc>>, StorageError> {
         const SQL: &str = "SELECT rolled_to FROM rollup_progress WHERE period = $1";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("monitoring.rolled_to", SQL, sqlx::query_scalar(SQL).bind(period).fetch_optional(&mut *c)).await
-        })
+        self.db.read("monitoring.rolled_to", SQL).bind(period).scalar_optional().await
     }
 
     /// A service's rollups of `period` with buckets in `[from, to)`, oldest first.
@@ -238,12 +234,14 @@ impl MonitoringStore {
         const SQL: &str = "SELECT service_id, bucket, checks, up, degraded, down, maintenance, latency_sum_us, \
                            latency_min_us, latency_max_us, latency_hist FROM service_rollup \
                            WHERE service_id = $1 AND period = $2 AND bucket >= $3 AND bucket < $4 ORDER BY bucket";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(SQL).bind(service_id).bind(period).bind(Ts(from)).bind(Ts(to));
-            db.observe("monitoring.rollups", SQL, q.fetch_all(&mut *c)).await
-        })
+        self.db
+            .read("monitoring.rollups", SQL)
+            .bind(service_id)
+            .bind(period)
+            .bind(Ts(from))
+            .bind(Ts(to))
+            .fetch_all()
+            .await
     }
 
     /// A service's raw results in `[from, to)`: (time, status, maintenance, latency µs), oldest first.
@@ -255,12 +253,14 @@ impl MonitoringStore {
     ) -> Result<Vec<(DateTime<Utc>, i16, bool, i32)>, StorageError> {
         const SQL: &str = "SELECT checked_at, status, latency_us FROM service_metric \
                            WHERE service_id = $1 AND checked_at >= $2 AND checked_at < $3 ORDER BY checked_at";
-        let db = &self.db;
-        let rows: Vec<(Micros, i16, i32)> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(SQL).bind(service_id).bind(Micros(from)).bind(Micros(to));
-            db.observe("monitoring.raw", SQL, q.fetch_all(&mut *c)).await?
-        });
+        let rows: Vec<(Micros, i16, i32)> = self
+            .db
+            .read("monitoring.raw", SQL)
+            .bind(service_id)
+            .bind(Micros(from))
+            .bind(Micros(to))
+            .fetch_all()
+            .await?;
         Ok(rows
             .into_iter()
             .map(|(t, code, l)| {

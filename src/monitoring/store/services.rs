@@ -150,68 +150,44 @@ impl MonitoringStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'unknown', 0, 0, $14, $15, $15) \
              RETURNING {COLUMNS}"
         );
-        let db = &self.db;
         let st = s.settings;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query_as(&sql)
-                .bind(&st.name)
-                .bind(s.kind)
-                .bind(s.target)
-                .bind(Json(s.config))
-                .bind(narrow(st.interval_seconds))
-                .bind(narrow(st.timeout_seconds))
-                .bind(narrow(st.failure_threshold))
-                .bind(narrow(st.recovery_threshold))
-                .bind(st.degraded_latency_ms.map(narrow))
-                .bind(st.enabled)
-                .bind(st.public)
-                .bind(Json(&st.tags))
-                .bind(s.heartbeat_hash)
-                .bind(Ts(s.next_check_at))
-                .bind(Ts(now));
-            db.observe("monitoring.insert_service", &sql, q.fetch_one(&mut *c)).await
-        })
+        self.db
+            .write("monitoring.insert_service", &sql)
+            .bind(&st.name)
+            .bind(s.kind)
+            .bind(s.target)
+            .bind(Json(s.config))
+            .bind(narrow(st.interval_seconds))
+            .bind(narrow(st.timeout_seconds))
+            .bind(narrow(st.failure_threshold))
+            .bind(narrow(st.recovery_threshold))
+            .bind(st.degraded_latency_ms.map(narrow))
+            .bind(st.enabled)
+            .bind(st.public)
+            .bind(Json(&st.tags))
+            .bind(s.heartbeat_hash)
+            .bind(Ts(s.next_check_at))
+            .bind(Ts(now))
+            .fetch_one()
+            .await
     }
 
     pub async fn service(&self, id: i64) -> Result<Option<ServiceRow>, StorageError> {
         let sql = format!("SELECT {COLUMNS} FROM service WHERE id = $1");
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe("monitoring.service", &sql, sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c)).await
-        })
+        self.db.read("monitoring.service", &sql).bind(id).fetch_optional().await
     }
 
     /// The services with these ids (those that still exist), in id order.
     pub async fn services_by_id(&self, ids: &[i64]) -> Result<Vec<ServiceRow>, StorageError> {
-        let db = &self.db;
-        match db.pool() {
-            Pool::Postgres(p) => {
-                let sql = format!("SELECT {COLUMNS} FROM service WHERE id = ANY($1) ORDER BY id");
-                let mut c = db.acquire(p).await?;
-                db.observe("monitoring.services_by_id", &sql, sqlx::query_as(&sql).bind(ids).fetch_all(&mut *c)).await
-            }
-            Pool::Sqlite(p) => {
-                let sql =
-                    format!("SELECT {COLUMNS} FROM service WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id");
-                let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-                let mut c = db.acquire(p).await?;
-                db.observe("monitoring.services_by_id", &sql, sqlx::query_as(&sql).bind(list).fetch_all(&mut *c)).await
-            }
-        }
+        let sql = format!("SELECT {COLUMNS} FROM service WHERE {} ORDER BY id", self.db.in_ids("id", "$1"));
+        self.db.read("monitoring.services_by_id", &sql).bind_ids(ids).fetch_all().await
     }
 
     /// A page of services in id order, after `after`; only public ones when asked.
     pub async fn services(&self, after: i64, limit: i64, public_only: bool) -> Result<Vec<ServiceRow>, StorageError> {
         let filter = if public_only { "AND public" } else { "" };
         let sql = format!("SELECT {COLUMNS} FROM service WHERE id > $1 {filter} ORDER BY id LIMIT $2");
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(&sql).bind(after).bind(limit);
-            db.observe("monitoring.services", &sql, q.fetch_all(&mut *c)).await
-        })
+        self.db.read("monitoring.services", &sql).bind(after).bind(limit).fetch_all().await
     }
 
     pub async fn update_service(
@@ -226,27 +202,25 @@ impl MonitoringStore {
              tags = $12, next_check_at = COALESCE($13, next_check_at), updated_at = $14 \
              WHERE id = $1 RETURNING {COLUMNS}"
         );
-        let db = &self.db;
         let st = u.settings;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query_as(&sql)
-                .bind(id)
-                .bind(&st.name)
-                .bind(u.target)
-                .bind(Json(u.config))
-                .bind(narrow(st.interval_seconds))
-                .bind(narrow(st.timeout_seconds))
-                .bind(narrow(st.failure_threshold))
-                .bind(narrow(st.recovery_threshold))
-                .bind(st.degraded_latency_ms.map(narrow))
-                .bind(st.enabled)
-                .bind(st.public)
-                .bind(Json(&st.tags))
-                .bind(u.next_check_at.map(Ts))
-                .bind(Ts(now));
-            db.observe("monitoring.update_service", &sql, q.fetch_optional(&mut *c)).await
-        })
+        self.db
+            .write("monitoring.update_service", &sql)
+            .bind(id)
+            .bind(&st.name)
+            .bind(u.target)
+            .bind(Json(u.config))
+            .bind(narrow(st.interval_seconds))
+            .bind(narrow(st.timeout_seconds))
+            .bind(narrow(st.failure_threshold))
+            .bind(narrow(st.recovery_threshold))
+            .bind(st.degraded_latency_ms.map(narrow))
+            .bind(st.enabled)
+            .bind(st.public)
+            .bind(Json(&st.tags))
+            .bind(u.next_check_at.map(Ts))
+            .bind(Ts(now))
+            .fetch_optional()
+            .await
     }
 
     /// Delete a service with its results, rollups and incidents. Whether it existed.
@@ -273,34 +247,19 @@ impl MonitoringStore {
     /// Replace a heartbeat service's secret hash. Whether the service exists.
     pub async fn set_heartbeat_hash(&self, id: i64, hash: &[u8]) -> Result<bool, StorageError> {
         const SQL: &str = "UPDATE service SET heartbeat_hash = $2 WHERE id = $1 AND kind = 'heartbeat'";
-        let db = &self.db;
-        let done = on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query(SQL).bind(id).bind(hash);
-            db.observe("monitoring.set_heartbeat_hash", SQL, q.execute(&mut *c)).await?.rows_affected()
-        });
+        let done = self.db.write("monitoring.set_heartbeat_hash", SQL).bind(id).bind(hash).execute().await?;
         Ok(done > 0)
     }
 
     pub async fn service_by_heartbeat(&self, hash: &[u8]) -> Result<Option<ServiceRow>, StorageError> {
         let sql = format!("SELECT {COLUMNS} FROM service WHERE heartbeat_hash = $1");
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(&sql).bind(hash);
-            db.observe("monitoring.service_by_heartbeat", &sql, q.fetch_optional(&mut *c)).await
-        })
+        self.db.read("monitoring.service_by_heartbeat", &sql).bind(hash).fetch_optional().await
     }
 
     /// A beat arrived: note it, and move the deadline by which the next must come.
     pub async fn beat(&self, id: i64, at: DateTime<Utc>, deadline: DateTime<Utc>) -> Result<(), StorageError> {
         const SQL: &str = "UPDATE service SET last_beat_at = $2, next_check_at = $3 WHERE id = $1";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query(SQL).bind(id).bind(Ts(at)).bind(Ts(deadline));
-            db.observe("monitoring.beat", SQL, q.execute(&mut *c)).await?;
-        });
+        self.db.write("monitoring.beat", SQL).bind(id).bind(Ts(at)).bind(Ts(deadline)).execute().await?;
         Ok(())
     }
 
@@ -391,23 +350,13 @@ impl MonitoringStore {
         const SQL: &str = "SELECT id, name, status, cert_expires_at FROM service WHERE enabled \
                            AND id IN (SELECT id FROM service WHERE status IN ('down', 'degraded') \
                            UNION ALL SELECT id FROM service WHERE cert_expires_at <= $1) ORDER BY id";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(SQL).bind(Ts(expiring_by));
-            db.observe("monitoring.alert_states", SQL, q.fetch_all(&mut *c)).await
-        })
+        self.db.read("monitoring.alert_states", SQL).bind(Ts(expiring_by)).fetch_all().await
     }
 
     /// Register a checking instance; its id names it in leases and results.
     pub async fn register_instance(&self, name: &str, now: DateTime<Utc>) -> Result<i32, StorageError> {
         const SQL: &str =
             "INSERT INTO monitor_instance (name, started_at, last_seen_at) VALUES ($1, $2, $2) RETURNING id";
-        let db = &self.db;
-        on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query_scalar(SQL).bind(name).bind(Ts(now));
-            db.observe("monitoring.register_instance", SQL, q.fetch_one(&mut *c)).await
-        })
+        self.db.write("monitoring.register_instance", SQL).bind(name).bind(Ts(now)).scalar_one().await
     }
 }

@@ -5,9 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{COLUMNS, NotificationStore, Row};
+use super::{COLUMNS, INSERT_COLUMNS, NotificationStore, Row, bind_content, content_params};
 use crate::notifications::domain::{Audience, Content, IdempotencyKey, Notification};
-use crate::on_pool;
 use crate::storage::{Pool, StorageError, Ts};
 
 /// Why an announcement was not written.
@@ -35,12 +34,13 @@ impl NotificationStore {
     ) -> Result<Option<Announced>, StorageError> {
         const SQL: &str =
             "SELECT id, CAST(recipients AS BIGINT) FROM announcement WHERE created_by = $1 AND idempotency_key = $2";
-        let db = &self.db;
-        let row: Option<(i64, i64)> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(SQL).bind(created_by).bind(key.as_str());
-            db.observe("notifications.announcement_by_key", SQL, q.fetch_optional(&mut *c)).await?
-        });
+        let row: Option<(i64, i64)> = self
+            .db
+            .read("notifications.announcement_by_key", SQL)
+            .bind(created_by)
+            .bind(key.as_str())
+            .fetch_optional()
+            .await?;
         Ok(row.map(|(id, recipients)| Announced { id, recipients }))
     }
 
@@ -56,7 +56,6 @@ impl NotificationStore {
         now: DateTime<Utc>,
     ) -> Result<Announced, AnnounceError> {
         let db = &self.db;
-        let data = content.data.as_ref().map(Json);
         const RECORD: &str = "INSERT INTO announcement (created_by, created_at, audience, recipients, type, title, \
                               idempotency_key) VALUES ($1, $2, $3, 0, $4, $5, $6) RETURNING id";
         const COUNT: &str = "UPDATE announcement SET recipients = $2 WHERE id = $1";
@@ -75,9 +74,9 @@ impl NotificationStore {
                     "WITH target AS (SELECT u.id FROM user_account u WHERE {filter} ORDER BY u.id FOR UPDATE), \
                      bumped AS (UPDATE user_account u SET notification_seq = u.notification_seq + 1 FROM target \
                                 WHERE u.id = target.id RETURNING u.id, u.notification_seq) \
-                     INSERT INTO notification (user_id, cursor, type, priority, title, body, data, created_at, \
-                                               expires_at, announcement_id) \
-                     SELECT id, notification_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM bumped"
+                     INSERT INTO notification ({INSERT_COLUMNS}, announcement_id) \
+                     SELECT id, notification_seq, {}, $9 FROM bumped",
+                    content_params(2)
                 );
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
@@ -114,15 +113,7 @@ impl NotificationStore {
                     Audience::UserIds(ids) => q.bind(ids.clone()),
                     Audience::ExternalIds(ids) => q.bind(ids.clone()),
                 };
-                let q = q
-                    .bind(content.kind.as_str())
-                    .bind(content.priority)
-                    .bind(&content.title)
-                    .bind(&content.body)
-                    .bind(data)
-                    .bind(Ts(now))
-                    .bind(content.expires_at.map(Ts))
-                    .bind(id);
+                let q = bind_content!(q, content, now).bind(id);
                 let recipients =
                     db.observe("notifications.fan_out", &fan_out, q.execute(&mut *tx)).await?.rows_affected() as i64;
                 let q = sqlx::query(COUNT).bind(id).bind(recipients as i32);
@@ -159,9 +150,9 @@ impl NotificationStore {
                 };
                 let bump = format!("UPDATE user_account SET notification_seq = notification_seq + 1 WHERE {filter}");
                 let fan_out = format!(
-                    "INSERT INTO notification (user_id, cursor, type, priority, title, body, data, created_at, \
-                                               expires_at, announcement_id) \
-                     SELECT id, notification_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM user_account WHERE {filter}"
+                    "INSERT INTO notification ({INSERT_COLUMNS}, announcement_id) \
+                     SELECT id, notification_seq, {}, $9 FROM user_account WHERE {filter}",
+                    content_params(2)
                 );
                 let mut c = db.acquire_write(p).await?;
                 // BEGIN IMMEDIATE: the audience cannot change under us.
@@ -184,15 +175,7 @@ impl NotificationStore {
                 let id: i64 = db.observe("notifications.record_announcement", RECORD, q.fetch_one(&mut *tx)).await?;
                 let q = with_filter(&bump, audience, &list);
                 db.observe("notifications.bump_cursors", &bump, q.execute(&mut *tx)).await?;
-                let q = with_filter(&fan_out, audience, &list)
-                    .bind(content.kind.as_str())
-                    .bind(content.priority)
-                    .bind(&content.title)
-                    .bind(&content.body)
-                    .bind(data)
-                    .bind(Ts(now))
-                    .bind(content.expires_at.map(Ts))
-                    .bind(id);
+                let q = bind_content!(with_filter(&fan_out, audience, &list), content, now).bind(id);
                 let recipients =
                     db.observe("notifications.fan_out", &fan_out, q.execute(&mut *tx)).await?.rows_affected() as i64;
                 let q = sqlx::query(COUNT).bind(id).bind(recipients);
@@ -210,25 +193,10 @@ impl NotificationStore {
         user_ids: &[i64],
     ) -> Result<Vec<Notification>, StorageError> {
         let db = &self.db;
-        let rows: Vec<Row> = match db.pool() {
-            Pool::Postgres(p) => {
-                let sql =
-                    format!("SELECT {COLUMNS} FROM notification WHERE announcement_id = $1 AND user_id = ANY($2)");
-                let mut c = db.acquire(p).await?;
-                let q = sqlx::query_as(&sql).bind(announcement_id).bind(user_ids);
-                db.observe("notifications.of_announcement", &sql, q.fetch_all(&mut *c)).await?
-            }
-            Pool::Sqlite(p) => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM notification WHERE announcement_id = $1 \
-                     AND user_id IN (SELECT value FROM json_each($2))"
-                );
-                let list = serde_json::to_string(user_ids).unwrap_or_else(|_| "[]".into());
-                let mut c = db.acquire(p).await?;
-                let q = sqlx::query_as(&sql).bind(announcement_id).bind(list);
-                db.observe("notifications.of_announcement", &sql, q.fetch_all(&mut *c)).await?
-            }
-        };
+        let sql =
+            format!("SELECT {COLUMNS} FROM notification WHERE announcement_id = $1 AND {}", db.in_ids("user_id", "$2"));
+        let rows: Vec<Row> =
+            db.read("notifications.of_announcement", &sql).bind(announcement_id).bind_ids(user_ids).fetch_all().await?;
         Ok(rows.into_iter().map(Notification::from).collect())
     }
 }

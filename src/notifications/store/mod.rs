@@ -21,6 +21,32 @@ use crate::storage::{Db, Pool, StorageError, Ts};
 pub(super) const COLUMNS: &str =
     "id, user_id, cursor, type, priority, title, body, data, created_at, read_at, expires_at";
 
+/// The columns every insert of a notification writes (one user or an
+/// announcement, on either backend), in this order; an insert adds its
+/// own last column (`idempotency_key` or `announcement_id`). The values
+/// after `user_id, cursor` are [`content_params`], bound by [`bind_content!`].
+const INSERT_COLUMNS: &str = "user_id, cursor, type, priority, title, body, data, created_at, expires_at";
+
+/// The placeholders of the seven content values, from parameter `$first`.
+fn content_params(first: usize) -> String {
+    (first..first + 7).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Bind the content values in [`INSERT_COLUMNS`] order to any sqlx query.
+macro_rules! bind_content {
+    ($query:expr, $content:expr, $now:expr) => {
+        $query
+            .bind($content.kind.as_str())
+            .bind($content.priority)
+            .bind(&$content.title)
+            .bind(&$content.body)
+            .bind($content.data.as_ref().map(sqlx::types::Json))
+            .bind($crate::storage::Ts($now))
+            .bind($content.expires_at.map($crate::storage::Ts))
+    };
+}
+use bind_content;
+
 /// PostgreSQL: tell every instance's realtime listener about the inserted
 /// row `ins` (format: [`crate::realtime::wire::Wire::New`]).
 const NOTIFY_NEW: &str = "pg_notify('herald_events', \
@@ -87,12 +113,13 @@ impl NotificationStore {
         key: &IdempotencyKey,
     ) -> Result<Option<Notification>, StorageError> {
         let sql = format!("SELECT {COLUMNS} FROM notification WHERE user_id = $1 AND idempotency_key = $2");
-        let db = &self.db;
-        let row: Option<Row> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(&sql).bind(user_id).bind(key.as_str());
-            db.observe("notifications.by_idempotency_key", &sql, q.fetch_optional(&mut *c)).await?
-        });
+        let row: Option<Row> = self
+            .db
+            .read("notifications.by_idempotency_key", &sql)
+            .bind(user_id)
+            .bind(key.as_str())
+            .fetch_optional()
+            .await?;
         Ok(row.map(Notification::from))
     }
 
@@ -106,7 +133,6 @@ impl NotificationStore {
         now: DateTime<Utc>,
     ) -> Result<Notification, StorageError> {
         let db = &self.db;
-        let data = content.data.as_ref().map(Json);
         let row: Option<Row> = match db.pool() {
             Pool::Postgres(p) => {
                 // One statement: bump, insert and the realtime NOTIFY commit or
@@ -114,31 +140,22 @@ impl NotificationStore {
                 let sql = format!(
                     "WITH seq AS (UPDATE user_account SET notification_seq = notification_seq + 1 \
                                   WHERE id = $1 RETURNING id, notification_seq), \
-                     ins AS (INSERT INTO notification (user_id, cursor, type, priority, title, body, data, \
-                                                       created_at, expires_at, idempotency_key) \
-                             SELECT id, notification_seq, $2, $3, $4, $5, $6, $7, $8, $9 FROM seq \
-                             RETURNING {COLUMNS}) \
-                     SELECT ins.* FROM ins, LATERAL (SELECT {NOTIFY_NEW}) AS announced"
+                     ins AS (INSERT INTO notification ({INSERT_COLUMNS}, idempotency_key) \
+                             SELECT id, notification_seq, {}, $9 FROM seq RETURNING {COLUMNS}) \
+                     SELECT ins.* FROM ins, LATERAL (SELECT {NOTIFY_NEW}) AS announced",
+                    content_params(2)
                 );
                 let mut c = db.acquire_write(p).await?;
-                let q = sqlx::query_as(&sql)
-                    .bind(user_id)
-                    .bind(content.kind.as_str())
-                    .bind(content.priority)
-                    .bind(&content.title)
-                    .bind(&content.body)
-                    .bind(data)
-                    .bind(Ts(now))
-                    .bind(content.expires_at.map(Ts))
+                let q = bind_content!(sqlx::query_as(&sql).bind(user_id), content, now)
                     .bind(key.map(IdempotencyKey::as_str));
                 db.observe("notifications.insert", &sql, q.fetch_optional(&mut *c)).await?
             }
             Pool::Sqlite(p) => {
                 const BUMP: &str = "UPDATE user_account SET notification_seq = notification_seq + 1 WHERE id = $1 RETURNING notification_seq";
                 let insert = format!(
-                    "INSERT INTO notification (user_id, cursor, type, priority, title, body, data, created_at, \
-                                               expires_at, idempotency_key) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
+                    "INSERT INTO notification ({INSERT_COLUMNS}, idempotency_key) VALUES ($1, $2, {}, $10) \
+                     RETURNING {COLUMNS}",
+                    content_params(3)
                 );
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
@@ -150,16 +167,7 @@ impl NotificationStore {
                     )
                     .await?;
                 let Some(seq) = seq else { return Err(StorageError::NotFound) };
-                let q = sqlx::query_as(&insert)
-                    .bind(user_id)
-                    .bind(seq)
-                    .bind(content.kind.as_str())
-                    .bind(content.priority)
-                    .bind(&content.title)
-                    .bind(&content.body)
-                    .bind(data)
-                    .bind(Ts(now))
-                    .bind(content.expires_at.map(Ts))
+                let q = bind_content!(sqlx::query_as(&insert).bind(user_id).bind(seq), content, now)
                     .bind(key.map(IdempotencyKey::as_str));
                 // On error the transaction is dropped and rolls back the bump.
                 let row = db.observe("notifications.insert", &insert, q.fetch_one(&mut *tx)).await?;
@@ -249,12 +257,8 @@ impl NotificationStore {
     /// One live notification of this user.
     pub async fn get(&self, user_id: i64, id: i64, now: DateTime<Utc>) -> Result<Option<Notification>, StorageError> {
         let sql = format!("SELECT {COLUMNS} FROM notification WHERE id = $1 AND user_id = $2 AND {}", live("$3"));
-        let db = &self.db;
-        let row: Option<Row> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(&sql).bind(id).bind(user_id).bind(Ts(now));
-            db.observe("notifications.get", &sql, q.fetch_optional(&mut *c)).await?
-        });
+        let row: Option<Row> =
+            self.db.read("notifications.get", &sql).bind(id).bind(user_id).bind(Ts(now)).fetch_optional().await?;
         Ok(row.map(Notification::from))
     }
 
@@ -271,12 +275,8 @@ impl NotificationStore {
             "UPDATE notification SET read_at = {set} WHERE id = $1 AND user_id = $2 AND {} RETURNING {COLUMNS}",
             live("$3")
         );
-        let db = &self.db;
-        let row: Option<Row> = on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query_as(&sql).bind(id).bind(user_id).bind(Ts(now));
-            db.observe("notifications.set_read", &sql, q.fetch_optional(&mut *c)).await?
-        });
+        let row: Option<Row> =
+            self.db.write("notifications.set_read", &sql).bind(id).bind(user_id).bind(Ts(now)).fetch_optional().await?;
         Ok(row.map(Notification::from))
     }
 
@@ -293,12 +293,14 @@ impl NotificationStore {
              AND cursor <= $3 RETURNING {COLUMNS}",
             live("$2")
         );
-        let db = &self.db;
-        let rows: Vec<Row> = on_pool!(db, |p| {
-            let mut c = db.acquire_write(p).await?;
-            let q = sqlx::query_as(&sql).bind(user_id).bind(Ts(now)).bind(up_to.unwrap_or(i64::MAX));
-            db.observe("notifications.read_all", &sql, q.fetch_all(&mut *c)).await?
-        });
+        let rows: Vec<Row> = self
+            .db
+            .write("notifications.read_all", &sql)
+            .bind(user_id)
+            .bind(Ts(now))
+            .bind(up_to.unwrap_or(i64::MAX))
+            .fetch_all()
+            .await?;
         let mut out: Vec<Notification> = rows.into_iter().map(Notification::from).collect();
         out.sort_by_key(|n| n.cursor);
         Ok(out)
@@ -307,32 +309,16 @@ impl NotificationStore {
     /// A live notification by id, whoever it belongs to (realtime delivery).
     pub async fn live_by_id(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Notification>, StorageError> {
         let sql = format!("SELECT {COLUMNS} FROM notification WHERE id = $1 AND {}", live("$2"));
-        let db = &self.db;
-        let row: Option<Row> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe(
-                "notifications.live_by_id",
-                &sql,
-                sqlx::query_as(&sql).bind(id).bind(Ts(now)).fetch_optional(&mut *c),
-            )
-            .await?
-        });
+        let row: Option<Row> =
+            self.db.read("notifications.live_by_id", &sql).bind(id).bind(Ts(now)).fetch_optional().await?;
         Ok(row.map(Notification::from))
     }
 
     /// The cursor of the user's newest notification (0 when none).
     pub async fn current_cursor(&self, user_id: i64) -> Result<i64, StorageError> {
         const SQL: &str = "SELECT notification_seq FROM user_account WHERE id = $1";
-        let db = &self.db;
-        let seq: Option<i64> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            db.observe(
-                "notifications.current_cursor",
-                SQL,
-                sqlx::query_scalar(SQL).bind(user_id).fetch_optional(&mut *c),
-            )
-            .await?
-        });
+        let seq: Option<i64> =
+            self.db.read("notifications.current_cursor", SQL).bind(user_id).scalar_optional().await?;
         seq.ok_or(StorageError::NotFound)
     }
 
@@ -354,12 +340,8 @@ impl NotificationStore {
              FROM notification WHERE user_id = $1 AND {} GROUP BY type ORDER BY type",
             live("$2")
         );
-        let db = &self.db;
-        let rows: Vec<(String, i64, i64)> = on_pool!(db, |p| {
-            let mut c = db.acquire(p).await?;
-            let q = sqlx::query_as(&sql).bind(user_id).bind(Ts(now));
-            db.observe("notifications.stats", &sql, q.fetch_all(&mut *c)).await?
-        });
+        let rows: Vec<(String, i64, i64)> =
+            self.db.read("notifications.stats", &sql).bind(user_id).bind(Ts(now)).fetch_all().await?;
         Ok(rows.into_iter().map(|(kind, total, unread)| TypeCount { kind, total, unread }).collect())
     }
 
