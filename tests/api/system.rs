@@ -161,6 +161,12 @@ async fn openapi_document_and_docs_are_served(backend: Backend) {
     assert_eq!(schemas["AlertState"]["enum"], json!(["firing", "resolved"]));
     assert_eq!(schemas["DeliveryState"]["enum"], json!(["pending", "delivered", "failed"]));
     assert_eq!(schemas["AlertOut"]["properties"]["severity"]["$ref"], "#/components/schemas/Severity");
+    assert_eq!(schemas["CheckKind"]["enum"], json!(["http", "tcp", "dns", "tls", "heartbeat"]));
+    assert_eq!(schemas["ServiceStatus"]["enum"], json!(["unknown", "up", "degraded", "down", "paused", "maintenance"]));
+    assert_eq!(schemas["CheckStatus"]["enum"], json!(["up", "degraded", "down"]));
+    assert_eq!(schemas["ServiceOut"]["properties"]["kind"]["$ref"], "#/components/schemas/CheckKind");
+    assert_eq!(schemas["ServiceOut"]["properties"]["status"]["$ref"], "#/components/schemas/ServiceStatus");
+    assert_eq!(schemas["StatusService"]["properties"]["status"]["$ref"], "#/components/schemas/ServiceStatus");
     let docs = app.call(Method::GET, "/docs", None, None).await;
     assert_eq!(docs.status, StatusCode::OK);
     assert!(docs.content_type().starts_with("text/html"));

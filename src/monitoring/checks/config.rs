@@ -16,8 +16,11 @@ use super::http_config::HttpProbe;
 use super::secrets;
 use super::target::{HostPort, parse_host_name};
 
-/// What kind of check a service has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What kind of check a service has. Stored as text, decoded at the
+/// storage boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = CheckKind)]
 pub enum Kind {
     Http,
     Tcp,
@@ -45,6 +48,14 @@ impl Kind {
             Kind::Tls => "tls",
             Kind::Heartbeat => "heartbeat",
         }
+    }
+}
+
+impl TryFrom<String> for Kind {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Kind::parse(&raw).map_err(|_| format!("unknown check kind {raw:?}"))
     }
 }
 

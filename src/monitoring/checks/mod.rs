@@ -61,7 +61,8 @@ pub use rustls::pki_types::CertificateDer;
 pub use target::HostPort;
 
 /// How a check went, before the caller applies latency thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
     Up,
     /// Answering, but with a warning (a certificate about to expire).

@@ -63,8 +63,8 @@ fn marked_headers(config: &Value) -> Vec<HeaderName> {
 }
 
 /// A stored target and config as every reader sees them: secrets masked.
-pub fn public(kind: &str, target: &str, config: &Value) -> (String, Value) {
-    if kind != Kind::Http.as_str() {
+pub fn public(kind: Kind, target: &str, config: &Value) -> (String, Value) {
+    if kind != Kind::Http {
         // No other kind has a secret: a heartbeat's secret is hashed and
         // lives outside the config.
         return (target.to_string(), config.clone());

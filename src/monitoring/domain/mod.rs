@@ -11,6 +11,8 @@ pub mod trends;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::checks::CheckStatus;
 use crate::validation::FieldError;
@@ -27,8 +29,10 @@ pub const MAX_TIMEOUT_SECONDS: i64 = 120;
 pub const MAX_THRESHOLD: i64 = 100;
 pub const MAX_TAGS: usize = 20;
 
-/// A service's current status as checks established it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A service's current status as checks established it. Stored as text,
+/// decoded at the storage boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Not enough results yet.
     Unknown,
@@ -47,15 +51,43 @@ impl Status {
             Status::Down => "down",
         }
     }
+}
 
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "unknown" => Status::Unknown,
-            "up" => Status::Up,
-            "degraded" => Status::Degraded,
-            "down" => Status::Down,
-            _ => return None,
-        })
+impl TryFrom<String> for Status {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        [Status::Unknown, Status::Up, Status::Degraded, Status::Down]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .ok_or_else(|| format!("unknown service status {raw:?}"))
+    }
+}
+
+/// A service's status as readers see it: its checked [`Status`], or why
+/// it is not being checked right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = ServiceStatus)]
+pub enum ShownStatus {
+    Unknown,
+    Up,
+    Degraded,
+    Down,
+    /// Disabled: not checked.
+    Paused,
+    /// In a maintenance window: checked, but raises nothing.
+    Maintenance,
+}
+
+impl From<Status> for ShownStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Unknown => ShownStatus::Unknown,
+            Status::Up => ShownStatus::Up,
+            Status::Degraded => ShownStatus::Degraded,
+            Status::Down => ShownStatus::Down,
+        }
     }
 }
 
@@ -313,6 +345,17 @@ pub fn spread(service_id: i64, interval_seconds: i64) -> chrono::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_status_text_round_trips() {
+        for s in [Status::Unknown, Status::Up, Status::Degraded, Status::Down] {
+            assert_eq!(Status::try_from(s.as_str().to_string()), Ok(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(serde_json::to_value(ShownStatus::from(s)).unwrap(), s.as_str());
+        }
+        assert!(Status::try_from("paused".to_string()).is_err(), "paused is shown, never stored");
+        assert_eq!(serde_json::to_value(ShownStatus::Maintenance).unwrap(), "maintenance");
+    }
 
     fn run(results: &[CheckStatus], fail: i64, recover: i64) -> Vec<(Status, bool, bool)> {
         let mut s = State::NEW;

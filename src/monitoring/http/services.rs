@@ -18,7 +18,8 @@ use super::wire::ServiceOut;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::http::pagination::{List, PageParams};
-use crate::monitoring::domain::RawSettings;
+use crate::monitoring::checks::CheckStatus;
+use crate::monitoring::domain::{RawSettings, ShownStatus};
 use crate::monitoring::service::ServiceIn;
 use crate::state::AppState;
 
@@ -165,8 +166,8 @@ async fn delete_service(
 /// A check's result.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckOut {
-    /// `up`, `degraded` or `down` (after the latency threshold).
-    pub status: String,
+    /// After the latency threshold.
+    pub status: CheckStatus,
     pub latency_ms: f64,
     pub status_code: Option<u16>,
     pub error: Option<String>,
@@ -186,7 +187,7 @@ async fn check_service(
 ) -> Result<Json<CheckOut>, ApiError> {
     let done = state.monitoring.check_now(id).await?;
     Ok(Json(CheckOut {
-        status: done.status.as_str().to_string(),
+        status: done.status,
         latency_ms: done.outcome.latency.as_secs_f64() * 1000.0,
         status_code: done.outcome.status_code,
         error: done.outcome.error,
@@ -225,7 +226,7 @@ pub struct SecretPath {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BeatOut {
     pub service_id: i64,
-    pub status: String,
+    pub status: ShownStatus,
 }
 
 async fn beat(state: &AppState, secret: &str) -> Result<Json<BeatOut>, ApiError> {

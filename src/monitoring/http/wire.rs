@@ -7,8 +7,9 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::monitoring::checks::Kind;
 use crate::monitoring::domain::figures::Aggregate;
-use crate::monitoring::domain::{IncidentStatus, TimelineKind};
+use crate::monitoring::domain::{IncidentStatus, ShownStatus, TimelineKind};
 use crate::monitoring::store::{IncidentRow, ServiceRow, TimelineRow, WindowRow};
 
 /// A monitored service.
@@ -16,8 +17,7 @@ use crate::monitoring::store::{IncidentRow, ServiceRow, TimelineRow, WindowRow};
 pub struct ServiceOut {
     pub id: i64,
     pub name: String,
-    /// `http`, `tcp`, `dns`, `tls` or `heartbeat`.
-    pub kind: String,
+    pub kind: Kind,
     /// A password in the URL's user-info reads as `********`.
     pub target: String,
     pub interval_seconds: i32,
@@ -28,8 +28,8 @@ pub struct ServiceOut {
     pub enabled: bool,
     pub public: bool,
     pub tags: Vec<String>,
-    /// `unknown`, `up`, `degraded`, `down`, or `paused` while disabled.
-    pub status: String,
+    /// `paused` while disabled, `maintenance` while a window covers it.
+    pub status: ShownStatus,
     pub last_checked_at: Option<DateTime<Utc>>,
     /// Heartbeat services: when the last beat arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,9 +47,9 @@ pub struct ServiceOut {
 
 impl From<ServiceRow> for ServiceOut {
     fn from(r: ServiceRow) -> Self {
-        let status = if r.enabled { r.status } else { "paused".to_string() };
+        let status = if r.enabled { r.status.into() } else { ShownStatus::Paused };
         // The one way a stored service reaches a reader: secrets masked.
-        let (target, config) = crate::monitoring::checks::secrets::public(&r.kind, &r.target, &r.config.0);
+        let (target, config) = crate::monitoring::checks::secrets::public(r.kind, &r.target, &r.config.0);
         Self {
             id: r.id,
             name: r.name,
@@ -191,8 +191,7 @@ pub struct StatusDay {
 pub struct StatusService {
     pub id: i64,
     pub name: String,
-    /// `up`, `degraded`, `down`, `unknown`, `paused` or `maintenance`.
-    pub status: String,
+    pub status: ShownStatus,
     pub uptime_90d: Option<f64>,
     /// Oldest first, 90 days ending today (UTC).
     pub days: Vec<StatusDay>,

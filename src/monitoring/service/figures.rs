@@ -67,9 +67,11 @@ impl MonitoringService {
         let from = now - Duration::hours(window_hours);
         let hourly = self.store().series(id, from, now, 3600).await?;
         let last_day = self.store().raw(id, now - Duration::hours(24), now).await?;
-        let kind = crate::monitoring::checks::Kind::parse(&service.kind).map_err(|_| MonitoringError::NotFound)?;
-        let subject =
-            Subject { kind, timeout_seconds: service.timeout_seconds, cert_expires_at: service.cert_expires_at };
+        let subject = Subject {
+            kind: service.kind,
+            timeout_seconds: service.timeout_seconds,
+            cert_expires_at: service.cert_expires_at,
+        };
         Ok(trends::trends(subject, &hourly, &last_day, from, now))
     }
 }

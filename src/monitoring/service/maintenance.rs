@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{MonitoringError, MonitoringService};
+use crate::monitoring::domain::ShownStatus;
 use crate::monitoring::http::wire::ServiceOut;
 use crate::monitoring::store::{ServiceRow, WindowRow};
 use crate::validation::FieldError;
@@ -65,7 +66,7 @@ impl MonitoringService {
         let id = row.id;
         let mut out = ServiceOut::from(row);
         if out.enabled && in_maintenance(id) {
-            out.status = "maintenance".into();
+            out.status = ShownStatus::Maintenance;
         }
         out
     }

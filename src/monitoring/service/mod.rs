@@ -16,7 +16,7 @@ use serde_json::Value;
 
 pub use figures::{MAX_BUCKETS, MAX_RAW_RANGE_HOURS};
 
-use super::checks::{self, CheckStatus, Checker, Kind, Outcome, Probe};
+use super::checks::{self, CheckStatus, Checker, Outcome, Probe};
 use super::domain::RawSettings;
 use super::store::{DueRow, MonitoringStore, ResultIn, ServiceRow};
 use crate::accounts::AccountStore;
@@ -163,6 +163,5 @@ pub fn to_result(
 
 /// The probe of a stored service (stored config was validated on write).
 pub fn stored_probe(service: &ServiceRow) -> Result<Probe, MonitoringError> {
-    let kind = Kind::parse(&service.kind).map_err(|_| MonitoringError::NotFound)?;
-    checks::parse(kind, &service.target, &service.config.0).map_err(MonitoringError::Invalid)
+    checks::parse(service.kind, &service.target, &service.config.0).map_err(MonitoringError::Invalid)
 }

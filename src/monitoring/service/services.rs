@@ -49,7 +49,7 @@ impl MonitoringService {
         let next_check_at = first_due(&settings, &probe, now);
         let new = NewService {
             settings: &settings,
-            kind: kind.as_str(),
+            kind,
             target: &probe.target(),
             config: &probe.config_json(),
             heartbeat_hash: hash.as_deref(),
@@ -85,9 +85,9 @@ impl MonitoringService {
     /// Change settings and probe; what is absent stays. The kind cannot change.
     pub async fn update(&self, id: i64, input: ServiceIn) -> Result<ServiceRow, MonitoringError> {
         let current = self.get(id).await?;
-        let kind = Kind::parse(&current.kind).map_err(|_| MonitoringError::NotFound)?;
+        let kind = current.kind;
         let mut violations = Vec::new();
-        if input.kind.as_deref().is_some_and(|k| k != current.kind) {
+        if input.kind.as_deref().is_some_and(|k| k != kind.as_str()) {
             violations.push(FieldError::new("kind", "cannot change; create a new service instead"));
         }
         let base = current.settings();
@@ -96,7 +96,7 @@ impl MonitoringService {
         // read: secrets come back masked and are restored from the stored
         // probe only while the target keeps its origin.
         let previous = stored_probe(&current)?;
-        let (shown_target, shown_config) = checks::secrets::public(&current.kind, &current.target, &current.config.0);
+        let (shown_target, shown_config) = checks::secrets::public(current.kind, &current.target, &current.config.0);
         let target = input.target.unwrap_or(shown_target);
         let config = input.config.unwrap_or(shown_config);
         let probe = checks::parse_input(kind, &target, &config, Some(&previous))

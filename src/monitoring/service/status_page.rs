@@ -4,6 +4,7 @@
 use chrono::{Duration, DurationRound};
 
 use super::{MonitoringError, MonitoringService};
+use crate::monitoring::domain::ShownStatus;
 use crate::monitoring::domain::figures::Aggregate;
 use crate::monitoring::http::wire::{StatusDay, StatusPage, StatusService};
 use crate::monitoring::store::DAY;
@@ -39,9 +40,9 @@ impl MonitoringService {
                 services.push(StatusService { id, name, status, uptime_90d: total.uptime(), days });
             }
         }
-        let overall = if services.iter().any(|s| s.status == "down") {
+        let overall = if services.iter().any(|s| s.status == ShownStatus::Down) {
             "outage"
-        } else if services.iter().any(|s| s.status == "degraded") {
+        } else if services.iter().any(|s| s.status == ShownStatus::Degraded) {
             "degraded"
         } else {
             "operational"

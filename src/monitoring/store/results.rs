@@ -60,7 +60,8 @@ pub enum IncidentChange {
 #[derive(sqlx::FromRow, serde::Deserialize)]
 struct Current {
     id: i64,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: Status,
     failures: i32,
     successes: i32,
     failure_threshold: i32,
@@ -83,11 +84,7 @@ fn plan(results: &[ResultIn], current: Vec<Current>) -> Vec<Planned> {
     let mut states: HashMap<i64, (State, i64, i64, bool)> = current
         .into_iter()
         .map(|c| {
-            let state = State {
-                status: Status::parse(&c.status).unwrap_or(Status::Unknown),
-                failures: c.failures.into(),
-                successes: c.successes.into(),
-            };
+            let state = State { status: c.status, failures: c.failures.into(), successes: c.successes.into() };
             (c.id, (state, c.failure_threshold.into(), c.recovery_threshold.into(), c.maintenance))
         })
         .collect();

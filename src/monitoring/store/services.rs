@@ -8,6 +8,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 
 use super::MonitoringStore;
+use crate::monitoring::checks::Kind;
 use crate::monitoring::domain::{Settings, State, Status};
 use crate::on_pool;
 use crate::storage::{Pool, StorageError, Ts, sqlite_json};
@@ -29,7 +30,8 @@ const DUE_COLUMNS: &str =
 pub struct AlertState {
     pub id: i64,
     pub name: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub cert_expires_at: Option<DateTime<Utc>>,
 }
 
@@ -37,9 +39,11 @@ pub struct AlertState {
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct DueRow {
     pub id: i64,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: Kind,
     /// As of the claim: a result that may change it is stored promptly.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub interval_seconds: i32,
     pub timeout_seconds: i32,
     pub degraded_latency_ms: Option<i32>,
@@ -57,7 +61,8 @@ pub struct DueRow {
 pub struct ServiceRow {
     pub id: i64,
     pub name: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: Kind,
     pub target: String,
     pub config: Json<Value>,
     pub interval_seconds: i32,
@@ -68,7 +73,8 @@ pub struct ServiceRow {
     pub enabled: bool,
     pub public: bool,
     pub tags: Json<Vec<String>>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub failures: i32,
     pub successes: i32,
     pub last_checked_at: Option<DateTime<Utc>>,
@@ -98,8 +104,8 @@ impl ServiceRow {
     pub fn due(&self) -> DueRow {
         DueRow {
             id: self.id,
-            kind: self.kind.clone(),
-            status: self.status.clone(),
+            kind: self.kind,
+            status: self.status,
             interval_seconds: self.interval_seconds,
             timeout_seconds: self.timeout_seconds,
             degraded_latency_ms: self.degraded_latency_ms,
@@ -110,18 +116,14 @@ impl ServiceRow {
     }
 
     pub fn state(&self) -> State {
-        State {
-            status: Status::parse(&self.status).unwrap_or(Status::Unknown),
-            failures: self.failures.into(),
-            successes: self.successes.into(),
-        }
+        State { status: self.status, failures: self.failures.into(), successes: self.successes.into() }
     }
 }
 
 /// A service to insert: validated settings and probe, rendered.
 pub struct NewService<'a> {
     pub settings: &'a Settings,
-    pub kind: &'a str,
+    pub kind: Kind,
     pub target: &'a str,
     pub config: &'a Value,
     pub heartbeat_hash: Option<&'a [u8]>,
@@ -154,7 +156,7 @@ impl MonitoringStore {
         self.db
             .write("monitoring.insert_service", &sql)
             .bind(&st.name)
-            .bind(s.kind)
+            .bind(s.kind.as_str())
             .bind(s.target)
             .bind(Json(s.config))
             .bind(narrow(st.interval_seconds))

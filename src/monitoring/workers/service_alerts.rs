@@ -28,15 +28,15 @@ pub fn conditions(
         if in_maintenance(*id) {
             continue;
         }
-        match Status::parse(status) {
-            Some(Status::Down) => out.push(Condition {
+        match status {
+            Status::Down => out.push(Condition {
                 key: format!("service.{id}.down"),
                 severity: Severity::Critical,
                 message: format!("{name} is down"),
                 value: None,
                 threshold: None,
             }),
-            Some(Status::Degraded) => out.push(Condition {
+            Status::Degraded => out.push(Condition {
                 key: format!("service.{id}.degraded"),
                 severity: Severity::Warning,
                 message: format!("{name} is degraded (answers slower than its latency threshold)"),
@@ -103,7 +103,7 @@ mod tests {
         let state = |id, name: &str, status: &str, cert_expires_at| AlertState {
             id,
             name: name.into(),
-            status: status.into(),
+            status: Status::try_from(status.to_string()).unwrap(),
             cert_expires_at,
         };
         let services = vec![

@@ -35,24 +35,24 @@ fn reads_mask_secret_headers_and_the_target_password() {
         "https://ops:p%40ss@example.com/health",
         json!({"headers": {"Authorization": "Bearer t0k", "X-Tenant": "s", "X-Trace": "t"}, "secret_headers": ["X-Tenant"]}),
     );
-    let (target, config) = public("http", &p.target(), &p.config_json());
+    let (target, config) = public(Kind::Http, &p.target(), &p.config_json());
     assert_eq!(target, format!("https://ops:{MASK}@example.com/health"));
     assert_eq!(config["headers"], json!({"authorization": MASK, "x-tenant": MASK, "x-trace": "t"}));
     assert_eq!(config["secret_headers"], json!(["x-tenant"]));
     // A user name standing alone is a token; secret query values are masked, the rest kept as written.
     let token = http("https://ghp_abc@example.com/x?api_key=k%2B1&page=2&q=a+b", json!({}));
-    let (target, _) = public("http", &token.target(), &token.config_json());
+    let (target, _) = public(Kind::Http, &token.target(), &token.config_json());
     assert_eq!(target, format!("https://{MASK}@example.com/x?api_key={MASK}&page=2&q=a+b"));
     // Other kinds have nothing to mask.
     let tcp = probe(Kind::Tcp, "example.com:25", json!({}));
-    assert_eq!(public("tcp", &tcp.target(), &tcp.config_json()), (tcp.target(), tcp.config_json()));
+    assert_eq!(public(Kind::Tcp, &tcp.target(), &tcp.config_json()), (tcp.target(), tcp.config_json()));
 }
 
 #[test]
 fn a_mask_sent_back_keeps_the_stored_secret_on_the_same_origin_only() {
     let stored =
         http("https://ops:pw@example.com/a", json!({"headers": {"Authorization": "Bearer t0k", "X-Trace": "t"}}));
-    let (target, config) = public("http", &stored.target(), &stored.config_json());
+    let (target, config) = public(Kind::Http, &stored.target(), &stored.config_json());
 
     // Echoed whole, even with another path: the stored values come back.
     let moved_path = target.replace("/a", "/b");
@@ -103,7 +103,7 @@ fn redaction_covers_every_form_of_a_secret() {
 #[test]
 fn masked_user_names_and_query_values_come_back_from_the_stored_target() {
     let stored = http("https://ghp_abc@example.com/x?api_key=k%2B1&page=2", json!({}));
-    let (target, config) = public("http", &stored.target(), &stored.config_json());
+    let (target, config) = public(Kind::Http, &stored.target(), &stored.config_json());
     let kept = parse_input(Kind::Http, &target.replace("page=2", "page=3"), &config, Some(&stored)).expect("kept");
     assert_eq!(kept.target(), "https://ghp_abc@example.com/x?api_key=k%2B1&page=3");
     // A parameter that was not stored cannot be restored.
@@ -114,7 +114,7 @@ fn masked_user_names_and_query_values_come_back_from_the_stored_target() {
 #[test]
 fn a_mask_does_not_turn_into_a_readable_value() {
     let stored = http("https://example.com/", json!({"headers": {"X-Tenant": "t-1"}, "secret_headers": ["X-Tenant"]}));
-    let (target, mut config) = public("http", &stored.target(), &stored.config_json());
+    let (target, mut config) = public(Kind::Http, &stored.target(), &stored.config_json());
     assert_eq!(config["headers"]["x-tenant"], MASK);
     // Unmarking the header while sending its mask back would store the secret readable.
     config["secret_headers"] = json!([]);

@@ -28,8 +28,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::MonitoringConfig;
-use crate::monitoring::checks::{CheckStatus, Outcome, Probe};
-use crate::monitoring::domain::{self, round_up};
+use crate::monitoring::checks::{CheckStatus, Kind, Outcome, Probe};
+use crate::monitoring::domain::{self, Status, round_up};
 use crate::monitoring::service::{MonitoringError, MonitoringService, stored_probe, to_result};
 use crate::monitoring::store::DueRow;
 use cadence::Cadence;
@@ -295,7 +295,7 @@ impl Scheduler {
                     held.remove(&row.id);
                     return None;
                 };
-                let next = if row.kind == "heartbeat" {
+                let next = if row.kind == Kind::Heartbeat {
                     // Past its deadline: report down once per interval until a beat comes.
                     now + chrono::Duration::seconds(row.interval_seconds.into())
                 } else {
@@ -480,7 +480,7 @@ impl Job {
         let until_next = (next - service.now()).to_std().unwrap_or_default();
         let quantum = Duration::from_millis(u64::try_from(shared.quantum_ms).unwrap_or(0));
         let urgent =
-            status != CheckStatus::Up || row.status != "up" || shared.cadence.next_is_near(until_next, quantum);
+            status != CheckStatus::Up || row.status != Status::Up || shared.cadence.next_is_near(until_next, quantum);
         if self.pending.push(stored, permit, urgent).is_err() {
             shared.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&row.id);
         }
