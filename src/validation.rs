@@ -46,6 +46,19 @@ pub fn http_url(raw: &str) -> Result<reqwest::Url, String> {
     Ok(url)
 }
 
+/// Whether `raw` is a host name: letters, digits, `-` and `_` in
+/// dot-separated labels of 1–63 characters, at most 253 in all, with an
+/// optional final dot (a check's target, an SMTP server).
+pub fn is_host_name(raw: &str) -> bool {
+    let name = raw.strip_suffix('.').unwrap_or(raw);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 /// Collect a parse failure of `field` into `errors`; `None` when it failed.
 pub fn check<T>(errors: &mut Vec<FieldError>, field: &str, parsed: Result<T, String>) -> Option<T> {
     parsed.map_err(|message| errors.push(FieldError::new(field, message))).ok()

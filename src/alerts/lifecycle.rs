@@ -83,6 +83,18 @@ pub struct Condition {
     pub threshold: Option<f64>,
 }
 
+impl Condition {
+    /// A condition without a measured figure (a service down).
+    pub fn new(key: impl Into<String>, severity: Severity, message: impl Into<String>) -> Self {
+        Self { key: key.into(), severity, message: message.into(), value: None, threshold: None }
+    }
+
+    /// The figure behind it and the threshold it crossed.
+    pub fn measured(self, value: f64, threshold: f64) -> Self {
+        Self { value: Some(value), threshold: Some(threshold), ..self }
+    }
+}
+
 /// What the planner needs to know of an alert that is firing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Firing<'a> {
@@ -148,7 +160,7 @@ mod tests {
 
     fn condition(key: &str, severity: &str) -> Condition {
         let severity = Severity::parse(severity).unwrap();
-        Condition { key: key.into(), severity, message: key.into(), value: None, threshold: None }
+        Condition::new(key, severity, key)
     }
 
     fn at(seconds: i64) -> DateTime<Utc> {

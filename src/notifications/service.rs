@@ -211,24 +211,27 @@ impl NotificationService {
     /// in batches of `batch` rows so no statement holds locks for long.
     pub async fn cleanup_once(&self, retention: chrono::Duration, batch: i64) -> Result<Cleaned, StorageError> {
         let now = self.clock.now();
-        let mut cleaned = Cleaned::default();
-        loop {
-            let n = self.store.delete_expired(now, batch).await?;
-            cleaned.expired += n;
-            self.cleaned_expired.inc_by(n);
-            if n < batch as u64 {
-                break;
-            }
-        }
+        let expired = in_batches(batch, &self.cleaned_expired, || self.store.delete_expired(now, batch)).await?;
         let before: DateTime<Utc> = now - retention;
-        loop {
-            let n = self.store.delete_read_before(before, batch).await?;
-            cleaned.read += n;
-            self.cleaned_read.inc_by(n);
-            if n < batch as u64 {
-                break;
-            }
+        let read = in_batches(batch, &self.cleaned_read, || self.store.delete_read_before(before, batch)).await?;
+        Ok(Cleaned { expired, read })
+    }
+}
+
+/// Run `delete` (one batch of at most `batch` rows) until a batch comes
+/// back short; counts the rows in `counter` and returns them.
+async fn in_batches<F, Fut>(batch: i64, counter: &Counter, mut delete: F) -> Result<u64, StorageError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, StorageError>>,
+{
+    let mut total = 0;
+    loop {
+        let n = delete().await?;
+        total += n;
+        counter.inc_by(n);
+        if n < batch as u64 {
+            return Ok(total);
         }
-        Ok(cleaned)
     }
 }

@@ -21,75 +21,76 @@ pub fn conditions(s: &Sample, c: &PerformanceConfig) -> Vec<Condition> {
     let pct = |v: f64| format!("{:.1} %", v * 100.0);
     if s.pool.utilization > c.pool_utilization_warning {
         let saturated = s.pool.in_use >= s.pool.max && s.pool.waiting > 0;
-        out.push(Condition {
-            key: "database.pool_utilization".into(),
-            severity: if saturated { Severity::Critical } else { Severity::Warning },
-            message: format!(
-                "database pool utilization {} ({} of {} connections in use, {} waiting)",
-                pct(s.pool.utilization),
-                s.pool.in_use,
-                s.pool.max,
-                s.pool.waiting
-            ),
-            value: Some(s.pool.utilization),
-            threshold: Some(c.pool_utilization_warning),
-        });
+        out.push(
+            Condition::new(
+                "database.pool_utilization",
+                if saturated { Severity::Critical } else { Severity::Warning },
+                format!(
+                    "database pool utilization {} ({} of {} connections in use, {} waiting)",
+                    pct(s.pool.utilization),
+                    s.pool.in_use,
+                    s.pool.max,
+                    s.pool.waiting
+                ),
+            )
+            .measured(s.pool.utilization, c.pool_utilization_warning),
+        );
     }
     if s.queries.count > 0 && s.queries.avg_ms > c.avg_query_ms_alert {
-        out.push(Condition {
-            key: "database.query_time".into(),
-            severity: if s.queries.avg_ms > 2.0 * c.avg_query_ms_alert {
-                Severity::Critical
-            } else {
-                Severity::Warning
-            },
-            message: format!(
-                "average query time {:.0} ms over the last {:.0} s ({} queries)",
-                s.queries.avg_ms, s.window_seconds, s.queries.count
-            ),
-            value: Some(s.queries.avg_ms),
-            threshold: Some(c.avg_query_ms_alert),
-        });
+        out.push(
+            Condition::new(
+                "database.query_time",
+                if s.queries.avg_ms > 2.0 * c.avg_query_ms_alert { Severity::Critical } else { Severity::Warning },
+                format!(
+                    "average query time {:.0} ms over the last {:.0} s ({} queries)",
+                    s.queries.avg_ms, s.window_seconds, s.queries.count
+                ),
+            )
+            .measured(s.queries.avg_ms, c.avg_query_ms_alert),
+        );
     }
     if s.queries.count >= MIN_QUERIES_FOR_RATE && s.errors.rate > c.error_rate_critical {
-        out.push(Condition {
-            key: "database.error_rate".into(),
-            severity: Severity::Critical,
-            message: format!(
-                "database error rate {} ({} of {} queries failed)",
-                pct(s.errors.rate),
-                s.errors.count,
-                s.queries.count
-            ),
-            value: Some(s.errors.rate),
-            threshold: Some(c.error_rate_critical),
-        });
+        out.push(
+            Condition::new(
+                "database.error_rate",
+                Severity::Critical,
+                format!(
+                    "database error rate {} ({} of {} queries failed)",
+                    pct(s.errors.rate),
+                    s.errors.count,
+                    s.queries.count
+                ),
+            )
+            .measured(s.errors.rate, c.error_rate_critical),
+        );
     }
     if s.memory.limit_bytes > 0 && s.memory.ratio > c.memory_warning {
-        out.push(Condition {
-            key: "database.memory".into(),
-            severity: Severity::Warning,
-            message: format!(
-                "herald uses {} of its memory limit ({} MiB of {} MiB, {})",
-                pct(s.memory.ratio),
-                s.memory.rss_bytes / (1024 * 1024),
-                s.memory.limit_bytes / (1024 * 1024),
-                s.memory.limit_source
-            ),
-            value: Some(s.memory.ratio),
-            threshold: Some(c.memory_warning),
-        });
+        out.push(
+            Condition::new(
+                "database.memory",
+                Severity::Warning,
+                format!(
+                    "herald uses {} of its memory limit ({} MiB of {} MiB, {})",
+                    pct(s.memory.ratio),
+                    s.memory.rss_bytes / (1024 * 1024),
+                    s.memory.limit_bytes / (1024 * 1024),
+                    s.memory.limit_source
+                ),
+            )
+            .measured(s.memory.ratio, c.memory_warning),
+        );
     }
     if let Some(ratio) = s.postgres.as_ref().and_then(|p| p.cache_hit_ratio)
         && ratio < c.cache_hit_warning
     {
-        out.push(Condition {
-            key: "database.cache_hit".into(),
-            severity: Severity::Warning,
-            message: format!("PostgreSQL cache-hit ratio {}", pct(ratio)),
-            value: Some(ratio),
-            threshold: Some(c.cache_hit_warning),
-        });
+        out.push(
+            Condition::new(
+                "database.cache_hit",
+                Severity::Warning,
+                format!("PostgreSQL cache-hit ratio {}", pct(ratio)),
+            )
+            .measured(ratio, c.cache_hit_warning),
+        );
     }
     out
 }

@@ -5,13 +5,14 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
 
 use super::instrument::DbMetrics;
 use super::{Db, Pool};
-use crate::config::{Config, DatabaseTarget, redact_url};
+use crate::config::{Config, DatabaseTarget, PoolConfig, redact_url};
 
 /// Open the configured database. Start-up only: errors are for humans.
 pub async fn connect(config: &Config) -> anyhow::Result<Db> {
@@ -41,15 +42,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
                 .pragma("temp_store", "memory")
                 .log_slow_statements(tracing::log::LevelFilter::Off, slow)
                 .log_statements(tracing::log::LevelFilter::Off);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(max)
-                .min_connections(p.min_connections)
-                .acquire_timeout(Duration::from_millis(p.acquire_timeout_ms))
-                .idle_timeout(Some(Duration::from_secs(p.idle_timeout_seconds)))
-                .max_lifetime(Some(Duration::from_secs(p.max_lifetime_seconds)))
-                // Idle connections are checked by the health loop instead of a
-                // ping on every acquire, which would add a round trip to each query.
-                .test_before_acquire(false)
+            let pool = pool_options::<sqlx::Sqlite>(p, max)
                 .connect_with(options)
                 .await
                 .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
@@ -65,13 +58,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
                 // herald times and logs queries itself, with values hidden.
                 .log_statements(tracing::log::LevelFilter::Off)
                 .log_slow_statements(tracing::log::LevelFilter::Off, slow);
-            let pool_options = PgPoolOptions::new()
-                .max_connections(max)
-                .min_connections(p.min_connections)
-                .acquire_timeout(Duration::from_millis(p.acquire_timeout_ms))
-                .idle_timeout(Some(Duration::from_secs(p.idle_timeout_seconds)))
-                .max_lifetime(Some(Duration::from_secs(p.max_lifetime_seconds)))
-                .test_before_acquire(false);
+            let pool_options = pool_options::<sqlx::Postgres>(p, max);
             // Probe with single connections first: one attempt each, so the
             // backoff below (not the pool's own waiting) paces the retries.
             let give_up = Instant::now() + Duration::from_secs(p.connect_give_up_seconds);
@@ -105,6 +92,19 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
             Ok(Db::new(Pool::Postgres(pool), max, metrics))
         }
     }
+}
+
+/// The pool settings both backends share.
+fn pool_options<DB: sqlx::Database>(p: &PoolConfig, max: u32) -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(max)
+        .min_connections(p.min_connections)
+        .acquire_timeout(Duration::from_millis(p.acquire_timeout_ms))
+        .idle_timeout(Some(Duration::from_secs(p.idle_timeout_seconds)))
+        .max_lifetime(Some(Duration::from_secs(p.max_lifetime_seconds)))
+        // Idle connections are checked by the health loop instead of a
+        // ping on every acquire, which would add a round trip to each query.
+        .test_before_acquire(false)
 }
 
 /// Errors worth waiting out: the server is down, starting, or overloaded.

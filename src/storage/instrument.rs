@@ -209,13 +209,16 @@ impl DbMetrics {
         }
     }
 
+    /// A copy of the per-operation statistics (empty if a recording
+    /// thread panicked holding the lock).
+    fn operations_now(&self) -> HashMap<&'static str, OperationStats> {
+        self.operations.lock().map(|ops| ops.clone()).unwrap_or_default()
+    }
+
     /// Per-operation figures with p95/p99, busiest first.
     pub fn operation_percentiles(&self) -> Vec<OperationPercentiles> {
-        let ops = match self.operations.lock() {
-            Ok(ops) => ops.clone(),
-            Err(_) => return Vec::new(),
-        };
-        let mut out: Vec<_> = ops
+        let mut out: Vec<_> = self
+            .operations_now()
             .into_iter()
             .map(|(operation, s)| {
                 let mut recent: Vec<f64> = s.recent.iter().map(|v| f64::from(*v)).collect();
@@ -258,11 +261,8 @@ impl DbMetrics {
 
     /// Per-operation totals, busiest first.
     pub fn operations(&self) -> Vec<OperationFigures> {
-        let ops = match self.operations.lock() {
-            Ok(ops) => ops.clone(),
-            Err(_) => return Vec::new(),
-        };
-        let mut out: Vec<_> = ops
+        let mut out: Vec<_> = self
+            .operations_now()
             .into_iter()
             .map(|(operation, s)| OperationFigures {
                 operation: operation.to_string(),

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::config::{FieldError, Fields, MAX_RECIPIENTS, Parsed};
 use crate::config::Secret;
+use crate::validation::is_host_name;
 
 const MAX_USERNAME_CHARS: usize = 256;
 const MAX_PASSWORD_CHARS: usize = 1024;
@@ -141,13 +142,7 @@ fn smtp_host(raw: &str) -> Result<String, String> {
         return Ok(ip.to_string());
     }
     let name = raw.strip_suffix('.').unwrap_or(raw);
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        });
-    if ok { Ok(name.to_ascii_lowercase()) } else { Err("must be a host name or an IP address".into()) }
+    if is_host_name(raw) { Ok(name.to_ascii_lowercase()) } else { Err("must be a host name or an IP address".into()) }
 }
 
 fn is_loopback(host: &str) -> bool {

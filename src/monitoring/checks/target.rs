@@ -3,17 +3,11 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-/// A host name: letters, digits, `-` and `_` in dot-separated labels of
-/// 1–63 characters, at most 253 in all, an optional final dot. Lowercased.
+use crate::validation::is_host_name;
+
+/// A host name ([`is_host_name`]), lowercased.
 pub(super) fn parse_host_name(raw: &str) -> Result<String, String> {
-    let name = raw.strip_suffix('.').unwrap_or(raw);
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        });
-    if ok { Ok(raw.to_ascii_lowercase()) } else { Err(format!("{raw:?} is not a valid host name")) }
+    if is_host_name(raw) { Ok(raw.to_ascii_lowercase()) } else { Err(format!("{raw:?} is not a valid host name")) }
 }
 
 /// A `host:port` address; an IPv6 host is written in brackets (`[::1]:443`).

@@ -11,7 +11,7 @@ use super::MonitoringStore;
 use crate::monitoring::checks::Kind;
 use crate::monitoring::domain::{Settings, State, Status};
 use crate::on_pool;
-use crate::storage::{Pool, StorageError, Ts, sqlite_json};
+use crate::storage::{Pool, Statement, StorageError, Ts, sqlite_json};
 
 /// Every column of `service`, in [`ServiceRow`] order.
 const COLUMNS: &str = "id, name, kind, target, config, interval_seconds, timeout_seconds, failure_threshold, \
@@ -139,6 +139,20 @@ pub struct ServiceUpdate<'a> {
     pub next_check_at: Option<DateTime<Utc>>,
 }
 
+/// Bind the settings from `interval_seconds` to `tags`, in the order the
+/// insert and the update both list them.
+fn bind_settings<'q>(statement: Statement<'q>, st: &'q Settings) -> Statement<'q> {
+    statement
+        .bind(narrow(st.interval_seconds))
+        .bind(narrow(st.timeout_seconds))
+        .bind(narrow(st.failure_threshold))
+        .bind(narrow(st.recovery_threshold))
+        .bind(st.degraded_latency_ms.map(narrow))
+        .bind(st.enabled)
+        .bind(st.public)
+        .bind(Json(&st.tags))
+}
+
 fn narrow(v: i64) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
@@ -153,20 +167,9 @@ impl MonitoringStore {
              RETURNING {COLUMNS}"
         );
         let st = s.settings;
-        self.db
-            .write("monitoring.insert_service", &sql)
-            .bind(&st.name)
-            .bind(s.kind.as_str())
-            .bind(s.target)
-            .bind(Json(s.config))
-            .bind(narrow(st.interval_seconds))
-            .bind(narrow(st.timeout_seconds))
-            .bind(narrow(st.failure_threshold))
-            .bind(narrow(st.recovery_threshold))
-            .bind(st.degraded_latency_ms.map(narrow))
-            .bind(st.enabled)
-            .bind(st.public)
-            .bind(Json(&st.tags))
+        let insert =
+            self.db.write("monitoring.insert_service", &sql).bind(&st.name).bind(s.kind.as_str()).bind(s.target);
+        bind_settings(insert.bind(Json(s.config)), st)
             .bind(s.heartbeat_hash)
             .bind(Ts(s.next_check_at))
             .bind(Ts(now))
@@ -205,20 +208,8 @@ impl MonitoringStore {
              WHERE id = $1 RETURNING {COLUMNS}"
         );
         let st = u.settings;
-        self.db
-            .write("monitoring.update_service", &sql)
-            .bind(id)
-            .bind(&st.name)
-            .bind(u.target)
-            .bind(Json(u.config))
-            .bind(narrow(st.interval_seconds))
-            .bind(narrow(st.timeout_seconds))
-            .bind(narrow(st.failure_threshold))
-            .bind(narrow(st.recovery_threshold))
-            .bind(st.degraded_latency_ms.map(narrow))
-            .bind(st.enabled)
-            .bind(st.public)
-            .bind(Json(&st.tags))
+        let update = self.db.write("monitoring.update_service", &sql).bind(id).bind(&st.name).bind(u.target);
+        bind_settings(update.bind(Json(u.config)), st)
             .bind(u.next_check_at.map(Ts))
             .bind(Ts(now))
             .fetch_optional()

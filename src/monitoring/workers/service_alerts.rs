@@ -29,32 +29,24 @@ pub fn conditions(
             continue;
         }
         match status {
-            Status::Down => out.push(Condition {
-                key: format!("service.{id}.down"),
-                severity: Severity::Critical,
-                message: format!("{name} is down"),
-                value: None,
-                threshold: None,
-            }),
-            Status::Degraded => out.push(Condition {
-                key: format!("service.{id}.degraded"),
-                severity: Severity::Warning,
-                message: format!("{name} is degraded (answers slower than its latency threshold)"),
-                value: None,
-                threshold: None,
-            }),
+            Status::Down => {
+                out.push(Condition::new(format!("service.{id}.down"), Severity::Critical, format!("{name} is down")))
+            }
+            Status::Degraded => out.push(Condition::new(
+                format!("service.{id}.degraded"),
+                Severity::Warning,
+                format!("{name} is degraded (answers slower than its latency threshold)"),
+            )),
             _ => {}
         }
         if let Some(expires) = cert_expires_at {
             let days = (*expires - now).num_seconds() as f64 / 86_400.0;
             if days > 0.0 && days <= f64::from(tls_days) {
-                out.push(Condition {
-                    key: format!("service.{id}.tls_expiry"),
-                    severity: Severity::Warning,
-                    message: format!("{name}: TLS certificate expires in {days:.1} days"),
-                    value: Some((days * 10.0).round() / 10.0),
-                    threshold: Some(f64::from(tls_days)),
-                });
+                let message = format!("{name}: TLS certificate expires in {days:.1} days");
+                out.push(
+                    Condition::new(format!("service.{id}.tls_expiry"), Severity::Warning, message)
+                        .measured((days * 10.0).round() / 10.0, f64::from(tls_days)),
+                );
             }
         }
     }

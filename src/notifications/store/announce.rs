@@ -59,6 +59,19 @@ impl NotificationStore {
         const RECORD: &str = "INSERT INTO announcement (created_by, created_at, audience, recipients, type, title, \
                               idempotency_key) VALUES ($1, $2, $3, 0, $4, $5, $6) RETURNING id";
         const COUNT: &str = "UPDATE announcement SET recipients = $2 WHERE id = $1";
+        // The announcement row, in either backend's transaction.
+        macro_rules! record {
+            ($tx:ident) => {{
+                let q = sqlx::query_scalar(RECORD)
+                    .bind(created_by)
+                    .bind(Ts(now))
+                    .bind(Json(audience_json))
+                    .bind(content.kind.as_str())
+                    .bind(&content.title)
+                    .bind(key.map(IdempotencyKey::as_str));
+                db.observe("notifications.record_announcement", RECORD, q.fetch_one(&mut *$tx)).await?
+            }};
+        }
         match db.pool() {
             Pool::Postgres(p) => {
                 let filter = match audience {
@@ -98,14 +111,7 @@ impl NotificationStore {
                 if !unknown.is_empty() {
                     return Err(AnnounceError::UnknownRecipients(unknown));
                 }
-                let q = sqlx::query_scalar(RECORD)
-                    .bind(created_by)
-                    .bind(Ts(now))
-                    .bind(Json(audience_json))
-                    .bind(content.kind.as_str())
-                    .bind(&content.title)
-                    .bind(key.map(IdempotencyKey::as_str));
-                let id: i64 = db.observe("notifications.record_announcement", RECORD, q.fetch_one(&mut *tx)).await?;
+                let id: i64 = record!(tx);
                 let q = sqlx::query(&fan_out);
                 let q = match audience {
                     Audience::All => q.bind(true),
@@ -165,14 +171,7 @@ impl NotificationStore {
                         return Err(AnnounceError::UnknownRecipients(unknown));
                     }
                 }
-                let q = sqlx::query_scalar(RECORD)
-                    .bind(created_by)
-                    .bind(Ts(now))
-                    .bind(Json(audience_json))
-                    .bind(content.kind.as_str())
-                    .bind(&content.title)
-                    .bind(key.map(IdempotencyKey::as_str));
-                let id: i64 = db.observe("notifications.record_announcement", RECORD, q.fetch_one(&mut *tx)).await?;
+                let id: i64 = record!(tx);
                 let q = with_filter(&bump, audience, &list);
                 db.observe("notifications.bump_cursors", &bump, q.execute(&mut *tx)).await?;
                 let q = bind_content!(with_filter(&fan_out, audience, &list), content, now).bind(id);
