@@ -1,6 +1,7 @@
 //! What `/metrics` shows of the background workers: when each last did its
 //! work, and how often a pass failed or the worker had to be restarted.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -8,6 +9,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use tokio::sync::Notify;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WorkerLabels {
@@ -20,6 +22,8 @@ pub struct WorkerMetrics {
     last_success: Family<WorkerLabels, Gauge<f64, AtomicU64>>,
     failures: Family<WorkerLabels, Counter>,
     restarts: Family<WorkerLabels, Counter>,
+    /// Told of every success, for [`WorkerMetrics::succeeded_once`].
+    succeeded: Arc<Notify>,
 }
 
 impl WorkerMetrics {
@@ -52,6 +56,21 @@ impl WorkerMetrics {
         )
     }
 
+    /// Wait until each of `workers` has succeeded at least once (the
+    /// start-up passes done, before a test or a tool relies on quiet).
+    pub async fn succeeded_once(&self, workers: &[&'static str]) {
+        loop {
+            let notified = self.succeeded.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so a success in between still wakes.
+            notified.as_mut().enable();
+            if workers.iter().all(|&worker| self.last_success.get_or_create(&WorkerLabels { worker }).get() > 0.0) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// The handle one worker reports through; its series exist from now on
     /// (a worker that never succeeded shows 0, not nothing).
     pub fn beat(&self, worker: &'static str) -> Beat {
@@ -75,6 +94,7 @@ impl Beat {
     pub fn succeeded(&self) {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         self.metrics.last_success.get_or_create(&self.labels).set(now.as_secs_f64());
+        self.metrics.succeeded.notify_waiters();
     }
 
     pub(super) fn failed(&self) {

@@ -90,7 +90,10 @@ async fn in_flight_request_completes_during_graceful_shutdown(backend: Backend) 
         return;
     };
     // Let the start-up rounds of that background work finish.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let startup = ["performance_sampler", "alert_outbox", "service_alerts"];
+    tokio::time::timeout(Duration::from_secs(10), app.state.workers.succeeded_once(&startup))
+        .await
+        .expect("the start-up passes finish");
     let db = app.db.clone();
     let url = app.url("/api/v1/me");
     let token = app.admin_token.clone();

@@ -4,7 +4,9 @@
 //! instance and, on PostgreSQL, two instances sharing the work.
 //!
 //! The harness starts herald with the scheduler off; most tests drive checks
-//! with `POST …/check`, and those about scheduling turn it on.
+//! with `POST …/check` or one scheduler round at a time on a clock moved
+//! forward (`step_scheduler`); those about the scheduler's own timing turn
+//! it on.
 
 use std::time::Duration;
 
@@ -305,7 +307,7 @@ fn scheduling(config: &mut herald::config::Config) {
 }
 
 async fn heartbeats_arrive_and_go_missing(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, scheduling).await else { return };
+    let Some(app) = TestApp::spawn(backend).await else { return };
     let body = json!({"name": "nightly", "kind": "heartbeat", "target": "", "interval_seconds": 10,
                       "failure_threshold": 1, "recovery_threshold": 1, "config": {"grace_seconds": 1}});
     let created = create(&app, &app.admin_token, body).await;
@@ -329,15 +331,11 @@ async fn heartbeats_arrive_and_go_missing(backend: Backend) {
     assert_eq!(results(&app, id).await.len(), 1, "beats within a second are not stored again");
 
     // Withheld: past interval + grace the scheduler finds it down and opens an incident.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let status = app.get(&format!("/api/v1/services/{id}"), &app.admin_token).await.json["status"].clone();
-        if status == "down" {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "heartbeat never reported missing (status {status})");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    assert_eq!(app.step_scheduler().await, 0, "not missing before its deadline");
+    app.shift.advance(Duration::from_secs(12));
+    assert_eq!(app.step_scheduler().await, 1, "missing after interval + grace");
+    let status = app.get(&format!("/api/v1/services/{id}"), &app.admin_token).await.json["status"].clone();
+    assert_eq!(status, "down", "heartbeat reported missing");
     let incidents = app.get(&format!("/api/v1/incidents?service_id={id}&status=open"), &app.admin_token).await;
     let cause = incidents.json["items"][0]["cause"].as_str().expect("an open incident").to_string();
     assert!(cause.contains("no heartbeat"), "{cause}");
@@ -435,10 +433,13 @@ async fn the_scheduler_checks_a_changed_service_as_changed(backend: Backend) {
 }
 
 /// PostgreSQL: two instances share the checks (each due check runs once),
-/// and when one dies the other keeps every service checked.
+/// and when one dies the other keeps every service checked. Both
+/// schedulers are driven a round at a time on the shared clock, moved a
+/// quarter second per round: herald's time passes quickly, the rounds stay
+/// real claims under real leases.
 #[tokio::test]
 async fn two_instances_share_checks_and_survive_a_death() {
-    let Some(a) = TestApp::spawn_with(Backend::Postgres, scheduling).await else { return };
+    let Some(a) = TestApp::spawn(Backend::Postgres).await else { return };
     let b = a.peer().await;
     let target = Target::start().await;
     let mut ids = Vec::new();
@@ -447,13 +448,18 @@ async fn two_instances_share_checks_and_survive_a_death() {
                           "interval_seconds": 10, "timeout_seconds": 2});
         ids.push(create(&a, &a.admin_token, body).await["id"].as_i64().expect("id"));
     }
-    // First checks within the first 10 s, then every 10 s; a steady result
-    // may wait up to the stretched cadence (5 s and a boundary) to be stored.
-    // A fixed window, not a poll: the test's queries go through instance
-    // A's pool, and polling it slowed A's claims enough that B won every
-    // race for the due rows (two fresh-clone CI failures, 'both instances
-    // took a share'). Nothing else runs on A's pool during the window.
-    tokio::time::sleep(Duration::from_secs(30)).await;
+    // First checks within the first 10 s, then every 10 s: about 20 s of
+    // herald's time. In each round both instances claim at once, in turn
+    // the first to ask, so each due check goes to one of them.
+    const STEP: Duration = Duration::from_millis(250);
+    for round in 0..80 {
+        a.shift.advance(STEP);
+        if round % 2 == 0 {
+            tokio::join!(a.step_scheduler(), b.step_scheduler());
+        } else {
+            tokio::join!(b.step_scheduler(), a.step_scheduler());
+        }
+    }
     let mut instances = std::collections::BTreeSet::new();
     for id in &ids {
         let stored = results(&a, *id).await;
@@ -469,40 +475,28 @@ async fn two_instances_share_checks_and_survive_a_death() {
     // A lease left behind by an instance that died mid-check holds its
     // service only until it expires; then a live instance takes it over.
     const DEAD: &str = "UPDATE service SET lease_owner = 9999, lease_until = $2, next_check_at = $3 WHERE id = $1";
-    let orphaned_at = chrono::Utc::now();
+    let orphaned_at = a.state.monitoring.now();
     let leased_until = orphaned_at + chrono::Duration::seconds(10);
     if let herald::storage::Pool::Postgres(p) = a.db.pool() {
-        let q = sqlx::query(DEAD).bind(ids[0]).bind(leased_until).bind(chrono::Utc::now());
+        let q = sqlx::query(DEAD).bind(ids[0]).bind(leased_until).bind(orphaned_at);
         q.execute(p).await.expect("orphan lease");
     }
-    // Stop A: B carries on with every service.
+    // Stop A: B carries on with every service, for 15 s of herald's time.
     let a_instance = a.state.monitoring.instance_id();
     a.stop().await.expect("stop A");
-    let since = chrono::Utc::now();
-    // Until B has checked every service since, and the orphan after its lease ended (at most 28 s).
-    let deadline = std::time::Instant::now() + Duration::from_secs(28);
-    while std::time::Instant::now() < deadline {
-        let mut all = true;
-        for id in &ids {
-            let after = results(&b, *id).await.into_iter().filter(|r| r.2 > since).count();
-            all &= after > 0;
-        }
-        all &= results(&b, ids[0]).await.iter().any(|r| r.2 >= leased_until);
-        if all {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let since = b.state.monitoring.now();
+    for _ in 0..60 {
+        b.shift.advance(STEP);
+        b.step_scheduler().await;
     }
     for id in &ids {
         let after: Vec<_> = results(&b, *id).await.into_iter().filter(|r| r.2 > since).collect();
         assert!(!after.is_empty(), "service {id} was not checked after instance A died");
         assert!(after.iter().all(|r| r.1 != a_instance));
     }
-    // A check claimed just before the lease was written may still start
-    // (claims look ahead to the next claim: at these rates 5 s, then a
-    // boundary); none may start after that until the lease ends.
-    let settled = orphaned_at + chrono::Duration::seconds(6);
-    let orphan: Vec<_> = results(&b, ids[0]).await.into_iter().filter(|r| r.2 > settled.max(since)).collect();
+    // Rounds claim only what is due, never ahead (as the running scheduler
+    // does): no check of the orphan at all until its lease ended.
+    let orphan: Vec<_> = results(&b, ids[0]).await.into_iter().filter(|r| r.2 > since).collect();
     assert!(
         orphan.iter().all(|r| r.2 >= leased_until),
         "the orphaned lease was respected until it expired: {orphan:?}"

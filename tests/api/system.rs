@@ -73,14 +73,9 @@ async fn health_ready_and_metrics_answer(backend: Backend) {
     }
     // The sampler, the outbox and the service alerts run at start-up.
     let started = ["performance_sampler", "alert_outbox", "service_alerts"];
-    let mut scrape = text.clone();
-    for _ in 0..100 {
-        if started.iter().all(|w| last_success(&scrape, w) > 0.0) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        scrape = app.call(Method::GET, "/metrics", None, None).await.text;
-    }
+    let passes = app.state.workers.succeeded_once(&started);
+    tokio::time::timeout(std::time::Duration::from_secs(5), passes).await.expect("the start-up passes finish");
+    let scrape = app.call(Method::GET, "/metrics", None, None).await.text;
     for worker in started {
         assert!(last_success(&scrape, worker) > 1.7e9, "{worker} has succeeded:\n{scrape}");
     }

@@ -209,6 +209,15 @@ impl TestApp {
         TestApp { addr, db, state, config, shutdown, handle, ..self }
     }
 
+    /// One round of the check scheduler on this instance, on the shared
+    /// clock: claim what is due now, check it, store the results
+    /// (`Scheduler::step`). Returns how many services it claimed.
+    pub async fn step_scheduler(&self) -> usize {
+        let (monitoring, config) = (self.state.monitoring.clone(), self.config.monitoring.clone());
+        let scheduler = herald::monitoring::workers::Scheduler::new(monitoring, config, self.state.checks.clone());
+        scheduler.step().await.expect("a scheduler round")
+    }
+
     /// Graceful stop; returns what `serve` returned.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();

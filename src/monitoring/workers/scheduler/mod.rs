@@ -140,19 +140,7 @@ impl Scheduler {
             }
         };
         let checks = check_runtime.as_ref().map_or_else(tokio::runtime::Handle::current, |r| r.handle.clone());
-        let shared = Arc::new(Shared {
-            service: self.service.clone(),
-            metrics: self.metrics.clone(),
-            running: Arc::new(Semaphore::new(slots)),
-            held: Mutex::new(HashSet::new()),
-            probes: Mutex::new(ProbeCache::default()),
-            quantum_ms: i64::try_from(self.config.start_quantum_ms).unwrap_or(i64::MAX),
-            cadence: Cadence::new(
-                Duration::from_millis(self.config.claim_interval_ms.max(10)),
-                Duration::from_millis(self.config.result_linger_ms),
-                Duration::from_millis(self.config.max_cadence_ms),
-            ),
-        });
+        let shared = self.shared(slots);
         // Claimed and not yet stored: a claim permit is held until its
         // result is stored. Claims look one tick ahead, so the bound must
         // hold a tick's worth of checks plus the results queued, at the
@@ -255,6 +243,46 @@ impl Scheduler {
             pending.close();
         }
         drop(check_runtime);
+    }
+
+    /// One round without the timers: claim what is due now (under the
+    /// lease, as a round of [`Scheduler::run`] does), run each check and
+    /// store the results before returning how many were claimed. Tests and
+    /// tools drive the scheduler with it one step at a time, on whatever
+    /// clock the service has.
+    pub async fn step(&self) -> Result<usize, MonitoringError> {
+        let slots = self.config.max_concurrent_checks.max(1);
+        let shared = self.shared(slots);
+        let limit = slots * CLAIMED_PER_SLOT;
+        let (count, due) = self.claim(&shared, limit, self.service.now()).await?;
+        let claimed = Arc::new(Semaphore::new(limit));
+        let pending = Arc::new(Pending::new(self.config.result_batch));
+        let mut jobs = Vec::with_capacity(due.len());
+        for (row, next, probe) in due {
+            let Ok(permit) = claimed.clone().acquire_owned().await else { break };
+            let job = Job { shared: shared.clone(), pending: pending.clone() };
+            jobs.push(job.run(row, next, probe, permit));
+        }
+        futures_util::future::join_all(jobs).await;
+        pending.close();
+        write_results(shared, pending).await;
+        Ok(count)
+    }
+
+    fn shared(&self, slots: usize) -> Arc<Shared> {
+        Arc::new(Shared {
+            service: self.service.clone(),
+            metrics: self.metrics.clone(),
+            running: Arc::new(Semaphore::new(slots)),
+            held: Mutex::new(HashSet::new()),
+            probes: Mutex::new(ProbeCache::default()),
+            quantum_ms: i64::try_from(self.config.start_quantum_ms).unwrap_or(i64::MAX),
+            cadence: Cadence::new(
+                Duration::from_millis(self.config.claim_interval_ms.max(10)),
+                Duration::from_millis(self.config.result_linger_ms),
+                Duration::from_millis(self.config.max_cadence_ms),
+            ),
+        })
     }
 
     /// Claim up to `limit` services due by `horizon`, each with its next
