@@ -100,7 +100,7 @@ async fn deliver(
         Some(channel) if channel.enabled => alerts.send(&channel, d.id, event, &d.payload.0).await,
         _ => Err(super::channels::DeliveryError { message: "the channel is disabled".into(), retryable: false }),
     };
-    match sent {
+    let recorded = match sent {
         Ok(()) => {
             metrics.count("delivered");
             store.delivered(d.id, attempts, alerts.now()).await
@@ -116,7 +116,9 @@ async fn deliver(
             }
             store.attempt_failed(d.id, attempts, &e.message, retry_at).await
         }
-    }
+    };
+    alerts.attempted();
+    recorded
 }
 
 /// Wait before attempt `attempts + 1`: the initial delay doubled per

@@ -60,6 +60,9 @@ pub struct AlertService {
     /// Wakes this instance's outbox worker when deliveries are enqueued, so
     /// they go out now rather than at the next poll.
     enqueued: Arc<Notify>,
+    /// Delivery attempts this instance has recorded, for whoever awaits
+    /// the outcome of one ([`AlertService::attempts`]).
+    attempts: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl AlertService {
@@ -72,7 +75,19 @@ impl AlertService {
             clock,
             config,
             enqueued: Arc::default(),
+            attempts: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
+    }
+
+    /// Counts the delivery attempts this instance has recorded (sent,
+    /// retried or given up); changes after each is stored.
+    pub fn attempts(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.attempts.subscribe()
+    }
+
+    /// The outbox stored the outcome of an attempt.
+    pub(super) fn attempted(&self) {
+        self.attempts.send_modify(|n| *n += 1);
     }
 
     /// Notified when this instance enqueues deliveries.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::harness::receiver::{Receiver, SECRET};
 use crate::harness::target::{Mode, Target};
-use crate::harness::{Backend, TestApp, both};
+use crate::harness::{Backend, TestApp, after_attempts, both};
 
 /// Alerts settings that make the tests quick: retries after 200–400 ms,
 /// the outbox polled every 100 ms, resolution without a hold.
@@ -31,17 +31,15 @@ async fn outbox(app: &TestApp, channel: i64) -> Vec<(String, String)> {
     herald::on_pool!(app.db, |p| sqlx::query_as(SQL).bind(channel).fetch_all(p).await.expect("deliveries"))
 }
 
-/// Wait until every delivery to `channel` is delivered (up to 15 s); the
-/// outbox never sends a delivered one again.
-async fn all_delivered(app: &TestApp, channel: i64) -> Vec<(String, String)> {
-    for _ in 0..150 {
-        let rows = outbox(app, channel).await;
-        if !rows.is_empty() && rows.iter().all(|(_, state)| state == "delivered") {
-            return rows;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("deliveries to channel {channel} still pending: {:?}", outbox(app, channel).await);
+/// Wait until every delivery to `channel` is delivered; the outbox never
+/// sends a delivered one again.
+async fn all_delivered(apps: &[&TestApp], channel: i64) -> Vec<(String, String)> {
+    let what = format!("every delivery to channel {channel} delivered");
+    after_attempts(apps, &what, async || {
+        let rows = outbox(apps[0], channel).await;
+        (!rows.is_empty() && rows.iter().all(|(_, state)| state == "delivered")).then_some(rows)
+    })
+    .await
 }
 
 async fn webhook(app: &TestApp, url: &str, min_severity: &str) -> i64 {
@@ -157,14 +155,10 @@ async fn a_firing_alert_is_emailed_through_a_real_smtp_server(backend: Backend) 
     };
     app.state.alerts.observe("database", &[condition]).await.expect("observe");
     let received = dir.path().join("received.jsonl");
-    let mut text = String::new();
-    for _ in 0..100 {
-        text = std::fs::read_to_string(&received).unwrap_or_default();
-        if !text.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let text = after_attempts(&[&app], "an email received", async || {
+        Some(std::fs::read_to_string(&received).unwrap_or_default()).filter(|text| !text.is_empty())
+    })
+    .await;
     let _ = smtpd.kill();
     let _ = smtpd.wait();
     let mail: Value = serde_json::from_str(text.lines().next().expect("one email received")).expect("json");
@@ -203,7 +197,7 @@ async fn two_instances_send_each_delivery_once() {
     );
     assert_eq!(a.expect("observe").len() + b.expect("observe").len(), 30, "each condition fired by one instance");
     receiver.wait_for(30).await;
-    assert_eq!(all_delivered(&app, hook).await.len(), 30, "30 enqueued, each delivered, none left to send");
+    assert_eq!(all_delivered(&[&app, &peer], hook).await.len(), 30, "30 enqueued, each delivered, none left to send");
     let mut keys: Vec<String> = receiver
         .seen
         .lock()
@@ -353,16 +347,11 @@ async fn a_down_service_fires_once_and_resolves_through_every_channel(backend: B
     assert_eq!(receiver.last()["alert"]["key"], alert["key"]);
     assert!(receiver.all_signed());
     // The admin's inbox has it too (its delivery may come a moment later).
-    let mut in_inbox = false;
-    for _ in 0..100 {
+    after_attempts(&[&app], "the in-app channel notified the admin", async || {
         let inbox = app.get("/api/v1/notifications?type=alert", &app.admin_token).await;
-        if inbox.json["items"].as_array().is_some_and(|items| !items.is_empty()) {
-            in_inbox = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(in_inbox, "the in-app channel notified the admin");
+        inbox.json["items"].as_array().is_some_and(|items| !items.is_empty()).then_some(())
+    })
+    .await;
 
     // Still down: no second alert, no second delivery.
     check(&app, id).await;
@@ -385,14 +374,12 @@ async fn a_down_service_fires_once_and_resolves_through_every_channel(backend: B
     let deliveries = detail.json["deliveries"].as_array().cloned().unwrap_or_default();
     // Webhook: firing and resolution; in-app: both (critical).
     assert_eq!(deliveries.len(), 4, "{}", detail.text);
-    all_delivered(&app, hook).await;
-    for _ in 0..150 {
+    all_delivered(&[&app], hook).await;
+    after_attempts(&[&app], "every delivery of the alert delivered", async || {
         let detail = app.get(&format!("/api/v1/alerts/{alert_id}"), &app.admin_token).await;
-        if detail.json["deliveries"].as_array().is_some_and(|d| d.iter().all(|d| d["state"] == "delivered")) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        detail.json["deliveries"].as_array().is_some_and(|d| d.iter().all(|d| d["state"] == "delivered")).then_some(())
+    })
+    .await;
     let detail = app.get(&format!("/api/v1/alerts/{alert_id}"), &app.admin_token).await;
     assert!(
         detail.json["deliveries"].as_array().is_some_and(|d| d.iter().all(|d| d["state"] == "delivered")),
@@ -497,18 +484,13 @@ async fn failed_deliveries_retry_across_a_restart_and_then_give_up(backend: Back
     target.set(Mode::Failing);
     check(&app, id).await;
     evaluate(&app).await;
-    for _ in 0..50 {
-        if receiver.refused() == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    after_attempts(&[&app], "the first attempt refused", async || (receiver.refused() == 1).then_some(())).await;
     assert_eq!(receiver.refused(), 1, "the first attempt was refused");
 
     // Restart between attempts: the delivery is in the database, not in memory.
     let app = app.restart().await;
     receiver.wait_for(1).await;
-    assert_eq!(all_delivered(&app, hook).await.len(), 1, "delivered, so never sent again");
+    assert_eq!(all_delivered(&[&app], hook).await.len(), 1, "delivered, so never sent again");
     assert_eq!(receiver.events(), ["alert.firing"], "delivered once after the restart");
     let fired = alerts(&app, "").await;
     let alert_id = fired[0]["id"].as_i64().expect("alert id");
@@ -522,13 +504,11 @@ async fn failed_deliveries_retry_across_a_restart_and_then_give_up(backend: Back
     target.set(Mode::Healthy);
     check(&app, id).await;
     evaluate(&app).await;
-    for _ in 0..100 {
+    after_attempts(&[&app], "the resolution's delivery given up", async || {
         let detail = app.get(&format!("/api/v1/alerts/{alert_id}"), &app.admin_token).await;
-        if detail.json["deliveries"][1]["state"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (detail.json["deliveries"][1]["state"] == "failed").then_some(())
+    })
+    .await;
     let detail = app.get(&format!("/api/v1/alerts/{alert_id}"), &app.admin_token).await;
     let delivery = &detail.json["deliveries"][1];
     assert_eq!(delivery["event"], "alert.resolved");

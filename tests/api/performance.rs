@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, TestApp, both};
+use crate::harness::{Backend, TestApp, after_attempts, both};
 
 /// Sampling is driven by the test: the background sampler's first tick
 /// happens at start-up and the next one not within a test.
@@ -37,20 +37,15 @@ async fn inbox_channel(app: &TestApp) {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
 }
 
-/// Wait (up to 10 s) until the admin's inbox holds an alert notification whose title contains `text`.
+/// Wait until the admin's inbox holds an alert notification whose title
+/// contains `text` (it arrives with an in-app delivery).
 async fn notified(app: &TestApp, text: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    after_attempts(&[app], &format!("an alert notification with {text:?}"), async || {
         let inbox = app.get("/api/v1/notifications?type=alert", &app.admin_token).await;
-        let found = inbox.json["items"]
-            .as_array()
-            .is_some_and(|items| items.iter().any(|n| n["title"].as_str().is_some_and(|t| t.contains(text))));
-        if found {
-            return;
-        }
-        assert!(Instant::now() < deadline, "no alert notification with {text:?}: {}", inbox.text);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let items = inbox.json["items"].as_array().cloned().unwrap_or_default();
+        items.iter().any(|n| n["title"].as_str().is_some_and(|t| t.contains(text))).then_some(())
+    })
+    .await;
 }
 
 both!(

@@ -287,3 +287,20 @@ impl Reply {
             .unwrap_or_default()
     }
 }
+
+/// `look` now and again after each delivery attempt the outboxes of
+/// `apps` record, until it finds what it looks for (up to 15 s): the
+/// outcome of a delivery is awaited, not polled for.
+pub async fn after_attempts<T>(apps: &[&TestApp], what: &str, mut look: impl AsyncFnMut() -> Option<T>) -> T {
+    let mut attempts: Vec<_> = apps.iter().map(|app| app.state.alerts.attempts()).collect();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        // Seen before looking: an attempt recorded meanwhile still wakes us.
+        attempts.iter_mut().for_each(|a| _ = a.borrow_and_update());
+        if let Some(found) = look().await {
+            return found;
+        }
+        let next = futures_util::future::select_all(attempts.iter_mut().map(|a| Box::pin(a.changed())));
+        assert!(tokio::time::timeout_at(deadline, next).await.is_ok(), "{what} within 15 s");
+    }
+}
