@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use herald::App;
 use herald::clock::Clock;
 use herald::config::{Config, Secret};
+use herald::monitoring::workers::Scheduler;
 use herald::storage::Db;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -115,6 +116,9 @@ pub struct TestApp {
     pub handle: JoinHandle<anyhow::Result<()>>,
     /// herald's clock; its peers and restarts share it.
     pub shift: Shift,
+    /// This instance's check scheduler, for [`TestApp::step_scheduler`]
+    /// (the harness turns the running one off).
+    scheduler: Scheduler,
     /// Keeps the data directory alive as long as the app.
     _dir: TempDir,
 }
@@ -141,9 +145,9 @@ impl TestApp {
         let shift = Shift::default();
         let (bootstrap, running) = launch(&config, &shift).await;
         let admin_token = bootstrap.expect("an empty database bootstraps an admin");
-        let Running { addr, db, state, shutdown, handle } = running;
+        let Running { addr, db, state, shutdown, handle, scheduler } = running;
         let client = reqwest::Client::builder().no_proxy().build().expect("http client");
-        TestApp { addr, admin_token, db, state, config, client, shutdown, handle, shift, _dir: dir }
+        TestApp { addr, admin_token, db, state, config, client, shutdown, handle, shift, scheduler, _dir: dir }
     }
 
     /// A second herald on the same PostgreSQL database (another instance
@@ -154,11 +158,11 @@ impl TestApp {
         let config = Config { data_dir: dir.path().join("data"), ..self.config.clone() };
         let (bootstrap, running) = launch(&config, &self.shift).await;
         assert!(bootstrap.is_none(), "the database already has its admin");
-        let Running { addr, db, state, shutdown, handle } = running;
+        let Running { addr, db, state, shutdown, handle, scheduler } = running;
         let client = reqwest::Client::builder().no_proxy().build().expect("http client");
         let admin_token = self.admin_token.clone();
         let shift = self.shift.clone();
-        TestApp { addr, admin_token, db, state, config, client, shutdown, handle, shift, _dir: dir }
+        TestApp { addr, admin_token, db, state, config, client, shutdown, handle, shift, scheduler, _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -205,17 +209,15 @@ impl TestApp {
         let config = self.config.clone();
         let (bootstrap, running) = launch(&config, &self.shift).await;
         assert!(bootstrap.is_none(), "the database already has its admin");
-        let Running { addr, db, state, shutdown, handle } = running;
-        TestApp { addr, db, state, config, shutdown, handle, ..self }
+        let Running { addr, db, state, shutdown, handle, scheduler } = running;
+        TestApp { addr, db, state, config, shutdown, handle, scheduler, ..self }
     }
 
     /// One round of the check scheduler on this instance, on the shared
     /// clock: claim what is due now, check it, store the results
     /// (`Scheduler::step`). Returns how many services it claimed.
     pub async fn step_scheduler(&self) -> usize {
-        let (monitoring, config) = (self.state.monitoring.clone(), self.config.monitoring.clone());
-        let scheduler = herald::monitoring::workers::Scheduler::new(monitoring, config, self.state.checks.clone());
-        scheduler.step().await.expect("a scheduler round")
+        self.scheduler.step().await.expect("a scheduler round")
     }
 
     /// Graceful stop; returns what `serve` returned.
@@ -232,6 +234,7 @@ struct Running {
     state: herald::state::AppState,
     shutdown: CancellationToken,
     handle: JoinHandle<anyhow::Result<()>>,
+    scheduler: Scheduler,
 }
 
 /// Build herald on `config` with `shift`'s clock and serve it on its own
@@ -245,7 +248,8 @@ async fn launch(config: &Config, shift: &Shift) -> (Option<String>, Running) {
     let addr = listener.local_addr().expect("local addr");
     let shutdown = CancellationToken::new();
     let handle = tokio::spawn(app.serve(listener, shutdown.clone()));
-    (bootstrap, Running { addr, db, state, shutdown, handle })
+    let scheduler = Scheduler::new(state.monitoring.clone(), config.monitoring.clone(), state.checks.clone());
+    (bootstrap, Running { addr, db, state, shutdown, handle, scheduler })
 }
 
 /// A response, read whole.

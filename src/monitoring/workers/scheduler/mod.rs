@@ -81,7 +81,9 @@ impl SchedulerMetrics {
 pub struct Scheduler {
     service: MonitoringService,
     config: MonitoringConfig,
-    metrics: SchedulerMetrics,
+    /// What its rounds share (held services, parsed probes), whether they
+    /// run in [`Scheduler::run`] or one [`Scheduler::step`] at a time.
+    shared: Arc<Shared>,
 }
 
 /// Checks claimed and not yet stored, per check slot (512 slots: 10 240).
@@ -126,7 +128,20 @@ impl Shared {
 
 impl Scheduler {
     pub fn new(service: MonitoringService, config: MonitoringConfig, metrics: SchedulerMetrics) -> Self {
-        Self { service, config, metrics }
+        let shared = Arc::new(Shared {
+            service: service.clone(),
+            metrics,
+            running: Arc::new(Semaphore::new(config.max_concurrent_checks.max(1))),
+            held: Mutex::new(HashSet::new()),
+            probes: Mutex::new(ProbeCache::default()),
+            quantum_ms: i64::try_from(config.start_quantum_ms).unwrap_or(i64::MAX),
+            cadence: Cadence::new(
+                Duration::from_millis(config.claim_interval_ms.max(10)),
+                Duration::from_millis(config.result_linger_ms),
+                Duration::from_millis(config.max_cadence_ms),
+            ),
+        });
+        Self { service, config, shared }
     }
 
     /// Claim and check until `cancel`; `beat` hears of every claim tick.
@@ -140,7 +155,7 @@ impl Scheduler {
             }
         };
         let checks = check_runtime.as_ref().map_or_else(tokio::runtime::Handle::current, |r| r.handle.clone());
-        let shared = self.shared(slots);
+        let shared = self.shared.clone();
         // Claimed and not yet stored: a claim permit is held until its
         // result is stored. Claims look one tick ahead, so the bound must
         // hold a tick's worth of checks plus the results queued, at the
@@ -251,9 +266,8 @@ impl Scheduler {
     /// tools drive the scheduler with it one step at a time, on whatever
     /// clock the service has.
     pub async fn step(&self) -> Result<usize, MonitoringError> {
-        let slots = self.config.max_concurrent_checks.max(1);
-        let shared = self.shared(slots);
-        let limit = slots * CLAIMED_PER_SLOT;
+        let shared = self.shared.clone();
+        let limit = self.config.max_concurrent_checks.max(1) * CLAIMED_PER_SLOT;
         let (count, due) = self.claim(&shared, limit, self.service.now()).await?;
         let claimed = Arc::new(Semaphore::new(limit));
         let pending = Arc::new(Pending::new(self.config.result_batch));
@@ -267,22 +281,6 @@ impl Scheduler {
         pending.close();
         write_results(shared, pending).await;
         Ok(count)
-    }
-
-    fn shared(&self, slots: usize) -> Arc<Shared> {
-        Arc::new(Shared {
-            service: self.service.clone(),
-            metrics: self.metrics.clone(),
-            running: Arc::new(Semaphore::new(slots)),
-            held: Mutex::new(HashSet::new()),
-            probes: Mutex::new(ProbeCache::default()),
-            quantum_ms: i64::try_from(self.config.start_quantum_ms).unwrap_or(i64::MAX),
-            cadence: Cadence::new(
-                Duration::from_millis(self.config.claim_interval_ms.max(10)),
-                Duration::from_millis(self.config.result_linger_ms),
-                Duration::from_millis(self.config.max_cadence_ms),
-            ),
-        })
     }
 
     /// Claim up to `limit` services due by `horizon`, each with its next
