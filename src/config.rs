@@ -6,7 +6,6 @@
 //! `HERALD_POOL__MAX_CONNECTIONS`) < command-line flags. The result is
 //! validated once; every error names the key it is about.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,6 +13,8 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
 
 /// Where herald runs; picks pool sizing defaults as the seed sets them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,27 +32,6 @@ pub enum LogFormat {
     Human,
     /// One JSON object per line, for log shippers.
     Json,
-}
-
-/// A string that must never be printed: `Debug` and `Display` redact it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The raw value, for the one place that needs it (connecting).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"[redacted]\"")
-    }
 }
 
 /// The complete, validated configuration.

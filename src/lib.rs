@@ -15,6 +15,7 @@ pub mod monitoring;
 pub mod notifications;
 pub mod performance;
 pub mod realtime;
+pub mod secret;
 pub mod state;
 pub mod storage;
 pub mod system;

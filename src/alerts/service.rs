@@ -220,7 +220,7 @@ impl AlertService {
         event: Event,
         alert: &Value,
     ) -> Result<(), DeliveryError> {
-        let kind = ChannelKind::parse(&channel.kind).map_err(|e| DeliveryError { message: e, retryable: false })?;
+        let kind = channel.kind;
         let config = ChannelConfig::from_stored_json(kind, &channel.config.0).map_err(|_| DeliveryError {
             message: "the stored channel settings are no longer valid".into(),
             retryable: false,
@@ -280,7 +280,7 @@ fn outgoing(channels: &[ChannelRow], alert: &AlertRow, event: Event) -> Vec<Outg
         .iter()
         .filter(|c| c.enabled)
         .filter(|c| c.sources.0.contains(&alert.source))
-        .filter(|c| Severity::parse(&c.min_severity).is_ok_and(|min| alert.severity >= min))
+        .filter(|c| alert.severity >= c.min_severity)
         .map(|c| Outgoing { channel_id: c.id, event: event.as_str(), payload: payload.clone() })
         .collect()
 }
@@ -323,11 +323,11 @@ fn validate(input: ChannelIn, current: Option<&ChannelRow>) -> Result<ChannelFie
         }
     };
     let kind = match (current, input.kind.as_deref()) {
-        (Some(c), Some(k)) if k != c.kind => {
+        (Some(c), Some(k)) if k != c.kind.as_str() => {
             errors.push(FieldError::new("kind", "cannot change; create a new channel"));
             None
         }
-        (Some(c), _) => ChannelKind::parse(&c.kind).ok(),
+        (Some(c), _) => Some(c.kind),
         (None, Some(k)) => match ChannelKind::parse(k) {
             Ok(k) => Some(k),
             Err(_) => {
@@ -340,10 +340,7 @@ fn validate(input: ChannelIn, current: Option<&ChannelRow>) -> Result<ChannelFie
             None
         }
     };
-    let previous = current.and_then(|c| {
-        let kind = ChannelKind::parse(&c.kind).ok()?;
-        ChannelConfig::from_stored_json(kind, &c.config.0).ok()
-    });
+    let previous = current.and_then(|c| ChannelConfig::from_stored_json(c.kind, &c.config.0).ok());
     let config = kind.and_then(|kind| {
         // On update an absent config keeps the stored one (secrets included).
         let raw = match (&input.config, &previous) {
@@ -358,15 +355,12 @@ fn validate(input: ChannelIn, current: Option<&ChannelRow>) -> Result<ChannelFie
             }
         }
     });
-    let min_severity = match input.min_severity.or_else(|| current.map(|c| c.min_severity.clone())) {
-        None => "warning".to_string(),
-        Some(s) => match Severity::parse(&s) {
-            Ok(s) => s.as_str().to_string(),
-            Err(_) => {
-                errors.push(FieldError::new("min_severity", "one of info, warning, critical"));
-                String::new()
-            }
-        },
+    let min_severity = match input.min_severity {
+        None => current.map_or(Severity::Warning, |c| c.min_severity),
+        Some(s) => Severity::parse(&s).unwrap_or_else(|_| {
+            errors.push(FieldError::new("min_severity", "one of info, warning, critical"));
+            Severity::Warning
+        }),
     };
     let sources = match input.sources.or_else(|| current.map(|c| c.sources.0.clone())) {
         None => SOURCES.iter().map(|s| s.to_string()).collect(),
@@ -384,23 +378,17 @@ fn validate(input: ChannelIn, current: Option<&ChannelRow>) -> Result<ChannelFie
     };
     let enabled = input.enabled.or(current.map(|c| c.enabled)).unwrap_or(true);
     match (errors.is_empty(), kind, config) {
-        (true, Some(kind), Some(config)) => Ok(ChannelFields {
-            name,
-            kind: kind.as_str().to_string(),
-            config: config.to_stored_json(),
-            min_severity,
-            sources,
-            enabled,
-        }),
+        (true, Some(kind), Some(config)) => {
+            Ok(ChannelFields { name, kind, config: config.to_stored_json(), min_severity, sources, enabled })
+        }
         _ => Err(AlertError::Invalid(errors)),
     }
 }
 
 /// The public form of a channel: its config without secrets.
 pub fn public_config(channel: &ChannelRow) -> Value {
-    ChannelKind::parse(&channel.kind)
+    ChannelConfig::from_stored_json(channel.kind, &channel.config.0)
         .ok()
-        .and_then(|kind| ChannelConfig::from_stored_json(kind, &channel.config.0).ok())
         .map(|c| c.public_json())
         .unwrap_or(Value::Null)
 }

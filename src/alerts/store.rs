@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::channels::Severity;
+use super::channels::{ChannelKind, Severity};
 use super::lifecycle::{AlertState, Condition, DeliveryState};
 use crate::on_pool;
 use crate::storage::{Db, Pool, StorageError, Ts};
@@ -21,9 +21,11 @@ use crate::storage::{Db, Pool, StorageError, Ts};
 pub struct ChannelRow {
     pub id: i64,
     pub name: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: ChannelKind,
     pub config: Json<Value>,
-    pub min_severity: String,
+    #[sqlx(try_from = "String")]
+    pub min_severity: Severity,
     pub sources: Json<Vec<String>>,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
@@ -36,9 +38,9 @@ const CHANNEL_COLUMNS: &str = "id, name, kind, config, min_severity, sources, en
 #[derive(Debug, Clone)]
 pub struct ChannelFields {
     pub name: String,
-    pub kind: String,
+    pub kind: ChannelKind,
     pub config: Value,
-    pub min_severity: String,
+    pub min_severity: Severity,
     pub sources: Vec<String>,
     pub enabled: bool,
 }
@@ -151,9 +153,9 @@ impl AlertStore {
         self.db
             .write("alerts.create_channel", &sql)
             .bind(&f.name)
-            .bind(&f.kind)
+            .bind(f.kind.as_str())
             .bind(Json(&f.config))
-            .bind(&f.min_severity)
+            .bind(f.min_severity.as_str())
             .bind(Json(&f.sources))
             .bind(f.enabled)
             .bind(Ts(now))
@@ -176,7 +178,7 @@ impl AlertStore {
             .bind(id)
             .bind(&f.name)
             .bind(Json(&f.config))
-            .bind(&f.min_severity)
+            .bind(f.min_severity.as_str())
             .bind(Json(&f.sources))
             .bind(f.enabled)
             .bind(Ts(now))

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::channels::Severity;
+use super::channels::{ChannelKind, Severity};
 use super::lifecycle::{AlertState, DeliveryState};
 use super::service::public_config;
 use super::store::{AlertRow, ChannelRow, DeliveryRow};
@@ -85,12 +85,11 @@ pub struct AlertDetailOut {
 pub struct ChannelOut {
     pub id: i64,
     pub name: String,
-    /// `in_app`, `webhook`, `slack`, `discord`, `email` or `ntfy`.
-    pub kind: String,
+    pub kind: ChannelKind,
     /// Kind-specific settings without secrets (`<name>_set: true` instead).
     #[schema(value_type = Object)]
     pub config: Value,
-    pub min_severity: String,
+    pub min_severity: Severity,
     /// Which sources the channel takes: `database`, `service`.
     pub sources: Vec<String>,
     pub enabled: bool,

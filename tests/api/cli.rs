@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use herald::App;
-use herald::config::{Config, Secret};
+use herald::config::Config;
+use herald::secret::Secret;
 use reqwest::StatusCode;
 
 use crate::harness::{Backend, both, postgres_database};

@@ -115,7 +115,7 @@ async fn unreachable_postgres_is_retried_with_backoff_then_reported() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = herald::config::Config {
         data_dir: dir.path().to_path_buf(),
-        database_url: Some(herald::config::Secret::new(format!("postgres://herald:pw@127.0.0.1:{port}/herald"))),
+        database_url: Some(herald::secret::Secret::new(format!("postgres://herald:pw@127.0.0.1:{port}/herald"))),
         ..Default::default()
     };
     config.pool.connect_retry_initial_ms = 50;

@@ -159,6 +159,9 @@ async fn openapi_document_and_docs_are_served(backend: Backend) {
     assert_eq!(schemas["CheckKind"]["enum"], json!(["http", "tcp", "dns", "tls", "heartbeat"]));
     assert_eq!(schemas["ServiceStatus"]["enum"], json!(["unknown", "up", "degraded", "down", "paused", "maintenance"]));
     assert_eq!(schemas["CheckStatus"]["enum"], json!(["up", "degraded", "down"]));
+    assert_eq!(schemas["ChannelKind"]["enum"], json!(["in_app", "webhook", "slack", "discord", "email", "ntfy"]));
+    assert_eq!(schemas["ChannelOut"]["properties"]["kind"]["$ref"], "#/components/schemas/ChannelKind");
+    assert_eq!(schemas["ChannelOut"]["properties"]["min_severity"]["$ref"], "#/components/schemas/Severity");
     assert_eq!(schemas["ServiceOut"]["properties"]["kind"]["$ref"], "#/components/schemas/CheckKind");
     assert_eq!(schemas["ServiceOut"]["properties"]["status"]["$ref"], "#/components/schemas/ServiceStatus");
     assert_eq!(schemas["StatusService"]["properties"]["status"]["$ref"], "#/components/schemas/ServiceStatus");

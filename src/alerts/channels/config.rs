@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use std::fmt;
 
 pub use super::email_config::{EmailConfig, SmtpSecurity};
-use crate::config::Secret;
+use crate::secret::Secret;
 pub use crate::validation::FieldError;
 pub(super) use crate::validation::Fields;
 use crate::validation::http_url;
@@ -26,7 +26,8 @@ pub const MAX_TOKEN_BYTES: usize = 512;
 pub const MAX_RECIPIENTS: usize = 20;
 
 /// How a channel delivers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Stored as text, decoded at the storage boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     /// A notification to every operator and admin; delivered by the
@@ -37,6 +38,14 @@ pub enum ChannelKind {
     Discord,
     Email,
     Ntfy,
+}
+
+impl TryFrom<String> for ChannelKind {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw).map_err(|_| format!("unknown channel kind {raw:?}"))
+    }
 }
 
 impl ChannelKind {

@@ -7,7 +7,7 @@ use lettre::message::Mailbox;
 use serde_json::Value;
 
 use super::config::{FieldError, Fields, MAX_RECIPIENTS, Parsed};
-use crate::config::Secret;
+use crate::secret::Secret;
 use crate::validation::is_host_name;
 
 const MAX_USERNAME_CHARS: usize = 256;

@@ -16,8 +16,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use herald::App;
 use herald::clock::Clock;
-use herald::config::{Config, Secret};
+use herald::config::Config;
 use herald::monitoring::workers::Scheduler;
+use herald::secret::Secret;
 use herald::storage::Db;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
