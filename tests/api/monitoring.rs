@@ -440,12 +440,17 @@ async fn two_instances_share_checks_and_survive_a_death() {
         ids.push(create(&a, &a.admin_token, body).await["id"].as_i64().expect("id"));
     }
     // First checks within the first 10 s, then every 10 s: about 20 s of
-    // herald's time. In each round both instances claim at once, in turn
-    // the first to ask, so each due check goes to one of them.
+    // herald's time. In each round both instances claim at once, so each
+    // due check goes to one of them — mostly the first to ask. Due times
+    // sit on a 1 s grid (4 rounds) and recur every 10 s (40 rounds), so the
+    // first to ask changes every grid second and flips again each
+    // interval: a service's consecutive checks are offered to A and B in
+    // turn, whatever second it fell due in. (Turns by round parity alone
+    // gave every due time the same instance first.)
     const STEP: Duration = Duration::from_millis(250);
     for round in 0..80 {
         a.shift.advance(STEP);
-        if round % 2 == 0 {
+        if (round / 4 + round / 40) % 2 == 0 {
             tokio::join!(a.step_scheduler(), b.step_scheduler());
         } else {
             tokio::join!(b.step_scheduler(), a.step_scheduler());
