@@ -7,6 +7,7 @@
 //! Adding a scenario: write a module with `pub fn run(&Options) -> Result<(),
 //! String>` and add one entry to [`SCENARIOS`].
 
+mod cluster;
 mod cpu;
 mod herald;
 mod http;
@@ -53,6 +54,9 @@ pub struct Options {
     pub backend: Option<String>,
     /// Start the ceiling at this many services at 10 s (monitoring).
     pub ceiling_from: Option<u64>,
+    /// Run PostgreSQL with fsync off (the test suite's setting) instead of
+    /// its default durability; such figures are labelled and count for no goal.
+    pub unsafe_fast: bool,
 }
 
 /// One benchmark scenario: its CLI name, a one-line description and entry point.
@@ -138,6 +142,7 @@ fn parse(args: &[OsString]) -> Result<Option<(String, Options)>, String> {
             "--rate" => options.rate = Some(positive(&flag, &value("a number")?)?),
             "--herald" => options.herald = Some(PathBuf::from(value("a path")?)),
             "--ceiling-only" => options.ceiling_only = true,
+            "--unsafe-fast" => options.unsafe_fast = true,
             "--ceiling-from" => options.ceiling_from = Some(positive(&flag, &value("a number")?)?),
             "--backend" => match value("postgres or sqlite")?.as_str() {
                 b @ ("postgres" | "sqlite") => options.backend = Some(b.to_owned()),
@@ -165,7 +170,9 @@ fn usage() -> String {
         "usage: bench <scenario> [--runs N] [--herald PATH] [scenario options]\n\n\
          --runs N       repetitions per case (default: startup {}, notifications {}, realtime {})\n\
          --herald PATH  herald binary (default: `herald` next to this executable;\n\
-         \x20              build both with `cargo build --release`)\n\n\
+         \x20              build both with `cargo build --release`)\n\
+         --unsafe-fast  PostgreSQL with fsync off (the tests' setting) instead of its default\n\
+         \x20              durability; such figures are labelled and count for no goal\n\n\
          notifications options (defaults are the issue's sizes):\n\
          --seconds N         length of each load phase (default {})\n\
          --users N           members for create and unread list (default {})\n\

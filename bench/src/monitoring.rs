@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use testkit::PgCluster;
 
 use crate::Options;
+use crate::cluster;
 use crate::cpu::{self, Usage};
 use crate::herald::{self, Herald, Launch};
 use crate::http::Client;
@@ -119,8 +120,9 @@ pub fn run(options: &Options) -> Result<(), String> {
     let mut verdicts = Vec::new();
     let want_pg = options.backend.as_deref() != Some("sqlite");
     let cluster = if want_pg && ["initdb", "postgres", "psql"].iter().all(|b| PgCluster::bin(b).is_some()) {
-        eprintln!("starting a throwaway PostgreSQL cluster...");
-        Some(PgCluster::start()?)
+        let c = cluster::start(options)?;
+        out[0].push_str(&format!("- postgres: {}\n", c.described));
+        Some(c.pg)
     } else {
         None
     };

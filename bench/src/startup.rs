@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use testkit::PgCluster;
 
 use crate::Options;
+use crate::cluster;
 use crate::herald::{self, Herald, Launch};
 use crate::proc::{self, TempDir};
 use crate::report::Table;
@@ -61,10 +62,9 @@ pub fn run(options: &Options) -> Result<(), String> {
 
     let have_pg = ["initdb", "postgres", "psql"].iter().all(|b| PgCluster::bin(b).is_some());
     if have_pg {
-        eprintln!("starting a throwaway PostgreSQL cluster...");
-        let cluster = PgCluster::start()?;
-        let version = cluster.psql("postgres", "show server_version")?;
-        context.push(format!("- postgres: {version}, throwaway local cluster (testkit: fsync=off, TCP on 127.0.0.1)"));
+        let started = cluster::start(options)?;
+        let cluster = started.pg;
+        context.push(format!("- postgres: {}, TCP on 127.0.0.1", started.described));
         let create = || cluster.create_database().map(Some);
         series.extend(measure(&binary, "postgres", runs, &mut notes, create)?);
     } else {

@@ -30,6 +30,11 @@ const READY_POLL: Duration = Duration::from_millis(50);
 /// Log lines quoted in start-up errors.
 const LOG_TAIL_LINES: usize = 30;
 
+/// Settings that give a cluster PostgreSQL's default durability back (every
+/// commit flushed to disk), for benchmarks measured as production runs:
+/// pass to [`PgCluster::start_with`]. Tests keep the fast default.
+pub const DURABLE: &[(&str, &str)] = &[("fsync", "on"), ("synchronous_commit", "on"), ("full_page_writes", "on")];
+
 /// A running throwaway PostgreSQL cluster; dropping it stops the server and
 /// deletes its directory.
 pub struct PgCluster {

@@ -26,6 +26,7 @@ use std::time::Duration;
 use testkit::PgCluster;
 
 use crate::Options;
+use crate::cluster;
 use crate::herald::{self, Herald, Launch};
 use crate::proc::TempDir;
 use pg::PgDb;
@@ -199,12 +200,12 @@ pub fn run(options: &Options) -> Result<(), String> {
 
     let have_pg = ["initdb", "postgres", "psql", "pgbench"].iter().all(|b| PgCluster::bin(b).is_some());
     if have_pg {
-        eprintln!("starting a throwaway PostgreSQL cluster...");
-        let cluster = PgCluster::start()?;
-        let version = cluster.psql("postgres", "SHOW server_version").unwrap_or_default();
+        let started = cluster::start(options)?;
+        let cluster = started.pg;
         results.context.push(format!(
-            "- postgres: {version}, local throwaway cluster (fsync off, shared_buffers 128MB); baseline pgbench \
+            "- postgres: {}, shared_buffers 128MB; baseline pgbench \
              `-c N -j 2 -T {} -n` (simple protocol) and psql",
+            started.described,
             sizes.duration.as_secs()
         ));
         all_parts(&binary, Backend::Postgres(&cluster), &sizes, &mut results)?;

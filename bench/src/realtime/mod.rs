@@ -27,6 +27,7 @@ use std::time::Duration;
 use testkit::PgCluster;
 
 use crate::Options;
+use crate::cluster;
 use crate::herald;
 use crate::notifications::{Backend, Rig, Seed, sqlite};
 use crate::proc::TempDir;
@@ -90,11 +91,11 @@ pub fn run(options: &Options) -> Result<(), String> {
             .to_owned(),
     );
     if ["initdb", "postgres", "psql"].iter().all(|b| PgCluster::bin(b).is_some()) {
-        eprintln!("starting a throwaway PostgreSQL cluster...");
-        let cluster = PgCluster::start()?;
-        let version = cluster.psql("postgres", "SHOW server_version").unwrap_or_default();
+        let started = cluster::start(options)?;
+        let cluster = started.pg;
         results.context.push(format!(
-            "- postgres: {version}, local throwaway cluster (fsync off); events reach sockets through LISTEN/NOTIFY"
+            "- postgres: {}; events reach sockets on other instances through LISTEN/NOTIFY",
+            started.described
         ));
         all_parts(&binary, Backend::Postgres(&cluster), &sizes, &mut results)?;
     } else {
