@@ -21,7 +21,7 @@ use crate::monitoring::checks::Checker;
 use crate::monitoring::{MonitoringService, Scheduler, SchedulerMetrics};
 use crate::notifications::{self, NotificationService};
 use crate::performance::PerformanceMonitor;
-use crate::realtime::{Bus, Hub, Listener, Realtime};
+use crate::realtime::{self, Bus, Hub, Listener, Realtime};
 use crate::state::{AppState, Services};
 use crate::storage::{self, Db, migrations};
 use crate::workers::{Backoff, Schedule, WorkerMetrics, Workers};
@@ -54,7 +54,8 @@ impl App {
         let tokens = TokenCache::new(Duration::from_secs(config.auth_cache_seconds));
         let accounts = AccountService::new(AccountStore::new(db.clone()), clock.clone(), tokens.clone());
         let realtime = &config.realtime;
-        let bus = Bus::new(db.clone(), Hub::new(realtime.send_queue, realtime.max_sockets_per_user), tokens);
+        let hub = Hub::new(realtime.send_queue, realtime.max_sockets_per_user);
+        let bus = Bus::new(db.clone(), hub, tokens, Duration::from_millis(realtime.announce_batch_ms));
         // Listening before the server is ready: no event committed after
         // readiness can be missed.
         let listener = bus.listen().await.context("realtime listener")?;
@@ -197,6 +198,14 @@ fn start_workers(state: &AppState, listener: Listener, stop: CancellationToken) 
             Ok(())
         }
     });
+    // PostgreSQL: announcing what this instance committed, and the sweep
+    // that finds what a lost announcement did not say (docs/realtime.md).
+    if let Some(announcer) = state.realtime.bus.announcer() {
+        workers.long_running("realtime_announcer", move |beat, stop| announcer.clone().run(stop, beat, backoff));
+        let sweep = Schedule::every(Duration::from_secs(state.config.realtime.sweep_interval_seconds));
+        let bus = state.realtime.bus.clone();
+        workers.every("realtime_sweep", sweep, move || realtime::Sweep(bus.clone()));
+    }
     if state.config.monitoring.scheduler {
         let (monitoring, config, metrics) =
             (state.monitoring.clone(), state.config.monitoring.clone(), state.checks.clone());

@@ -238,6 +238,14 @@ pub struct RealtimeConfig {
     pub max_message_bytes: usize,
     /// Open sockets allowed per user.
     pub max_sockets_per_user: usize,
+    /// PostgreSQL: events committed here are gathered for up to this long
+    /// before one NOTIFY tells the other instances (0: only while the
+    /// previous batch is being sent).
+    pub announce_batch_ms: u64,
+    /// PostgreSQL: how often each instance compares its sockets' users with
+    /// the database, so that a notification whose announcement was lost
+    /// (its writer crashed between commit and batch) still arrives.
+    pub sweep_interval_seconds: u64,
 }
 
 impl Default for RealtimeConfig {
@@ -252,6 +260,10 @@ impl Default for RealtimeConfig {
             write_timeout_seconds: 10,
             max_message_bytes: 64 * 1024,
             max_sockets_per_user: 16,
+            // A few milliseconds of gathering turn a burst of commits into
+            // one NOTIFY; measured in BENCHMARKS.md (realtime, notifications).
+            announce_batch_ms: 2,
+            sweep_interval_seconds: 5,
         }
     }
 }
@@ -438,6 +450,7 @@ impl Config {
             ("realtime.write_timeout_seconds", self.realtime.write_timeout_seconds),
             ("realtime.max_message_bytes", self.realtime.max_message_bytes as u64),
             ("realtime.max_sockets_per_user", self.realtime.max_sockets_per_user as u64),
+            ("realtime.sweep_interval_seconds", self.realtime.sweep_interval_seconds),
             ("monitoring.max_concurrent_checks", self.monitoring.max_concurrent_checks as u64),
             ("monitoring.claim_interval_ms", self.monitoring.claim_interval_ms),
             ("monitoring.start_quantum_ms", self.monitoring.start_quantum_ms),

@@ -257,7 +257,7 @@ async fn revoke_token(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
     let token = state.accounts.revoke_token(&auth.0, id).await?;
-    state.realtime.bus.token_revoked(token.id).await;
+    state.realtime.bus.token_revoked(token.id);
     tracing::info!(token_id = token.id, by = auth.0.user.id, "token revoked");
     Ok(StatusCode::NO_CONTENT)
 }

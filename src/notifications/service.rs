@@ -177,7 +177,7 @@ impl NotificationService {
     /// Mark read or unread; every socket of the user hears of it.
     pub async fn set_read(&self, user_id: i64, id: i64, read: bool) -> Result<Notification, NotificationError> {
         let n = self.store.set_read(user_id, id, read, self.clock.now()).await?.ok_or(NotificationError::NotFound)?;
-        self.bus.updated(&n).await;
+        self.bus.updated(&n);
         Ok(n)
     }
 
@@ -185,7 +185,7 @@ impl NotificationService {
     pub async fn read_all(&self, user_id: i64, up_to: Option<i64>) -> Result<Vec<Notification>, NotificationError> {
         let changed = self.store.read_all(user_id, up_to, self.clock.now()).await?;
         for n in &changed {
-            self.bus.updated(n).await;
+            self.bus.updated(n);
         }
         Ok(changed)
     }
@@ -194,7 +194,7 @@ impl NotificationService {
         if !self.store.delete(user_id, id, self.clock.now()).await? {
             return Err(NotificationError::NotFound);
         }
-        self.bus.deleted(user_id, id).await;
+        self.bus.deleted(user_id, id);
         Ok(())
     }
 

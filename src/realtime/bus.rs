@@ -1,134 +1,115 @@
-//! Publishing events to sockets — on this instance directly (SQLite), or to
-//! every instance through PostgreSQL `LISTEN/NOTIFY` — and the listener
-//! that turns notifications from the database back into deliveries.
+//! Publishing events to sockets: on this instance directly, and (on
+//! PostgreSQL) to every other instance through batched `LISTEN/NOTIFY`
+//! announcements sent after the change committed; the listener that turns
+//! other instances' batches back into deliveries; and the sweep that finds
+//! what a lost batch did not say.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio_util::sync::CancellationToken;
 
+use super::announcer::Announcer;
 use super::hub::{Delivery, Hub};
-use super::wire::{CHANNEL, MAX_PAYLOAD, Wire};
+use super::wire::{Batch, CHANNEL, Wire};
 use crate::accounts::TokenCache;
 use crate::notifications::http::NotificationOut;
 use crate::notifications::{Notification, NotificationStore};
-use crate::storage::{Db, Pool};
+use crate::storage::{Db, Pool, StorageError};
 use crate::workers::{Backoff, Beat};
+
+/// Users whose cursors one sweep query reads.
+const SWEEP_CHUNK: usize = 5_000;
 
 /// Where events go. Cheap to clone.
 #[derive(Clone)]
 pub struct Bus {
     hub: Hub,
-    db: Db,
     store: NotificationStore,
     tokens: TokenCache,
+    db: Db,
+    /// PostgreSQL: tells the other instances, in batches.
+    announcer: Option<Announcer>,
+    /// This instance, as its batches name it (its own are not re-delivered).
+    origin: u64,
 }
 
 /// A listening PostgreSQL connection, ready before the server accepts sockets.
 pub struct Listener(Option<PgListener>);
 
 impl Bus {
-    pub fn new(db: Db, hub: Hub, tokens: TokenCache) -> Self {
-        Self { store: NotificationStore::new(db.clone()), hub, db, tokens }
+    /// `linger`: how long an announcement batch gathers after its first
+    /// event (`realtime.announce_batch_ms`).
+    pub fn new(db: Db, hub: Hub, tokens: TokenCache, linger: Duration) -> Self {
+        let origin = rand::random();
+        let announcer = match db.pool() {
+            Pool::Postgres(p) => Some(Announcer::new((*p.connect_options()).clone(), origin, linger)),
+            Pool::Sqlite(_) => None,
+        };
+        Self { store: NotificationStore::new(db.clone()), hub, tokens, db, announcer, origin }
     }
 
     pub fn hub(&self) -> &Hub {
         &self.hub
     }
 
-    fn distributed(&self) -> bool {
-        matches!(self.db.pool(), Pool::Postgres(_))
+    /// The announcer's worker side (PostgreSQL only).
+    pub fn announcer(&self) -> Option<Announcer> {
+        self.announcer.clone()
     }
 
-    /// A notification was committed. On PostgreSQL the insert statement
-    /// itself sent the NOTIFY, so only SQLite delivers here.
+    /// Tell the other instances (no-op on SQLite, which has none).
+    fn announce(&self, event: Wire) {
+        if let Some(announcer) = &self.announcer {
+            announcer.announce(event);
+        }
+    }
+
+    /// A notification was committed.
     pub fn created(&self, n: &Notification) {
-        if !self.distributed() {
-            self.deliver_new(n.clone());
-        }
+        self.announce(Wire::New { u: n.user_id, i: n.id, c: n.cursor });
+        self.deliver_new(n.clone());
     }
 
-    /// An announcement was committed (PostgreSQL: its transaction notified).
+    /// An announcement was committed.
     pub async fn announced(&self, announcement_id: i64) {
-        if !self.distributed() {
-            self.deliver_announcement(announcement_id).await;
-        }
+        self.announce(Wire::Announcement { a: announcement_id });
+        self.deliver_announcement(announcement_id).await;
     }
 
     /// A notification's read state changed.
-    pub async fn updated(&self, n: &Notification) {
-        if self.distributed() {
-            self.notify(Wire::Updated { u: n.user_id, i: n.id }).await;
-        } else {
-            self.hub.to_user(n.user_id, Delivery::Updated(Arc::new(n.clone().into())));
-        }
+    pub fn updated(&self, n: &Notification) {
+        self.announce(Wire::Updated { u: n.user_id, i: n.id });
+        self.hub.to_user(n.user_id, Delivery::Updated(Arc::new(n.clone().into())));
     }
 
     /// A notification was deleted.
-    pub async fn deleted(&self, user_id: i64, id: i64) {
-        if self.distributed() {
-            self.notify(Wire::Deleted { u: user_id, i: id }).await;
-        } else {
-            self.hub.to_user(user_id, Delivery::Deleted(id));
-        }
+    pub fn deleted(&self, user_id: i64, id: i64) {
+        self.announce(Wire::Deleted { u: user_id, i: id });
+        self.hub.to_user(user_id, Delivery::Deleted(id));
     }
 
     /// A token was revoked: other instances drop it from their auth cache
     /// (this one already has).
-    pub async fn token_revoked(&self, token_id: i64) {
-        if self.distributed() {
-            self.notify(Wire::Revoked { t: token_id }).await;
-        }
+    pub fn token_revoked(&self, token_id: i64) {
+        self.announce(Wire::Revoked { t: token_id });
     }
 
     /// Send a rendered message to every socket on `channel`, on every instance.
-    pub async fn channel(&self, channel: &str, message: String) {
-        self.channel_many(channel, vec![message]).await;
+    pub fn channel(&self, channel: &str, message: String) {
+        self.channel_many(channel, vec![message]);
     }
 
     /// Send several rendered messages to every socket on `channel`, on
-    /// every instance, in order: one round trip for all of them (a burst of
-    /// status changes was a connection checkout and a NOTIFY each).
-    pub async fn channel_many(&self, channel: &str, messages: Vec<String>) {
-        let mut payloads = Vec::with_capacity(messages.len());
+    /// every instance, in order (other instances get them in one batch).
+    pub fn channel_many(&self, channel: &str, messages: Vec<String>) {
         for m in messages {
-            let wire = Wire::Channel { ch: channel.to_string(), m };
-            let payload = wire.to_json();
-            match wire {
-                Wire::Channel { ch, m } if !self.distributed() || payload.len() > MAX_PAYLOAD => {
-                    if self.distributed() {
-                        tracing::warn!(channel = %ch, bytes = payload.len(), "channel message too large for NOTIFY; delivered on this instance only");
-                    }
-                    self.hub.to_channel(&ch, Arc::from(m));
-                }
-                _ => payloads.push(payload),
-            }
-        }
-        self.notify_all(&payloads).await;
-    }
-
-    async fn notify(&self, wire: Wire) {
-        self.notify_all(&[wire.to_json()]).await;
-    }
-
-    /// NOTIFY each payload, in order, in one statement (PostgreSQL only).
-    async fn notify_all(&self, payloads: &[String]) {
-        const SQL: &str = "SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS t(p, i) ORDER BY i";
-        if payloads.is_empty() {
-            return;
-        }
-        if let Pool::Postgres(p) = self.db.pool() {
-            let sent = async {
-                let mut c = self.db.acquire(p).await?;
-                let q = sqlx::query(SQL).bind(CHANNEL).bind(payloads);
-                self.db.observe("realtime.notify", SQL, q.execute(&mut *c)).await
-            };
-            // The writes they report on have committed; a lost event is
-            // healed by the sockets' cursor catch-up, so log and go on.
-            if let Err(e) = sent.await {
-                tracing::warn!(error = %e, events = payloads.len(), "could not publish realtime events");
-            }
+            let message: Arc<str> = Arc::from(m.as_str());
+            self.announce(Wire::Channel { ch: channel.to_string(), m });
+            self.hub.to_channel(channel, message);
         }
     }
 
@@ -149,42 +130,77 @@ impl Bus {
         }
     }
 
-    /// Turn one NOTIFY payload into deliveries for this instance's sockets.
+    /// Turn another instance's batch into deliveries for this instance's
+    /// sockets: the rows they need are loaded in one query.
     async fn handle(&self, payload: &str) {
-        let wire: Wire = match serde_json::from_str(payload) {
-            Ok(w) => w,
+        let batch: Batch = match serde_json::from_str(payload) {
+            Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "ignoring an unreadable realtime event");
                 return;
             }
         };
-        let load = |id| async move {
-            match self.store.live_by_id(id, Utc::now()).await {
-                Ok(n) => n,
+        if batch.o == self.origin {
+            // Delivered here when it committed.
+            return;
+        }
+        let wanted: Vec<i64> = batch
+            .e
+            .iter()
+            .filter_map(|w| match w {
+                Wire::New { u, i, .. } | Wire::Updated { u, i } if self.hub.has_user(*u) => Some(*i),
+                _ => None,
+            })
+            .collect();
+        let rows: HashMap<i64, Notification> = if wanted.is_empty() {
+            HashMap::new()
+        } else {
+            match self.store.live_by_ids(&wanted, Utc::now()).await {
+                Ok(rows) => rows.into_iter().map(|n| (n.id, n)).collect(),
                 Err(e) => {
-                    tracing::warn!(id, error = %e, "could not load a notification for delivery");
-                    None
+                    // New ones are found again by the sweep.
+                    tracing::warn!(events = wanted.len(), error = %e, "could not load notifications for delivery");
+                    HashMap::new()
                 }
             }
         };
-        match wire {
-            Wire::New { u, i, .. } if self.hub.has_user(u) => {
-                if let Some(n) = load(i).await {
-                    self.deliver_new(n);
+        for wire in batch.e {
+            match wire {
+                Wire::New { i, .. } => {
+                    if let Some(n) = rows.get(&i) {
+                        self.deliver_new(n.clone());
+                    }
                 }
-            }
-            Wire::Updated { u, i } if self.hub.has_user(u) => {
-                if let Some(n) = load(i).await {
-                    self.hub.to_user(u, Delivery::Updated(Arc::new(n.into())));
+                Wire::Updated { u, i } => {
+                    if let Some(n) = rows.get(&i) {
+                        self.hub.to_user(u, Delivery::Updated(Arc::new(n.clone().into())));
+                    }
                 }
+                Wire::Deleted { u, i } => self.hub.to_user(u, Delivery::Deleted(i)),
+                Wire::Announcement { a } => self.deliver_announcement(a).await,
+                Wire::Channel { ch, m } => self.hub.to_channel(&ch, Arc::from(m)),
+                Wire::Revoked { t } => self.tokens.forget_token(t),
             }
-            Wire::Deleted { u, i } => self.hub.to_user(u, Delivery::Deleted(i)),
-            Wire::Announcement { a } => self.deliver_announcement(a).await,
-            Wire::Channel { ch, m } => self.hub.to_channel(&ch, Arc::from(m)),
-            Wire::Revoked { t } => self.tokens.forget_token(t),
-            // Nobody here to tell.
-            Wire::New { .. } | Wire::Updated { .. } => {}
         }
+    }
+
+    /// Compare every user with a socket here against the database: a user
+    /// whose newest cursor is past what this instance delivered missed an
+    /// announcement (its writer died between commit and batch, or a batch
+    /// was lost), and their sockets fill the gap. Returns how many users
+    /// were behind.
+    pub async fn sweep(&self) -> Result<usize, StorageError> {
+        let known: HashMap<i64, i64> = self.hub.user_cursors().into_iter().collect();
+        let users: Vec<i64> = known.keys().copied().collect();
+        let mut behind = 0;
+        for chunk in users.chunks(SWEEP_CHUNK) {
+            for (user_id, cursor) in self.store.cursors(chunk).await? {
+                if cursor > known.get(&user_id).copied().unwrap_or(0) && self.hub.behind(user_id, cursor) {
+                    behind += 1;
+                }
+            }
+        }
+        Ok(behind)
     }
 
     /// On PostgreSQL, connect and LISTEN now, so that once the server is
@@ -247,5 +263,20 @@ impl Bus {
             self.tokens.clear();
             self.hub.resync_all();
         }
+    }
+}
+
+/// The periodic sweep as a supervised worker (PostgreSQL): it bounds how
+/// late a notification whose announcement was lost reaches a socket here.
+pub struct Sweep(pub Bus);
+
+impl crate::workers::Worker for Sweep {
+    async fn pass(&mut self) -> anyhow::Result<crate::workers::Pass> {
+        use anyhow::Context;
+        let behind = self.0.sweep().await.context("could not compare realtime cursors")?;
+        if behind > 0 {
+            tracing::info!(users = behind, "realtime sweep found users behind the database; their sockets catch up");
+        }
+        Ok(crate::workers::Pass::Idle)
     }
 }

@@ -4,7 +4,7 @@
 //! of letting memory grow.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -140,9 +140,17 @@ struct Peer {
     outbox: Arc<Outbox>,
 }
 
+/// One user's sockets here, and the newest cursor handed to them (or
+/// known to be theirs): the sweep compares it with the database.
+#[derive(Default)]
+struct UserPeers {
+    peers: Vec<Peer>,
+    cursor: AtomicI64,
+}
+
 #[derive(Default)]
 struct Peers {
-    by_user: HashMap<i64, Vec<Peer>>,
+    by_user: HashMap<i64, UserPeers>,
     by_channel: HashMap<&'static str, Vec<Peer>>,
 }
 
@@ -196,11 +204,11 @@ impl Hub {
         let outbox = Arc::new(Outbox::new(self.queue));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut peers = self.peers.write().unwrap_or_else(|e| e.into_inner());
-        let list = peers.by_user.entry(user_id).or_default();
-        if list.len() >= self.max_per_user {
+        let user = peers.by_user.entry(user_id).or_default();
+        if user.peers.len() >= self.max_per_user {
             return Err(TooManySockets);
         }
-        list.push(Peer { id, outbox: outbox.clone() });
+        user.peers.push(Peer { id, outbox: outbox.clone() });
         Ok(Membership { hub: self.clone(), id, user_id, outbox })
     }
 
@@ -214,10 +222,54 @@ impl Hub {
         self.peers.read().map(|p| p.by_user.keys().copied().collect()).unwrap_or_default()
     }
 
+    /// Users with a socket here, each with the newest cursor known here.
+    pub fn user_cursors(&self) -> Vec<(i64, i64)> {
+        self.peers
+            .read()
+            .map(|p| p.by_user.iter().map(|(id, u)| (*id, u.cursor.load(Ordering::Relaxed))).collect())
+            .unwrap_or_default()
+    }
+
+    /// The user's newest cursor is at least `cursor` (a socket subscribed
+    /// and read it): the sweep need not tell them again.
+    pub fn saw(&self, user_id: i64, cursor: i64) {
+        if let Ok(p) = self.peers.read()
+            && let Some(user) = p.by_user.get(&user_id)
+        {
+            user.cursor.fetch_max(cursor, Ordering::Relaxed);
+        }
+    }
+
+    /// The database holds a newer cursor for this user than any delivery
+    /// here: tell its sockets to fill the gap. Returns whether it was behind.
+    pub fn behind(&self, user_id: i64, cursor: i64) -> bool {
+        let targets: Vec<Peer> = match self.peers.read() {
+            Ok(p) => match p.by_user.get(&user_id) {
+                Some(user) if user.cursor.fetch_max(cursor, Ordering::Relaxed) < cursor => user.peers.clone(),
+                _ => return false,
+            },
+            Err(_) => return false,
+        };
+        for peer in targets {
+            peer.outbox.offer(Delivery::Resync);
+        }
+        true
+    }
+
     /// Hand `delivery` to every socket of `user_id`.
     pub fn to_user(&self, user_id: i64, delivery: Delivery) {
-        let targets: Vec<Peer> =
-            self.peers.read().ok().and_then(|p| p.by_user.get(&user_id).cloned()).unwrap_or_default();
+        let targets: Vec<Peer> = match self.peers.read() {
+            Ok(p) => match p.by_user.get(&user_id) {
+                Some(user) => {
+                    if let Delivery::New(n) = &delivery {
+                        user.cursor.fetch_max(n.cursor, Ordering::Relaxed);
+                    }
+                    user.peers.clone()
+                }
+                None => return,
+            },
+            Err(_) => return,
+        };
         for peer in targets {
             peer.outbox.offer(delivery.clone());
         }
@@ -235,7 +287,7 @@ impl Hub {
     /// Tell every socket to reload what it may have missed.
     pub fn resync_all(&self) {
         let targets: Vec<Peer> =
-            self.peers.read().map(|p| p.by_user.values().flatten().cloned().collect()).unwrap_or_default();
+            self.peers.read().map(|p| p.by_user.values().flat_map(|u| u.peers.clone()).collect()).unwrap_or_default();
         for peer in targets {
             peer.outbox.offer(Delivery::Resync);
         }
@@ -243,9 +295,9 @@ impl Hub {
 
     fn leave(&self, user_id: i64, id: u64) {
         let mut peers = self.peers.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(list) = peers.by_user.get_mut(&user_id) {
-            list.retain(|p| p.id != id);
-            if list.is_empty() {
+        if let Some(user) = peers.by_user.get_mut(&user_id) {
+            user.peers.retain(|p| p.id != id);
+            if user.peers.is_empty() {
                 peers.by_user.remove(&user_id);
             }
         }
@@ -317,6 +369,20 @@ mod tests {
         hub.to_user(1, Delivery::New(note(1, 3)));
         assert!(m.outbox.is_overflowed());
         assert_eq!(queued(&m).len(), 2, "what was queued stays; the overflowing one is dropped");
+    }
+
+    #[test]
+    fn a_user_behind_the_database_is_told_once() {
+        let hub = Hub::new(8, 4);
+        let m = hub.join(1).unwrap();
+        hub.saw(1, 3);
+        assert!(!hub.behind(1, 3), "cursor 3 is known here");
+        hub.to_user(1, Delivery::New(note(1, 4)));
+        assert_eq!(hub.user_cursors(), vec![(1, 4)]);
+        assert!(hub.behind(1, 6));
+        assert!(!hub.behind(1, 6), "told once per new cursor");
+        assert!(!hub.behind(2, 1), "no sockets, nobody to tell");
+        assert!(matches!(queued(&m).as_slice(), [Delivery::New(_), Delivery::Resync]));
     }
 
     #[test]

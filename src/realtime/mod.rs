@@ -1,7 +1,9 @@
 //! Live delivery over WebSocket: the socket protocol, this instance's hub
 //! of sockets, and the bus that carries events between instances
-//! (PostgreSQL `LISTEN/NOTIFY`) or within one (SQLite).
+//! (PostgreSQL: batched `LISTEN/NOTIFY` after commit, with a sweep behind
+//! it) or within one (SQLite).
 
+mod announcer;
 mod bus;
 pub mod http;
 mod hub;
@@ -9,7 +11,8 @@ pub mod protocol;
 mod socket;
 pub mod wire;
 
-pub use bus::{Bus, Listener};
+pub use announcer::Announcer;
+pub use bus::{Bus, Listener, Sweep};
 pub use hub::{Delivery, Hub};
 
 use tokio_util::sync::CancellationToken;

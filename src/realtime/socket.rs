@@ -259,6 +259,8 @@ impl Session {
         }
         let pending: Vec<NotificationOut> = items.drain(..).map(NotificationOut::from).collect();
         self.subscribed = true;
+        // The sweep compares what the hub knows with the database.
+        self.state.realtime.bus.hub().saw(user_id, self.last_cursor);
         self.send(ServerMessage::Subscribed { pending: &pending }.to_json()).await.map_err(|_| SendOr::Send)?;
         if !complete {
             self.fill(user_id).await?;
@@ -279,6 +281,7 @@ impl Session {
                 self.send_new(&NotificationOut::from(n)).await.map_err(|_| SendOr::Send)?;
             }
             if done {
+                self.state.realtime.bus.hub().saw(user_id, self.last_cursor);
                 return Ok(());
             }
         }

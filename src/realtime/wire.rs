@@ -1,5 +1,6 @@
-//! What travels between instances over PostgreSQL `LISTEN/NOTIFY`: small
-//! payloads naming what changed; each receiver loads the rows it needs.
+//! What travels between instances over PostgreSQL `LISTEN/NOTIFY`: batches
+//! of small events naming what changed, sent after the changes committed;
+//! each receiver loads the rows it needs.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,7 @@ pub const MAX_PAYLOAD: usize = 7900;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "k")]
 pub enum Wire {
-    /// A notification was created (sent from the insert statement itself).
+    /// A notification was committed.
     #[serde(rename = "new")]
     New { u: i64, i: i64, c: i64 },
     /// A notification's read state changed.
@@ -40,16 +41,71 @@ impl Wire {
     }
 }
 
+/// One NOTIFY payload: the events one instance committed, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batch {
+    /// The sending instance, which has delivered these to its own sockets.
+    pub o: u64,
+    pub e: Vec<Wire>,
+}
+
+/// Pack events, in order, into as few payloads as fit under
+/// [`MAX_PAYLOAD`]. An event too large for any payload on its own is
+/// left out and counted in the second value.
+pub fn pack(origin: u64, events: &[Wire]) -> (Vec<String>, usize) {
+    let head = format!("{{\"o\":{origin},\"e\":[");
+    let mut payloads = Vec::new();
+    let mut current = head.clone();
+    let mut too_large = 0;
+    for event in events {
+        let json = event.to_json();
+        if head.len() + json.len() + 2 > MAX_PAYLOAD {
+            too_large += 1;
+            continue;
+        }
+        if current.len() + json.len() + 3 > MAX_PAYLOAD {
+            current.push_str("]}");
+            payloads.push(std::mem::replace(&mut current, head.clone()));
+        }
+        if current.len() > head.len() {
+            current.push(',');
+        }
+        current.push_str(&json);
+    }
+    if current.len() > head.len() {
+        current.push_str("]}");
+        payloads.push(current);
+    }
+    (payloads, too_large)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn payload_matches_what_the_insert_statement_builds() {
-        // The PostgreSQL insert builds this with json_build_object; keep them in step.
-        let from_sql: Wire = serde_json::from_str(r#"{"k" : "new", "u" : 7, "i" : 42, "c" : 3}"#).unwrap();
-        assert_eq!(from_sql, Wire::New { u: 7, i: 42, c: 3 });
-        let ann = Wire::Announcement { a: 5 }.to_json();
-        assert_eq!(serde_json::from_str::<Wire>(&ann).unwrap(), Wire::Announcement { a: 5 });
+    fn batches_round_trip_in_order_and_split_under_the_payload_limit() {
+        let events: Vec<Wire> = (0..2_000).map(|i| Wire::New { u: i % 7, i, c: i }).collect();
+        let (payloads, too_large) = pack(9, &events);
+        assert_eq!(too_large, 0);
+        assert!(payloads.len() > 1, "2 000 events need several payloads");
+        let mut back = Vec::new();
+        for p in &payloads {
+            assert!(p.len() <= MAX_PAYLOAD, "{} bytes", p.len());
+            let batch: Batch = serde_json::from_str(p).unwrap();
+            assert_eq!(batch.o, 9);
+            back.extend(batch.e);
+        }
+        assert_eq!(back, events);
+    }
+
+    #[test]
+    fn an_event_larger_than_a_payload_is_counted_not_sent() {
+        let big = Wire::Channel { ch: "services".into(), m: "x".repeat(MAX_PAYLOAD) };
+        let (payloads, too_large) = pack(1, &[Wire::Revoked { t: 3 }, big, Wire::Announcement { a: 5 }]);
+        assert_eq!(too_large, 1);
+        let batch: Batch = serde_json::from_str(&payloads[0]).unwrap();
+        assert_eq!(batch.e, vec![Wire::Revoked { t: 3 }, Wire::Announcement { a: 5 }]);
+        assert!(pack(1, &[]).0.is_empty(), "nothing to say, nothing sent");
     }
 }

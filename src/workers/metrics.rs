@@ -97,7 +97,8 @@ impl Beat {
         self.metrics.succeeded.notify_waiters();
     }
 
-    pub(super) fn failed(&self) {
+    /// A pass failed (a long-running worker counts its own failed rounds).
+    pub fn failed(&self) {
         self.metrics.failures.get_or_create(&self.labels).inc();
     }
 

@@ -2,7 +2,6 @@
 //! configured, config errors, `config`, `user create`, `token create`.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,19 +10,8 @@ use herald::config::Config;
 use herald::secret::Secret;
 use reqwest::StatusCode;
 
+use crate::harness::process::herald;
 use crate::harness::{Backend, both, postgres_database};
-
-fn herald(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
-    cmd.current_dir(dir);
-    // The test's own environment must not configure the child.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("HERALD_") || key == "RUST_LOG" {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
-}
 
 #[tokio::test]
 async fn serve_with_no_configuration_then_stop_on_sigterm() {

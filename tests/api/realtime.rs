@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::harness::process::Serving;
 use crate::harness::ws::{Auth, Ws};
 use crate::harness::{Backend, TestApp, both};
 
@@ -162,11 +163,7 @@ async fn sockets_see_only_their_own_user_and_allowed_channels(backend: Backend) 
     assert_eq!(ops_ws.recv().await["type"], "channels:subscribed");
     ops_ws.send(json!({"type": "channels:subscribe", "channel": "secrets"})).await;
     assert_eq!(ops_ws.recv().await["code"], "unknown_channel");
-    app.state
-        .realtime
-        .bus
-        .channel("incidents", json!({"type": "incident:opened", "incident": {"id": 1}}).to_string())
-        .await;
+    app.state.realtime.bus.channel("incidents", json!({"type": "incident:opened", "incident": {"id": 1}}).to_string());
     assert_eq!(ops_ws.recv().await["type"], "incident:opened");
     assert!(bob_ws.recv_within(Duration::from_millis(300)).await.is_none());
     assert!(alice_ws.recv_within(Duration::from_millis(100)).await.is_none());
@@ -373,7 +370,7 @@ async fn postgres_a_batch_of_channel_messages_reaches_another_instance_in_order(
     assert_eq!(on_b.recv().await["type"], "channels:subscribed");
     let batch: Vec<String> =
         (1..=5).map(|id| json!({"type": "service:status", "service": {"id": id}}).to_string()).collect();
-    a.state.realtime.bus.channel_many("services", batch).await;
+    a.state.realtime.bus.channel_many("services", batch);
     for id in 1..=5 {
         let m = on_b.recv().await;
         assert_eq!((m["type"].as_str(), m["service"]["id"].as_i64()), (Some("service:status"), Some(id)), "{m}");
@@ -448,4 +445,75 @@ async fn postgres_listener_reconnects_and_its_sockets_catch_up() {
     assert_eq!(got, vec![1, 2, 3]);
     b.stop().await.expect("stop b");
     a.stop().await.expect("stop a");
+}
+
+/// Instance A as a real process on B's database, holding its announcements
+/// for a minute, so that it can be killed after a commit and before the
+/// batch that would have told B.
+fn holding_writer(b: &TestApp, dir: &std::path::Path) -> Serving {
+    let url = b.config.database_url.as_ref().expect("postgres").expose().to_string();
+    Serving::start(
+        dir,
+        &[
+            ("HERALD_DATABASE_URL", &url),
+            ("HERALD_MONITORING__SCHEDULER", "false"),
+            ("HERALD_REALTIME__ANNOUNCE_BATCH_MS", "60000"),
+        ],
+    )
+}
+
+/// Create through the child process; the 201 means the row has committed.
+async fn create_on(a: &Serving, b: &TestApp, user_id: i64, title: &str) -> Value {
+    let body = json!({"user_id": user_id, "type": "message", "title": title});
+    let r = b.client.post(a.url("/api/v1/notifications")).bearer_auth(&b.admin_token).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json().await.unwrap()
+}
+
+/// The writer dies between commit and announcement: B's sweep finds the
+/// user behind the database, and the socket gets the notification once,
+/// within the documented bound (one `realtime.sweep_interval_seconds`,
+/// plus the time to load it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_notification_whose_writer_crashed_before_announcing_it_arrives_by_the_sweep() {
+    const SWEEP: Duration = Duration::from_secs(1);
+    let Some(b) = TestApp::spawn_with(Backend::Postgres, |c| c.realtime.sweep_interval_seconds = SWEEP.as_secs()).await
+    else {
+        return;
+    };
+    let (uid, token) = b.user_with_token("m@example.com", "member").await;
+    let (mut on_b, _) = Ws::subscribed(&b, &token, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = holding_writer(&b, dir.path());
+    let created = create_on(&a, &b, uid, "committed, never announced").await;
+    a.crash();
+    let crashed = Instant::now();
+    let pushed = on_b.recv_within(SWEEP + Duration::from_secs(1)).await.expect("delivered within the bound");
+    assert_eq!(pushed["type"], "notification:new");
+    assert_eq!(pushed["notification"], created);
+    assert!(crashed.elapsed() <= SWEEP + Duration::from_secs(1), "{:?}", crashed.elapsed());
+    assert!(on_b.recv_within(SWEEP * 2).await.is_none(), "once, and not again at the next sweep");
+    b.stop().await.expect("stop b");
+}
+
+/// The same crash, then a notification through B for the same user: the
+/// socket sees the cursor jump and fetches the gap at once, in order,
+/// long before the (here hour-long) sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_notification_whose_writer_crashed_arrives_with_the_next_one_by_the_gap_fetch() {
+    let Some(b) = TestApp::spawn_with(Backend::Postgres, |c| c.realtime.sweep_interval_seconds = 3600).await else {
+        return;
+    };
+    let (uid, token) = b.user_with_token("m@example.com", "member").await;
+    let (mut on_b, _) = Ws::subscribed(&b, &token, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = holding_writer(&b, dir.path());
+    let lost = create_on(&a, &b, uid, "committed, never announced").await;
+    a.crash();
+    assert!(on_b.recv_within(Duration::from_millis(300)).await.is_none(), "nobody told B yet");
+    let next = create(&b, uid, "through B").await;
+    let first = on_b.recv().await;
+    let second = on_b.recv().await;
+    assert_eq!((first["notification"].clone(), second["notification"].clone()), (lost, next));
+    b.stop().await.expect("stop b");
 }

@@ -44,7 +44,7 @@ impl MonitoringService {
     /// A `service:status` event for each row on the `services` channel, in one publish.
     pub(super) async fn publish_statuses(&self, rows: Vec<ServiceRow>) {
         let events = rows.into_iter().map(|row| Event::Status { service: &ServiceOut::from(row) }.to_json()).collect();
-        self.bus.channel_many("services", events).await;
+        self.bus.channel_many("services", events);
     }
 
     /// Send an incident event on the `incidents` channel, and an in-app
@@ -57,7 +57,7 @@ impl MonitoringService {
             "resolved" => Event::Resolved { incident: &incident },
             _ => Event::Note { incident: &incident },
         };
-        self.bus.channel("incidents", message.to_json()).await;
+        self.bus.channel("incidents", message.to_json());
         if !matches!(event, "opened" | "resolved" | "acknowledged") {
             return;
         }

@@ -124,10 +124,8 @@ impl NotificationStore {
                     db.observe("notifications.fan_out", &fan_out, q.execute(&mut *tx)).await?.rows_affected() as i64;
                 let q = sqlx::query(COUNT).bind(id).bind(recipients as i32);
                 db.observe("notifications.count_announcement", COUNT, q.execute(&mut *tx)).await?;
-                // Delivered to listeners only if the transaction commits.
-                const NOTIFY: &str = "SELECT pg_notify('herald_events', $1)";
-                let payload = crate::realtime::wire::Wire::Announcement { a: id }.to_json();
-                db.observe("notifications.notify", NOTIFY, sqlx::query(NOTIFY).bind(payload).execute(&mut *tx)).await?;
+                // No NOTIFY in the transaction: the bus announces it once
+                // committed (docs/realtime.md).
                 db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
                 Ok(Announced { id, recipients })
             }

@@ -47,11 +47,6 @@ macro_rules! bind_content {
 }
 use bind_content;
 
-/// PostgreSQL: tell every instance's realtime listener about the inserted
-/// row `ins` (format: [`crate::realtime::wire::Wire::New`]).
-const NOTIFY_NEW: &str = "pg_notify('herald_events', \
-    json_build_object('k', 'new', 'u', ins.user_id, 'i', ins.id, 'c', ins.cursor)::text)";
-
 /// A notification row: read by sqlx, or (SQLite pages) deserialized from
 /// the JSON that `json_object` renders with the same names.
 #[derive(sqlx::FromRow, serde::Deserialize)]
@@ -135,14 +130,16 @@ impl NotificationStore {
         let db = &self.db;
         let row: Option<Row> = match db.pool() {
             Pool::Postgres(p) => {
-                // One statement: bump, insert and the realtime NOTIFY commit or
-                // fail together, so listeners hear of exactly the committed rows.
+                // One statement: the bump and the insert commit or fail
+                // together. No NOTIFY here: a transaction that notifies
+                // holds a database-wide lock through its commit flush, which
+                // serialized every insert (see docs/realtime.md); the bus
+                // announces committed rows in batches instead.
                 let sql = format!(
                     "WITH seq AS (UPDATE user_account SET notification_seq = notification_seq + 1 \
-                                  WHERE id = $1 RETURNING id, notification_seq), \
-                     ins AS (INSERT INTO notification ({INSERT_COLUMNS}, idempotency_key) \
-                             SELECT id, notification_seq, {}, $9 FROM seq RETURNING {COLUMNS}) \
-                     SELECT ins.* FROM ins, LATERAL (SELECT {NOTIFY_NEW}) AS announced",
+                                  WHERE id = $1 RETURNING id, notification_seq) \
+                     INSERT INTO notification ({INSERT_COLUMNS}, idempotency_key) \
+                     SELECT id, notification_seq, {}, $9 FROM seq RETURNING {COLUMNS}",
                     content_params(2)
                 );
                 let mut c = db.acquire_write(p).await?;
@@ -312,6 +309,22 @@ impl NotificationStore {
         let row: Option<Row> =
             self.db.read("notifications.live_by_id", &sql).bind(id).bind(Ts(now)).fetch_optional().await?;
         Ok(row.map(Notification::from))
+    }
+
+    /// Live notifications by id, in no particular order (the realtime
+    /// listener loads a batch of announced rows in one query).
+    pub async fn live_by_ids(&self, ids: &[i64], now: DateTime<Utc>) -> Result<Vec<Notification>, StorageError> {
+        let sql = format!("SELECT {COLUMNS} FROM notification WHERE {} AND {}", self.db.in_ids("id", "$1"), live("$2"));
+        let rows: Vec<Row> =
+            self.db.read("notifications.live_by_ids", &sql).bind_ids(ids).bind(Ts(now)).fetch_all().await?;
+        Ok(rows.into_iter().map(Notification::from).collect())
+    }
+
+    /// Each given user's newest cursor, as `(user_id, cursor)`; users that
+    /// no longer exist are left out.
+    pub async fn cursors(&self, user_ids: &[i64]) -> Result<Vec<(i64, i64)>, StorageError> {
+        let sql = format!("SELECT id, notification_seq FROM user_account WHERE {}", self.db.in_ids("id", "$1"));
+        self.db.read("notifications.cursors", &sql).bind_ids(user_ids).fetch_all().await
     }
 
     /// The cursor of the user's newest notification (0 when none).
