@@ -13,6 +13,7 @@ mod herald;
 mod http;
 mod load;
 mod monitoring;
+mod nginx;
 mod notifications;
 mod proc;
 mod realtime;
@@ -54,6 +55,10 @@ pub struct Options {
     pub backend: Option<String>,
     /// Start the ceiling at this many services at 10 s (monitoring).
     pub ceiling_from: Option<u64>,
+    /// Only the from-the-first-minute part (monitoring).
+    pub first_minutes: bool,
+    /// Minutes read per run in that part (monitoring).
+    pub minutes: Option<u64>,
     /// Run PostgreSQL with fsync off (the test suite's setting) instead of
     /// its default durability; such figures are labelled and count for no goal.
     pub unsafe_fast: bool,
@@ -143,6 +148,8 @@ fn parse(args: &[OsString]) -> Result<Option<(String, Options)>, String> {
             "--herald" => options.herald = Some(PathBuf::from(value("a path")?)),
             "--ceiling-only" => options.ceiling_only = true,
             "--unsafe-fast" => options.unsafe_fast = true,
+            "--first-minutes" => options.first_minutes = true,
+            "--minutes" => options.minutes = Some(positive(&flag, &value("a number")?)?),
             "--ceiling-from" => options.ceiling_from = Some(positive(&flag, &value("a number")?)?),
             "--backend" => match value("postgres or sqlite")?.as_str() {
                 b @ ("postgres" | "sqlite") => options.backend = Some(b.to_owned()),
@@ -188,6 +195,9 @@ fn usage() -> String {
          --ceiling-only       only the ceiling part\n\
          --ceiling-from N     start the ceiling at N services at 10 s (steps: 10 000, 20 000, 40 000, 50 000, 60 000, 80 000)\n\
          --backend B          only `postgres` or `sqlite`\n\
+         --first-minutes      only the check cost from the first minute (1 000, 2 000, 10 000 services at 10 s,\n\
+         \x20                    against nginx and the bench's target; --users N for one size)\n\
+         --minutes N          minutes read per run in --first-minutes (default {})\n\
          --seconds N          steady measuring window (default {})\n\nscenarios:\n",
         startup::DEFAULT_RUNS,
         notifications::DEFAULT_RUNS,
@@ -201,6 +211,7 @@ fn usage() -> String {
         realtime::DEFAULT_RATE,
         realtime::DEFAULT_SECONDS,
         monitoring::DEFAULT_WINDOW,
+        monitoring::DEFAULT_MINUTES,
     );
     for scenario in SCENARIOS {
         text.push_str(&format!("  {:<14} {}\n", scenario.name, scenario.about));

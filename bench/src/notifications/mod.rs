@@ -1,9 +1,10 @@
 //! Scenario `notifications`: the inbox under load, on PostgreSQL and SQLite.
 //!
 //! 1. create: 32 clients POST notifications for random members; herald's
-//!    requests/s against pgbench running herald's own statement, both as
-//!    the issue gives it and in herald's current form with the realtime
-//!    `pg_notify` (which serializes commits on PostgreSQL's notify queue).
+//!    requests/s against pgbench running herald's own statement, and the
+//!    same with a `pg_notify` in it (as herald ran before it batched its
+//!    announcements: notifying transactions commit one at a time). 1b: the
+//!    same with every client writing to one member's inbox.
 //! 2. unread list: 32 clients GET a random member's unread page over a
 //!    seeded inbox; against pgbench running herald's SELECT; then p99
 //!    latency at 4 clients.
@@ -132,6 +133,9 @@ pub struct Rig<'a> {
     pub members: Members,
     /// The cluster's postmaster, for CPU accounting (PostgreSQL only).
     pub postmaster: Option<u32>,
+    /// How herald was started, for [`Rig::peer`].
+    binary: PathBuf,
+    database_url: Option<String>,
     scratch: TempDir,
 }
 
@@ -170,7 +174,23 @@ impl<'a> Rig<'a> {
             Backend::Postgres(cluster) => crate::cpu::postmaster(cluster.port()),
             Backend::Sqlite => None,
         };
-        Ok(Rig { herald, admin, store, members, postmaster, scratch })
+        let (binary, database_url) = (binary.to_path_buf(), url);
+        Ok(Rig { herald, admin, store, members, postmaster, binary, database_url, scratch })
+    }
+
+    /// A second herald on the same PostgreSQL database (its own data
+    /// directory and log), ready: events cross between the two only
+    /// through the database.
+    pub fn peer(&self) -> Result<Herald, String> {
+        let url = self.database_url.as_deref().ok_or("a peer needs PostgreSQL")?;
+        let data_dir = self.scratch.path().join("peer-data");
+        std::fs::create_dir_all(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        let log = self.scratch.path().join("peer.log");
+        let launch =
+            Launch { binary: &self.binary, data_dir: &data_dir, database_url: Some(url), log: &log, production: true };
+        let mut herald = Herald::spawn(&launch)?;
+        herald.wait_ready(READY_TIMEOUT)?;
+        Ok(herald)
     }
 
     pub fn backend(&self) -> &'static str {

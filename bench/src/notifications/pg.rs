@@ -146,8 +146,8 @@ impl PgDb<'_> {
 
 /// The statement herald runs for `POST /api/v1/notifications`, with a
 /// random member and literal values for its other parameters. `notify`
-/// selects herald's current form, which also sends the realtime
-/// `pg_notify` for the inserted row; without it, the issue's statement.
+/// adds the realtime `pg_notify` for the inserted row to the same
+/// statement, as herald did before it batched its announcements.
 pub fn create_script(members: &Members, notify: bool) -> String {
     let insert = format!(
         "INSERT INTO notification (user_id, cursor, type, priority, title, body, data, created_at, expires_at, \

@@ -71,11 +71,13 @@ struct Sent {
     outcome: Result<(), String>,
 }
 
-pub fn run(rig: &Rig<'_>, sizes: &Sizes) -> Result<Latency, String> {
+/// Create through `rig`'s herald; the sockets connect to `sockets_on` (the
+/// same herald, or a peer on the same PostgreSQL database).
+pub fn run(rig: &Rig<'_>, sizes: &Sizes, sockets_on: SocketAddr) -> Result<Latency, String> {
     let count = sizes.latency_sockets as usize;
-    eprintln!("  opening {count} sockets...");
-    let fleet = Fleet::connect(rig.herald.addr(), rig.members.first, count, CONNECT_TIMEOUT)
-        .map_err(|e| rig.herald.failure(&e))?;
+    eprintln!("  opening {count} sockets on {sockets_on}...");
+    let fleet =
+        Fleet::connect(sockets_on, rig.members.first, count, CONNECT_TIMEOUT).map_err(|e| rig.herald.failure(&e))?;
     thread::sleep(SETTLE);
     let stray = fleet.drain();
     if let Some(first) = stray.first() {

@@ -117,9 +117,21 @@ fn all_parts(binary: &Path, backend: Backend<'_>, sizes: &Sizes, results: &mut R
     let name = backend.name();
     eprintln!("{name} / 2 latency:");
     let rig = Rig::new(binary, backend, &Seed { users: sizes.latency_sockets, per_user: 0, tokens: true })?;
-    let latency = latency::run(&rig, sizes)?;
-    results.latency(name, &latency);
+    let latency = latency::run(&rig, sizes, rig.herald.addr())?;
+    results.latency(name, "same instance", &latency);
     rig.finish()?;
+    if let Backend::Postgres(_) = backend {
+        eprintln!("{name} / 2b latency across instances (sockets on a second herald):");
+        let rig = Rig::new(binary, backend, &Seed { users: sizes.latency_sockets, per_user: 0, tokens: true })?;
+        let peer = rig.peer()?;
+        let latency = latency::run(&rig, sizes, peer.addr())?;
+        results.latency(name, "across instances", &latency);
+        let status = peer.stop()?;
+        if !status.success() {
+            return Err(format!("the peer herald ended with {status} after SIGTERM"));
+        }
+        rig.finish()?;
+    }
 
     eprintln!("{name} / 1 idle sockets, 3 announcement:");
     let rig = Rig::new(binary, backend, &Seed { users: sizes.sockets, per_user: 0, tokens: true })?;

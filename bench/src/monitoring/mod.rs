@@ -11,9 +11,16 @@
 //!    until the achieved rate falls short of the scheduled one or lag p99
 //!    passes 1 s; the highest sustained rate is the ceiling.
 //!
+//! 0. from the first minute (`--first-minutes`, [`first_minutes`]): 1 000,
+//!    2 000 and 10 000 services at 10 s created on a fresh herald, herald's
+//!    CPU per check read every 10 s from then on, periodic jobs running.
+//!
 //! The target is a minimal keep-alive HTTP/1.1 server inside this process
-//! (its CPU is in the "bench" column). The reference figures are those
-//! given with the issue (Uptime Kuma 2.5.3, Vigil 1.29), not re-measured.
+//! (its CPU is in the "bench" column), and for part 0 also nginx. The
+//! reference figures are those given with the issue (Uptime Kuma 2.5.3,
+//! Vigil 1.29), not re-measured.
+
+mod first_minutes;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -75,7 +82,15 @@ impl Window {
     }
 }
 
+/// Service counts of part 0 (the durability issue's sizes).
+const FIRST_MINUTES_SIZES: [u64; 3] = [1_000, 2_000, 10_000];
+/// Minutes read per run in part 0.
+pub const DEFAULT_MINUTES: u64 = 3;
+
 pub fn run(options: &Options) -> Result<(), String> {
+    if options.first_minutes {
+        return run_first_minutes(options);
+    }
     let binary = herald::locate(options.herald.as_deref())?;
     let window = options.seconds.unwrap_or(DEFAULT_WINDOW);
     let sizes: Vec<u64> = match options.users {
@@ -201,6 +216,100 @@ pub fn run(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
+/// Part 0 alone: every size on each backend, against nginx, and at 2 000
+/// services also against the bench's own target.
+fn run_first_minutes(options: &Options) -> Result<(), String> {
+    let binary = herald::locate(options.herald.as_deref())?;
+    let minutes = options.minutes.unwrap_or(DEFAULT_MINUTES);
+    let sizes: Vec<u64> = options.users.map(|n| vec![n]).unwrap_or_else(|| FIRST_MINUTES_SIZES.to_vec());
+    let own = Target::start()?;
+    let nginx = crate::nginx::Nginx::start()?;
+    let mut out = vec![format!(
+        "- herald: `{}` (HERALD_ENV=production: pool max 20; everything at its defaults, periodic jobs included)\n\
+         - services: HTTP, interval {} s, timeout 5 s, created through the API on a fresh database and herald; the \
+         readings start when the last one is created\n\
+         - targets: nginx (Debian nginx-light, one worker, keep-alive, `return 200 \"ok\"`, its CPU in neither \
+         column) at http://{}/, and the bench's own keep-alive server at http://{}/\n\
+         - readings: every {} s, herald's CPU (utime + stime from /proc) and the database cluster's, over the check \
+         results stored in that time (rows added to `service_metric`, counted in the database); a minute's figure \
+         is its six readings' CPU over their stored checks\n",
+        binary.display(),
+        first_minutes::INTERVAL,
+        nginx.addr,
+        own.addr,
+        first_minutes::WINDOW.as_secs()
+    )];
+    let want_pg = options.backend.as_deref() != Some("sqlite");
+    let cluster = if want_pg && ["initdb", "postgres", "psql"].iter().all(|b| PgCluster::bin(b).is_some()) {
+        let c = cluster::start(options)?;
+        out[0].push_str(&format!("- postgres: {}\n", c.described));
+        Some(c.pg)
+    } else {
+        None
+    };
+    let backends: Vec<Option<&PgCluster>> = match (&cluster, options.backend.as_deref()) {
+        (Some(c), Some("postgres")) => vec![Some(c)],
+        (None, Some("postgres")) => return Err("--backend postgres: no PostgreSQL binaries found".into()),
+        (_, Some("sqlite")) => vec![None],
+        (Some(c), _) => vec![Some(c), None],
+        (None, _) => vec![None],
+    };
+    let mut minutes_table = Table::new(&[
+        "backend",
+        "services",
+        "target",
+        "checks run / stored",
+        "herald µs per stored check, minute by minute",
+        "each 10 s reading (µs)",
+        "database µs per stored check, minute by minute",
+        "RSS at the end",
+        "goal ≤ 100 µs every minute",
+    ]);
+    for pg in backends {
+        let name = if pg.is_some() { "postgres" } else { "sqlite" };
+        for &n in &sizes {
+            let mut targets = vec![("nginx", nginx.addr)];
+            if n == 2_000 || options.users.is_some() {
+                targets.push(("bench target", own.addr));
+            }
+            for (target_name, addr) in targets {
+                eprintln!("{name} / first minutes, {n} services against {target_name}:");
+                let r = first_minutes::run(&binary, pg, addr, n, minutes)?;
+                let per_minute = r.minutes();
+                let db_minutes: Vec<String> = r
+                    .readings
+                    .chunks(6)
+                    .filter(|c| c.len() == 6)
+                    .map(|c| {
+                        let checks: f64 = c.iter().map(|x| x.checks).sum();
+                        let us: f64 = c.iter().map(|x| x.database_us.unwrap_or(0.0) * x.checks).sum();
+                        format!("{:.0}", us / checks.max(1.0))
+                    })
+                    .collect();
+                let pass = !per_minute.is_empty() && per_minute.iter().all(|&us| us <= first_minutes::GOAL_US);
+                minutes_table.row(vec![
+                    name.into(),
+                    format!("{} (created in {:.1} s)", fmt0(n as f64), r.created_in.as_secs_f64()),
+                    target_name.into(),
+                    format!(
+                        "{} / {}",
+                        fmt0(r.readings.iter().map(|x| x.ran).sum()),
+                        fmt0(r.readings.iter().map(|x| x.checks).sum())
+                    ),
+                    per_minute.iter().map(|us| format!("{us:.0}")).collect::<Vec<_>>().join(", "),
+                    r.readings.iter().map(|x| format!("{:.0}", x.herald_us)).collect::<Vec<_>>().join(" "),
+                    if pg.is_some() { db_minutes.join(", ") } else { "(in herald)".into() },
+                    format!("{:.1} MiB", r.rss_kib as f64 / 1024.0),
+                    mark(pass),
+                ]);
+            }
+        }
+    }
+    out.push(minutes_table.render());
+    println!("{}", out.join("\n"));
+    Ok(())
+}
+
 fn lag(l: Option<f64>) -> String {
     match l {
         Some(s) if s < 1.0 => format!("{:.0} ms", s * 1000.0),
@@ -214,15 +323,22 @@ fn bytes_fmt(b: f64) -> String {
 }
 
 /// A fresh herald on a fresh database.
-struct Rig {
+struct Rig<'c> {
     herald: Herald,
     admin: String,
     postmaster: Option<u32>,
+    /// Where its rows are: the cluster and database name, or the SQLite file.
+    database: Database<'c>,
     _scratch: TempDir,
 }
 
-impl Rig {
-    fn start(binary: &Path, pg: Option<&PgCluster>) -> Result<Rig, String> {
+enum Database<'c> {
+    Postgres(&'c PgCluster, String),
+    Sqlite(std::path::PathBuf),
+}
+
+impl<'c> Rig<'c> {
+    fn start(binary: &Path, pg: Option<&'c PgCluster>) -> Result<Rig<'c>, String> {
         let scratch = TempDir::new("herald-bench-monitoring")?;
         let data_dir = scratch.path().join("data");
         std::fs::create_dir(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
@@ -233,7 +349,34 @@ impl Rig {
         herald.wait_ready(READY)?;
         let admin = herald.admin_token()?;
         let postmaster = pg.and_then(|c| cpu::postmaster(c.port()));
-        Ok(Rig { herald, admin, postmaster, _scratch: scratch })
+        let database = match (pg, &url) {
+            (Some(c), Some(url)) => Database::Postgres(c, url.rsplit('/').next().unwrap_or_default().to_owned()),
+            _ => Database::Sqlite(data_dir.join("herald.db")),
+        };
+        Ok(Rig { herald, admin, postmaster, database, _scratch: scratch })
+    }
+
+    /// Check results stored so far, counted in the database itself
+    /// (`service_metric` rows), whatever herald's version reports.
+    fn persisted(&self) -> Result<f64, String> {
+        const SQL: &str = "SELECT count(*) FROM service_metric";
+        let text = match &self.database {
+            Database::Postgres(cluster, name) => cluster.psql(name, SQL)?,
+            Database::Sqlite(file) => {
+                let script = "import sqlite3, sys\n\
+                    db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True, timeout=30)\n\
+                    print(db.execute(sys.argv[2]).fetchone()[0])\n";
+                let out = std::process::Command::new("python3")
+                    .args(["-c", script, &file.display().to_string(), SQL])
+                    .output()
+                    .map_err(|e| format!("python3: {e}"))?;
+                if !out.status.success() {
+                    return Err(format!("count stored checks: {}", String::from_utf8_lossy(&out.stderr)));
+                }
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            }
+        };
+        text.trim().parse().map_err(|e| format!("count stored checks: {e}: {text:?}"))
     }
 
     fn stop(self) -> Result<(), String> {
