@@ -133,20 +133,8 @@ pub fn run(options: &Options) -> Result<(), String> {
         "sustained",
     ]);
     let mut verdicts = Vec::new();
-    let want_pg = options.backend.as_deref() != Some("sqlite");
-    let cluster = if want_pg && ["initdb", "postgres", "psql"].iter().all(|b| PgCluster::bin(b).is_some()) {
-        let c = cluster::start(options)?;
-        out[0].push_str(&format!("- postgres: {}\n", c.described));
-        Some(c.pg)
-    } else {
-        None
-    };
-    let backends: Vec<Option<&PgCluster>> = match (&cluster, options.backend.as_deref()) {
-        (Some(c), Some("postgres")) => vec![Some(c)],
-        (None, Some("postgres")) => return Err("--backend postgres: no PostgreSQL binaries found".into()),
-        (Some(c), _) => vec![Some(c), None],
-        (None, _) => vec![None],
-    };
+    let cluster = start_cluster(options, &mut out[0])?;
+    let backends = backends(options, cluster.as_ref())?;
     for pg in backends {
         let name = if pg.is_some() { "postgres" } else { "sqlite" };
         for &n in &sizes {
@@ -239,21 +227,8 @@ fn run_first_minutes(options: &Options) -> Result<(), String> {
         own.addr,
         first_minutes::WINDOW.as_secs()
     )];
-    let want_pg = options.backend.as_deref() != Some("sqlite");
-    let cluster = if want_pg && ["initdb", "postgres", "psql"].iter().all(|b| PgCluster::bin(b).is_some()) {
-        let c = cluster::start(options)?;
-        out[0].push_str(&format!("- postgres: {}\n", c.described));
-        Some(c.pg)
-    } else {
-        None
-    };
-    let backends: Vec<Option<&PgCluster>> = match (&cluster, options.backend.as_deref()) {
-        (Some(c), Some("postgres")) => vec![Some(c)],
-        (None, Some("postgres")) => return Err("--backend postgres: no PostgreSQL binaries found".into()),
-        (_, Some("sqlite")) => vec![None],
-        (Some(c), _) => vec![Some(c), None],
-        (None, _) => vec![None],
-    };
+    let cluster = start_cluster(options, &mut out[0])?;
+    let backends = backends(options, cluster.as_ref())?;
     let mut minutes_table = Table::new(&[
         "backend",
         "services",
@@ -308,6 +283,29 @@ fn run_first_minutes(options: &Options) -> Result<(), String> {
     out.push(minutes_table.render());
     println!("{}", out.join("\n"));
     Ok(())
+}
+
+/// The PostgreSQL cluster the options ask for, if its binaries are here;
+/// what it is goes into the report's `context`.
+fn start_cluster(options: &Options, context: &mut String) -> Result<Option<PgCluster>, String> {
+    let want_pg = options.backend.as_deref() != Some("sqlite");
+    if !(want_pg && ["initdb", "postgres", "psql"].iter().all(|b| PgCluster::bin(b).is_some())) {
+        return Ok(None);
+    }
+    let c = cluster::start(options)?;
+    context.push_str(&format!("- postgres: {}\n", c.described));
+    Ok(Some(c.pg))
+}
+
+/// The backends to measure, in order: `None` is SQLite.
+fn backends<'c>(options: &Options, cluster: Option<&'c PgCluster>) -> Result<Vec<Option<&'c PgCluster>>, String> {
+    Ok(match (cluster, options.backend.as_deref()) {
+        (Some(c), Some("postgres")) => vec![Some(c)],
+        (None, Some("postgres")) => return Err("--backend postgres: no PostgreSQL binaries found".into()),
+        (_, Some("sqlite")) => vec![None],
+        (Some(c), _) => vec![Some(c), None],
+        (None, _) => vec![None],
+    })
 }
 
 fn lag(l: Option<f64>) -> String {
