@@ -15,17 +15,8 @@ export HERALD_DATABASE_URL=postgres://postgres@127.0.0.1:55432/rb HERALD_DATA_DI
 H=${HERALD:-${CARGO_TARGET_DIR:-target}/release/herald}
 $H serve > $W/first.log 2>&1 & P=$!
 for i in $(seq 100); do curl -sf http://127.0.0.1:58080/readyz >/dev/null && break; sleep 0.1; done
-TOKEN=$(grep -o 'hld_[A-Za-z0-9_]*' $W/first.log | head -1)
-python3 - "$TOKEN" "$N" <<'PY'
-import http.client, json, sys
-token, n = sys.argv[1], int(sys.argv[2])
-c = http.client.HTTPConnection("127.0.0.1", 58080)
-for i in range(n):
-    body = json.dumps({"name": f"svc-{i}", "kind": "http", "target": "http://127.0.0.1:9/", "interval_seconds": 10})
-    c.request("POST", "/api/v1/services", body, {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    r = c.getresponse(); r.read()
-    assert r.status == 201, r.status
-PY
+for i in $(seq 50); do grep -q hld_ $W/first.log && break; sleep 0.1; done; TOKEN=$(grep -o "hld_[A-Za-z0-9_-]*" $W/first.log | head -1)
+python3 "$(dirname "$0")/create_services.py" 58080 "$TOKEN" "$N"
 kill -TERM $P; wait $P || true
 # One full past hour of results per service, every 10 s.
 psql -h 127.0.0.1 -p 55432 -U postgres -d rb -qc "INSERT INTO service_metric (checked_at, service_id, instance_id, latency_us, status, status_code)

@@ -11,16 +11,7 @@ H=${HERALD:-${CARGO_TARGET_DIR:-target}/release/herald}
 $H serve > $W/first.log 2>&1 & P=$!
 for i in $(seq 100); do curl -sf http://127.0.0.1:58081/readyz >/dev/null && break; sleep 0.1; done
 for i in $(seq 50); do grep -q hld_ $W/first.log && break; sleep 0.1; done; TOKEN=$(grep -o "hld_[A-Za-z0-9_-]*" $W/first.log | head -1)
-python3 - "$TOKEN" "$N" <<'PY'
-import http.client, json, sys
-token, n = sys.argv[1], int(sys.argv[2])
-c = http.client.HTTPConnection("127.0.0.1", 58081)
-for i in range(n):
-    body = json.dumps({"name": f"svc-{i}", "kind": "http", "target": "http://127.0.0.1:9/", "interval_seconds": 10})
-    c.request("POST", "/api/v1/services", body, {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    r = c.getresponse(); r.read()
-    assert r.status == 201, r.status
-PY
+python3 "$(dirname "$0")/create_services.py" 58081 "$TOKEN" "$N"
 kill -TERM $P; wait $P || true
 python3 - $W/data/herald.db <<'PY'
 import sqlite3, sys, time

@@ -72,12 +72,7 @@ impl Announcer {
                     got = pending.recv_many(&mut batch, BATCH) => got == 0,
                 };
                 if stopping {
-                    while let Ok(event) = pending.try_recv() {
-                        batch.push(event);
-                    }
-                    if !batch.is_empty() {
-                        self.last_batch(&mut connection, &batch).await;
-                    }
+                    self.last_batch(&mut pending, &mut connection, batch).await;
                     return Ok(());
                 }
                 if !self.linger.is_zero() {
@@ -106,7 +101,7 @@ impl Announcer {
                     tracing::warn!(error = %e, events = batch.len(), retry_in_ms = delay.as_millis() as u64, "could not announce realtime events");
                     tokio::select! {
                         _ = stop.cancelled() => {
-                            self.last_batch(&mut connection, &batch).await;
+                            self.last_batch(&mut pending, &mut connection, batch).await;
                             return Ok(());
                         }
                         _ = tokio::time::sleep(delay) => {}
@@ -116,9 +111,21 @@ impl Announcer {
         }
     }
 
-    /// One attempt at the shutdown's last batch.
-    async fn last_batch(&self, connection: &mut Option<PgConnection>, batch: &[Wire]) {
-        if let Err(e) = self.send(connection, batch).await {
+    /// One attempt at the shutdown's last batch: `batch` and whatever is
+    /// still queued.
+    async fn last_batch(
+        &self,
+        pending: &mut mpsc::Receiver<Wire>,
+        connection: &mut Option<PgConnection>,
+        mut batch: Vec<Wire>,
+    ) {
+        while let Ok(event) = pending.try_recv() {
+            batch.push(event);
+        }
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(e) = self.send(connection, &batch).await {
             tracing::warn!(error = %e, events = batch.len(), "stopping with realtime events unannounced; other instances catch up by their sweep");
         }
     }

@@ -107,9 +107,11 @@ impl Bus {
     /// every instance, in order (other instances get them in one batch).
     pub fn channel_many(&self, channel: &str, messages: Vec<String>) {
         for m in messages {
-            let message: Arc<str> = Arc::from(m.as_str());
-            self.announce(Wire::Channel { ch: channel.to_string(), m });
-            self.hub.to_channel(channel, message);
+            self.hub.to_channel(channel, Arc::from(m.as_str()));
+            // Built only when there are other instances to tell.
+            if let Some(announcer) = &self.announcer {
+                announcer.announce(Wire::Channel { ch: channel.to_string(), m });
+            }
         }
     }
 
@@ -190,12 +192,10 @@ impl Bus {
     /// was lost), and their sockets fill the gap. Returns how many users
     /// were behind.
     pub async fn sweep(&self) -> Result<usize, StorageError> {
-        let known: HashMap<i64, i64> = self.hub.user_cursors().into_iter().collect();
-        let users: Vec<i64> = known.keys().copied().collect();
         let mut behind = 0;
-        for chunk in users.chunks(SWEEP_CHUNK) {
+        for chunk in self.hub.users().chunks(SWEEP_CHUNK) {
             for (user_id, cursor) in self.store.cursors(chunk).await? {
-                if cursor > known.get(&user_id).copied().unwrap_or(0) && self.hub.behind(user_id, cursor) {
+                if self.hub.behind(user_id, cursor) {
                     behind += 1;
                 }
             }

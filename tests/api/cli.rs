@@ -10,7 +10,7 @@ use herald::config::Config;
 use herald::secret::Secret;
 use reqwest::StatusCode;
 
-use crate::harness::process::herald;
+use crate::harness::process::{address_in, herald};
 use crate::harness::{Backend, both, postgres_database};
 
 #[tokio::test]
@@ -25,12 +25,7 @@ async fn serve_with_no_configuration_then_stop_on_sigterm() {
         .expect("spawn herald");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().expect("a line").expect("utf-8");
-    let address = first
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("address in {first:?}"))
-        .to_string();
+    let address = address_in(&first);
     let rest: Vec<String> = lines.by_ref().take(8).map(|l| l.unwrap()).collect();
     let token = rest
         .iter()

@@ -303,14 +303,6 @@ impl NotificationStore {
         Ok(out)
     }
 
-    /// A live notification by id, whoever it belongs to (realtime delivery).
-    pub async fn live_by_id(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Notification>, StorageError> {
-        let sql = format!("SELECT {COLUMNS} FROM notification WHERE id = $1 AND {}", live("$2"));
-        let row: Option<Row> =
-            self.db.read("notifications.live_by_id", &sql).bind(id).bind(Ts(now)).fetch_optional().await?;
-        Ok(row.map(Notification::from))
-    }
-
     /// Live notifications by id, in no particular order (the realtime
     /// listener loads a batch of announced rows in one query).
     pub async fn live_by_ids(&self, ids: &[i64], now: DateTime<Utc>) -> Result<Vec<Notification>, StorageError> {

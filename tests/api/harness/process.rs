@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// The herald binary, run in `dir`, with none of the test's own `HERALD_*`
 /// environment.
@@ -19,11 +19,23 @@ pub fn herald(dir: &Path) -> Command {
     cmd
 }
 
+/// The `host:port` in herald's first line ("herald listening on http://…").
+pub fn address_in(first_line: &str) -> String {
+    first_line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("address in {first_line:?}"))
+        .to_string()
+}
+
 /// A serving herald process; killed (SIGKILL) when dropped.
 pub struct Serving {
     pub child: Child,
     /// `host:port` from its first line of output.
     pub address: String,
+    /// Kept open: a closed pipe would fail herald's next line of output.
+    _stdout: BufReader<ChildStdout>,
 }
 
 impl Serving {
@@ -36,16 +48,10 @@ impl Serving {
             cmd.env(key, value);
         }
         let mut child = cmd.spawn().expect("spawn herald");
-        let stdout = child.stdout.take().expect("stdout");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut first = String::new();
-        BufReader::new(stdout).read_line(&mut first).expect("a line from herald");
-        let address = first
-            .split("http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .unwrap_or_else(|| panic!("address in {first:?}"))
-            .to_string();
-        Serving { child, address }
+        stdout.read_line(&mut first).expect("a line from herald");
+        Serving { child, address: address_in(&first), _stdout: stdout }
     }
 
     pub fn url(&self, path: &str) -> String {
