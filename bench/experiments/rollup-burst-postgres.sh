@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: HERALD=path/to/herald bash bench/experiments/rollup-burst-postgres.sh [N] (as root: runs initdb as postgres)
-# Exploratory: what one hourly rollup costs herald at N services with an
+# Exploratory: what rolling up one hour costs herald, minute by minute, at N services with an
 # hour of raw results (N × 360 rows at a 10 s interval), PostgreSQL at default
 # durability. herald's scheduler is off so the rollup is all it does; its CPU
 # is read every 10 s from start-up; housekeeping's first pass is at 60 s.
@@ -27,7 +27,13 @@ $H serve > $W/second.log 2>&1 & P=$!
 for i in $(seq 100); do curl -sf http://127.0.0.1:58080/readyz >/dev/null && break; sleep 0.1; done
 tick() { awk '{print $14+$15}' /proc/$P/stat; }
 pgt() { ps -u postgres -o times= | awk '{s+=$1} END {print s}'; }
-prev=$(tick); for w in $(seq 1 12); do sleep 10; now=$(tick); echo "$((w*10)) s: herald $(( (now-prev)*10 )) ms CPU"; prev=$now; done
+# CPU every 10 s and per minute, for MINUTES (8: the six slices of the hour, then the hour).
+prev=$(tick); minute=0
+for w in $(seq 1 $((${MINUTES:-8} * 6))); do
+  sleep 10; now=$(tick); ms=$(( (now-prev)*10 )); minute=$((minute+ms)); prev=$now
+  echo "$((w*10)) s: herald $ms ms CPU"
+  if (( w % 6 == 0 )); then echo "minute $((w/6)): herald $minute ms CPU"; minute=0; fi
+done
 grep -i "housekeeping" $W/second.log | tail -2
 psql -h 127.0.0.1 -p 55432 -U postgres -d rb -Atc "SELECT count(*) FROM service_rollup"
 kill -TERM $P; wait $P || true

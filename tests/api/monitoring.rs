@@ -503,6 +503,7 @@ async fn two_instances_share_checks_and_survive_a_death() {
 
 both!(
     uptime_by_hand_from_raw_results_and_from_rollups,
+    rollups_are_built_in_ten_minute_slices_as_the_hour_goes,
     maintenance_windows_hold_incidents_and_downtime,
     the_status_page_is_public_and_shows_public_services,
     trends_name_the_figure_behind_each_recommendation,
@@ -607,6 +608,77 @@ async fn uptime_by_hand_from_raw_results_and_from_rollups(backend: Backend) {
     assert!(buckets.iter().any(|b| b["latency_p95_ms"].as_f64().is_some()));
     let too_fine = app.get(&format!("/api/v1/services/{id}/metrics?from={from}&bucket=60"), &app.admin_token).await;
     assert_eq!(too_fine.fields(), ["bucket"]);
+    app.stop().await.expect("stop");
+}
+
+/// Hours are made of ten-minute slices rolled as results settle, days of
+/// six-hour quarters made of hours, so no pass folds an hour of raw results
+/// or a day of hours; the steps between go once the level above is rolled.
+async fn rollups_are_built_in_ten_minute_slices_as_the_hour_goes(backend: Backend) {
+    use chrono::{DateTime, Duration as Span, Utc};
+    use herald::monitoring::domain::figures::Aggregate;
+    use herald::monitoring::store::{DAY, HOUR, QUARTER, SLICE};
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let body = json!({"name": "sliced", "kind": "tcp", "target": "127.0.0.1:9"});
+    let id = create(&app, &app.admin_token, body).await["id"].as_i64().expect("id");
+    // A result every 5 min for the last 50 hours: up, every 7th down.
+    let rows: Vec<_> = (0..600)
+        .map(|i| (10 + i * 300, if i % 7 == 0 { 2 } else { 0 }, false, 1_000 + (i as i32 % 40) * 500))
+        .collect();
+    seed(&app, id, &rows).await;
+    housekeep(&app).await;
+
+    let store = app.state.monitoring.store();
+    let to = |p: i32| async move { store.rolled_to(p).await.expect("progress").expect("level started") };
+    let (slices_to, hours_to, quarters_to, days_to) =
+        (to(SLICE).await, to(HOUR).await, to(QUARTER).await, to(DAY).await);
+    let floor = |t: DateTime<Utc>, s: i32| {
+        DateTime::from_timestamp(t.timestamp().div_euclid(s.into()) * i64::from(s), 0).expect("time")
+    };
+    // Slices reach the last whole ten minutes that settled (4 min ago: the
+    // longest timeout plus two minutes); each level above reaches the last
+    // whole bucket of the one below.
+    let settled = floor(Utc::now() - Span::seconds(240), SLICE);
+    assert!(slices_to == settled || slices_to == settled - Span::seconds(600), "slices to {slices_to}");
+    assert_eq!(hours_to, floor(slices_to, HOUR));
+    assert_eq!(quarters_to, floor(hours_to, QUARTER));
+    assert_eq!(days_to, floor(quarters_to, DAY));
+
+    // What raw results say about [from, to).
+    let raw = |from: DateTime<Utc>, to: DateTime<Utc>| async move {
+        let mut a = Aggregate::default();
+        for (_, status, maintenance, latency) in store.raw(id, from, to).await.expect("raw") {
+            a.add(status, maintenance, latency.into());
+        }
+        a
+    };
+    let long_ago = Utc::now() - Span::days(5);
+    for (level, upto, kept_from) in [
+        (SLICE, slices_to, Some(hours_to)),
+        (HOUR, hours_to, None),
+        (QUARTER, quarters_to, Some(days_to)),
+        (DAY, days_to, None),
+    ] {
+        let rolled = store.rollups(id, level, long_ago, Utc::now()).await.expect("rollups");
+        // Every bucket rolled so far holds exactly its raw results...
+        for row in &rolled {
+            assert!(row.bucket < upto, "level {level}: {} is past its progress", row.bucket);
+            let expected = raw(row.bucket, row.bucket + Span::seconds(level.into())).await;
+            assert_eq!(row.aggregate(), expected, "level {level}, bucket {}", row.bucket);
+        }
+        match kept_from {
+            // ...steps between levels are gone once the level above has them...
+            Some(from) => {
+                assert!(rolled.iter().all(|r| r.bucket >= from), "level {level} kept rows the level above has");
+                assert_eq!(rolled.len() as i64, (upto - from).num_seconds() / i64::from(level));
+            }
+            // ...and hours and days cover the results, from the first one.
+            None => {
+                let first = floor(Utc::now() - Span::seconds(10 + 599 * 300), level);
+                assert_eq!(rolled.len() as i64, (upto - first).num_seconds() / i64::from(level), "level {level}");
+            }
+        }
+    }
     app.stop().await.expect("stop");
 }
 

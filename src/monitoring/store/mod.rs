@@ -14,7 +14,7 @@ mod services;
 pub use incidents::{Action, IncidentFilter, IncidentRow, TimelineRow};
 pub use maintenance::WindowRow;
 pub use results::{IncidentChange, Recorded, ResultIn};
-pub use rollups::{DAY, HOUR, Rolled, RollupRow};
+pub use rollups::{DAY, HOUR, QUARTER, Rolled, RollupRow, SLICE};
 pub use services::{AlertState, DueRow, NewService, ServiceRow, ServiceUpdate};
 
 use crate::storage::Db;

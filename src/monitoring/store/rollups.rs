@@ -1,8 +1,9 @@
-//! Hourly and daily rollups of `service_metric`, the raw rows behind a
-//! range, and retention. Rolling up is a job any instance may run: the
-//! period's `rollup_progress` row is taken with `FOR UPDATE SKIP LOCKED`
-//! on PostgreSQL, so one instance at a time rolls a period, and each hour
-//! is rolled and its progress moved in one transaction.
+//! Rollups of `service_metric` — ten-minute slices, hours made of slices,
+//! days made of hours —, the raw rows behind a range, and retention.
+//! Rolling up is a job any instance may run: on PostgreSQL a level's
+//! advisory lock lets one instance at a time roll it, and each step (one
+//! slice, hour or day) is stored and its progress moved in one
+//! transaction, so a crash repeats at most the step it was in.
 
 use std::collections::HashMap;
 
@@ -14,7 +15,7 @@ use super::MonitoringStore;
 use crate::monitoring::domain;
 use crate::monitoring::domain::figures::{Aggregate, Histogram};
 use crate::on_pool;
-use crate::storage::{Micros, Pool, StorageError, Ts};
+use crate::storage::{Micros, Pool, StorageError, Ts, sqlite_json};
 
 pub const HOUR: i32 = 3600;
 pub const DAY: i32 = 86_400;
@@ -52,12 +53,67 @@ impl RollupRow {
     }
 }
 
-/// What one rollup pass did.
+/// What one rollup pass did: steps rolled per level.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Rolled {
+    pub slices: u32,
     pub hours: u32,
+    pub quarters: u32,
     pub days: u32,
 }
+
+impl Rolled {
+    pub fn total(&self) -> u32 {
+        self.slices + self.hours + self.quarters + self.days
+    }
+}
+
+/// Ten-minute rollups of raw results, which the hours are made of. They
+/// exist so that no pass folds an hour of raw results at once: at 10 000
+/// services an hour is 3.6 M rows, which took SQLite 7 s of herald's CPU
+/// in one minute (BENCHMARKS.md, "Measurements behind design choices").
+/// Ranges never read them; they go once their hour is rolled.
+pub const SLICE: i32 = 600;
+/// Six-hour rollups of hours, which the days are made of, for the same
+/// reason: a day of 10 000 services' hours is 240 000 rows, 3.2 s of
+/// herald's CPU on SQLite in one pass. They go once their day is rolled.
+pub const QUARTER: i32 = 21_600;
+
+/// What a level is rolled from.
+#[derive(Debug, Clone, Copy)]
+enum Below {
+    Raw,
+    Rollups(i32),
+}
+
+/// The levels, finest first, each rolled from the one before it. Ranges
+/// read hours and days; slices and quarters are steps on the way.
+const LEVELS: [(i32, Below); 4] = [
+    (SLICE, Below::Raw),
+    (HOUR, Below::Rollups(SLICE)),
+    (QUARTER, Below::Rollups(HOUR)),
+    (DAY, Below::Rollups(QUARTER)),
+];
+
+/// The level rolled from `period`'s rows, which starts where `period`'s
+/// rows are no longer needed.
+fn above(period: i32) -> Option<i32> {
+    match period {
+        SLICE => Some(HOUR),
+        HOUR => Some(QUARTER),
+        QUARTER => Some(DAY),
+        _ => None,
+    }
+}
+
+/// A pass stops rolling once it has folded this much (after the step that
+/// crossed it), so catching up after a pause spreads over passes the way
+/// the steady state does, and no pass at 10 000 services takes two heavy
+/// steps: a slice there is 600 000 raw rows, an hour 60 000 slices.
+const WORK_PER_PASS: u64 = 250_000;
+/// What folding a rollup row costs against a raw row: a rollup carries a
+/// histogram to decode (on SQLite about 15 µs a row against 2).
+const ROLLUP_ROW_WORK: u64 = 8;
 
 fn count(v: u64) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
@@ -67,85 +123,9 @@ fn floor(t: DateTime<Utc>, period: i32) -> DateTime<Utc> {
     t.duration_trunc(Duration::seconds(period.into())).unwrap_or(t)
 }
 
-/// Progress, aggregation and upserts for one period inside `$tx`; the SQL
-/// is the same on both backends, only the progress lock differs.
-macro_rules! roll_period {
-    ($db:expr, $tx:expr, $lock:expr, $period:expr, $source:expr, $limit:expr, $max_steps:expr) => {{
-        let progress: Option<DateTime<Utc>> = {
-            let q = sqlx::query_scalar($lock).bind($period);
-            $db.observe("monitoring.rollup_progress", $lock, q.fetch_optional(&mut *$tx)).await?
-        };
-        let mut done = 0u32;
-        let start = match progress {
-            Some(t) => Some(t),
-            None => {
-                // First run: start from the oldest result (or the source's start).
-                let oldest: Option<DateTime<Utc>> = if $source.rows.is_some() {
-                    let q = sqlx::query_scalar::<_, Option<Micros>>($source.oldest);
-                    $db.observe("monitoring.rollup_oldest", $source.oldest, q.fetch_one(&mut *$tx)).await?.map(|m| m.0)
-                } else {
-                    let q = sqlx::query_scalar($source.oldest);
-                    $db.observe("monitoring.rollup_oldest", $source.oldest, q.fetch_one(&mut *$tx)).await?
-                };
-                match oldest {
-                    Some(t) => {
-                        const INIT: &str = "INSERT INTO rollup_progress (period, rolled_to) VALUES ($1, $2)";
-                        let q = sqlx::query(INIT).bind($period).bind(Ts(floor(t, $period)));
-                        $db.observe("monitoring.rollup_init", INIT, q.execute(&mut *$tx)).await?;
-                        Some(floor(t, $period))
-                    }
-                    None => None,
-                }
-            }
-        };
-        if let Some(mut at) = start {
-            let step = Duration::seconds($period.into());
-            while at + step <= $limit && done < $max_steps {
-                let mut by_service: HashMap<i64, Aggregate> = HashMap::new();
-                if let Some(rows) = $source.rows {
-                    // Streamed: an hour of results at the design point is a million rows.
-                    let q = sqlx::query_as::<_, (i64, i16, i32)>(rows).bind(Micros(at)).bind(Micros(at + step));
-                    let mut rows = q.fetch(&mut *$tx);
-                    while let Some((service, code, latency)) =
-                        rows.try_next().await.map_err(|e| StorageError::from_sqlx("monitoring.rollup_rows", &e))?
-                    {
-                        let (status, maintenance) = domain::stored_result(code);
-                        by_service.entry(service).or_default().add(status, maintenance, latency.into());
-                    }
-                } else {
-                    // Days merge the day's hours.
-                    let q = sqlx::query_as::<_, RollupRow>(ROLLUP_ROWS).bind(HOUR).bind(Ts(at)).bind(Ts(at + step));
-                    for row in $db.observe("monitoring.rollup_rows", ROLLUP_ROWS, q.fetch_all(&mut *$tx)).await? {
-                        by_service.entry(row.service_id).or_default().merge(&row.aggregate());
-                    }
-                }
-                for (service, a) in &by_service {
-                    let q = sqlx::query(UPSERT)
-                        .bind(service)
-                        .bind($period)
-                        .bind(Ts(at))
-                        .bind(count(a.checks))
-                        .bind(count(a.up))
-                        .bind(count(a.degraded))
-                        .bind(count(a.down))
-                        .bind(count(a.maintenance))
-                        .bind(a.latency_sum_us)
-                        .bind(a.latency_min_us.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
-                        .bind(a.latency_max_us.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
-                        .bind(Json(&a.hist));
-                    $db.observe("monitoring.rollup_upsert", UPSERT, q.execute(&mut *$tx)).await?;
-                }
-                at += step;
-                const MOVE: &str = "UPDATE rollup_progress SET rolled_to = $2 WHERE period = $1";
-                let q = sqlx::query(MOVE).bind($period).bind(Ts(at));
-                $db.observe("monitoring.rollup_move", MOVE, q.execute(&mut *$tx)).await?;
-                done += 1;
-            }
-        }
-        done
-    }};
-}
-
+const PROGRESS: &str = "SELECT rolled_to FROM rollup_progress WHERE period = $1";
+const MOVE: &str = "INSERT INTO rollup_progress (period, rolled_to) VALUES ($1, $2) \
+                    ON CONFLICT (period) DO UPDATE SET rolled_to = excluded.rolled_to";
 const UPSERT: &str = "INSERT INTO service_rollup (service_id, period, bucket, checks, up, degraded, down, maintenance, \
                       latency_sum_us, latency_min_us, latency_max_us, latency_hist) \
                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
@@ -157,64 +137,267 @@ const UPSERT: &str = "INSERT INTO service_rollup (service_id, period, bucket, ch
 const ROLLUP_ROWS: &str = "SELECT service_id, bucket, checks, up, degraded, down, maintenance, latency_sum_us, \
                            latency_min_us, latency_max_us, latency_hist FROM service_rollup \
                            WHERE period = $1 AND bucket >= $2 AND bucket < $3";
+// `service_id` is INTEGER on PostgreSQL (see its migration), read as i64.
+const RAW_ROWS: &str = "SELECT CAST(service_id AS BIGINT), status, latency_us FROM service_metric \
+                        WHERE checked_at >= $1 AND checked_at < $2";
 
-/// Where a period's figures come from: raw results (`rows`), or, without
-/// them, the hourly rollups.
-struct Source {
-    oldest: &'static str,
-    rows: Option<&'static str>,
+fn add_raw(by_service: &mut HashMap<i64, Aggregate>, service: i64, code: i16, latency: i32) {
+    let (status, maintenance) = domain::stored_result(code);
+    by_service.entry(service).or_default().add(status, maintenance, latency.into());
 }
 
-const RAW: Source = Source {
-    oldest: "SELECT min(checked_at) FROM service_metric",
-    rows: Some(
-        // `service_id` is INTEGER on PostgreSQL (see its migration), read as i64.
-        "SELECT CAST(service_id AS BIGINT), status, latency_us FROM service_metric WHERE checked_at >= $1 AND checked_at < $2",
-    ),
-};
-const HOURS: Source = Source { oldest: "SELECT min(bucket) FROM service_rollup WHERE period = 3600", rows: None };
+/// A rollup row as SQLite's JSON array: service, checks, up, degraded,
+/// down, maintenance, latency sum, min, max, histogram.
+#[derive(serde::Deserialize)]
+struct PackedRollup(i64, u64, u64, u64, u64, u64, i64, Option<i64>, Option<i64>, Histogram);
+
+impl PackedRollup {
+    fn aggregate(self) -> Aggregate {
+        let PackedRollup(
+            _,
+            checks,
+            up,
+            degraded,
+            down,
+            maintenance,
+            latency_sum_us,
+            latency_min_us,
+            latency_max_us,
+            hist,
+        ) = self;
+        Aggregate { checks, up, degraded, down, maintenance, latency_sum_us, latency_min_us, latency_max_us, hist }
+    }
+}
+
+/// Inside `$tx`: whether the level's progress is still `$expected` (no
+/// other pass rolled this step meanwhile).
+macro_rules! progress_is {
+    ($db:expr, $tx:expr, $period:expr, $expected:expr) => {{
+        let q = sqlx::query_scalar::<_, DateTime<Utc>>(PROGRESS).bind($period);
+        let now = $db.observe("monitoring.rollup_progress", PROGRESS, q.fetch_optional(&mut *$tx)).await?;
+        now == $expected
+    }};
+}
+
+/// Inside `$tx`: store one step's rollups and move the level's progress.
+macro_rules! store_step {
+    ($db:expr, $tx:expr, $period:expr, $bucket:expr, $to:expr, $figures:expr) => {{
+        for (service, a) in $figures {
+            let q = sqlx::query(UPSERT)
+                .bind(service)
+                .bind($period)
+                .bind(Ts($bucket))
+                .bind(count(a.checks))
+                .bind(count(a.up))
+                .bind(count(a.degraded))
+                .bind(count(a.down))
+                .bind(count(a.maintenance))
+                .bind(a.latency_sum_us)
+                .bind(a.latency_min_us.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
+                .bind(a.latency_max_us.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
+                .bind(Json(&a.hist));
+            $db.observe("monitoring.rollup_upsert", UPSERT, q.execute(&mut *$tx)).await?;
+        }
+        let q = sqlx::query(MOVE).bind($period).bind(Ts($to));
+        $db.observe("monitoring.rollup_move", MOVE, q.execute(&mut *$tx)).await?;
+    }};
+}
 
 impl MonitoringStore {
-    /// Roll up every hour that ended before `settled` (results of checks
-    /// that started in it have all been written by then), then every day
-    /// whose hours are all rolled; at most `max_steps` of each per call.
+    /// Roll up every slice that ended before `settled` (results of checks
+    /// that started in it have all been written by then), every hour whose
+    /// slices are all rolled, and so on up to the days; at most `max_steps`
+    /// of each level per call, and no more steps once the call has done
+    /// [`WORK_PER_PASS`].
     pub async fn roll_up(&self, settled: DateTime<Utc>, max_steps: u32) -> Result<Rolled, StorageError> {
-        let db = &self.db;
         let mut rolled = Rolled::default();
-        for (period, source) in [(HOUR, &RAW), (DAY, &HOURS)] {
-            let limit = if period == HOUR { settled } else { self.rolled_to(HOUR).await?.unwrap_or(settled) };
-            let done = match db.pool() {
-                Pool::Postgres(p) => {
-                    // One instance at a time rolls a period (the design's
-                    // advisory lock for periodic jobs); the others skip.
-                    const TRY: &str = "SELECT pg_try_advisory_xact_lock(7401, $1)";
-                    const LOCK: &str = "SELECT rolled_to FROM rollup_progress WHERE period = $1";
-                    let mut c = db.acquire_write(p).await?;
-                    let mut tx = db.begin(&mut c).await?;
-                    let ours: bool = {
-                        let q = sqlx::query_scalar(TRY).bind(period);
-                        db.observe("monitoring.rollup_lock", TRY, q.fetch_one(&mut *tx)).await?
-                    };
-                    let done = if ours { roll_period!(db, tx, LOCK, period, source, limit, max_steps) } else { 0 };
-                    db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
-                    done
-                }
-                Pool::Sqlite(p) => {
-                    const LOCK: &str = "SELECT rolled_to FROM rollup_progress WHERE period = $1";
-                    let mut c = db.acquire_write(p).await?;
-                    let mut tx = db.begin(&mut c).await?;
-                    let done = roll_period!(db, tx, LOCK, period, source, limit, max_steps);
-                    db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
-                    done
-                }
+        // Shared by the levels: the pass that folds a slice of 10 000
+        // services leaves the hour made of it to the next pass.
+        let mut work = 0;
+        for (period, below) in LEVELS {
+            let limit = match below {
+                Below::Raw => Some(settled),
+                Below::Rollups(p) => self.rolled_to(p).await?,
             };
-            if period == HOUR {
-                rolled.hours = done;
-            } else {
-                rolled.days = done;
+            let Some(limit) = limit else { continue };
+            let mut done = 0;
+            let mut progress = self.rolled_to(period).await?;
+            while done < max_steps && work < WORK_PER_PASS {
+                let at = match progress {
+                    Some(at) => at,
+                    None => match self.first_bucket(period, below).await? {
+                        Some(at) => at,
+                        None => break,
+                    },
+                };
+                let to = at + Duration::seconds(period.into());
+                if to > limit {
+                    break;
+                }
+                let Some(folded) = self.roll_step(period, below, progress, at, to).await? else { break };
+                progress = Some(to);
+                work += match below {
+                    Below::Raw => folded,
+                    Below::Rollups(_) => folded * ROLLUP_ROW_WORK,
+                };
+                done += 1;
+            }
+            match period {
+                SLICE => rolled.slices = done,
+                HOUR => rolled.hours = done,
+                QUARTER => rolled.quarters = done,
+                _ => rolled.days = done,
             }
         }
         Ok(rolled)
+    }
+
+    /// Where a level with no progress yet starts: where the level above it
+    /// stops, if that has started (a database rolled before this level
+    /// existed), else at the oldest row below it.
+    async fn first_bucket(&self, period: i32, below: Below) -> Result<Option<DateTime<Utc>>, StorageError> {
+        if let Some(up) = above(period)
+            && let Some(t) = self.rolled_to(up).await?
+        {
+            return Ok(Some(t));
+        }
+        let oldest = match below {
+            Below::Raw => {
+                const SQL: &str = "SELECT min(checked_at) FROM service_metric";
+                let oldest: Option<Micros> = self.db.read("monitoring.rollup_oldest", SQL).scalar_one().await?;
+                oldest.map(|m| m.0)
+            }
+            Below::Rollups(p) => {
+                const SQL: &str = "SELECT min(bucket) FROM service_rollup WHERE period = $1";
+                self.db.read("monitoring.rollup_oldest", SQL).bind(p).scalar_one().await?
+            }
+        };
+        Ok(oldest.map(|t| floor(t, period)))
+    }
+
+    /// Roll `[at, to)` of `period` if its progress is still `progress`.
+    /// The rows are folded outside the write transaction (on SQLite it
+    /// holds the one write lock; the rows are settled, so nothing changes
+    /// under the fold). On PostgreSQL one instance at a time rolls a level
+    /// (the design's advisory lock for periodic jobs): it takes the lock
+    /// before folding, so two instances never fold the same step. Returns
+    /// the rows folded, or `None` when another pass has the step.
+    async fn roll_step(
+        &self,
+        period: i32,
+        below: Below,
+        progress: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Option<u64>, StorageError> {
+        let db = &self.db;
+        match db.pool() {
+            Pool::Postgres(p) => {
+                const TRY: &str = "SELECT pg_try_advisory_xact_lock(7401, $1)";
+                let mut c = db.acquire_write(p).await?;
+                let mut tx = db.begin(&mut c).await?;
+                let ours: bool = {
+                    let q = sqlx::query_scalar(TRY).bind(period);
+                    db.observe("monitoring.rollup_lock", TRY, q.fetch_one(&mut *tx)).await?
+                };
+                if !ours || !progress_is!(db, tx, period, progress) {
+                    return Ok(None);
+                }
+                let (rows, figures) = self.fold(below, at, to).await?;
+                store_step!(db, tx, period, at, to, &figures);
+                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
+                Ok(Some(rows))
+            }
+            Pool::Sqlite(p) => {
+                let (rows, figures) = self.fold(below, at, to).await?;
+                let mut c = db.acquire_write(p).await?;
+                let mut tx = db.begin(&mut c).await?;
+                if !progress_is!(db, tx, period, progress) {
+                    return Ok(None);
+                }
+                store_step!(db, tx, period, at, to, &figures);
+                db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
+                Ok(Some(rows))
+            }
+        }
+    }
+
+    /// The figures of `[from, to)` per service, from the level below, and
+    /// how many rows that read.
+    async fn fold(
+        &self,
+        below: Below,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(u64, HashMap<i64, Aggregate>), StorageError> {
+        let db = &self.db;
+        let mut by_service: HashMap<i64, Aggregate> = HashMap::new();
+        let mut rows = 0u64;
+        match (db.pool(), below) {
+            (Pool::Postgres(p), Below::Raw) => {
+                // Streamed: a slice at the design point is 600 000 rows.
+                let started = std::time::Instant::now();
+                let mut c = db.acquire(p).await?;
+                let q = sqlx::query_as::<_, (i64, i16, i32)>(RAW_ROWS).bind(Micros(from)).bind(Micros(to));
+                let mut stream = q.fetch(&mut *c);
+                while let Some((service, code, latency)) =
+                    stream.try_next().await.map_err(|e| StorageError::from_sqlx("monitoring.rollup_rows", &e))?
+                {
+                    add_raw(&mut by_service, service, code, latency);
+                    rows += 1;
+                }
+                db.metrics().record_query("monitoring.rollup_rows", RAW_ROWS, started.elapsed(), false);
+            }
+            (Pool::Postgres(_), Below::Rollups(p)) => {
+                let found: Vec<RollupRow> = db
+                    .read("monitoring.rollup_rows", ROLLUP_ROWS)
+                    .bind(p)
+                    .bind(Ts(from))
+                    .bind(Ts(to))
+                    .fetch_all()
+                    .await?;
+                for row in &found {
+                    by_service.entry(row.service_id).or_default().merge(&row.aggregate());
+                }
+                rows = found.len() as u64;
+            }
+            // SQLite hands rows over one by one from its connection's thread
+            // (see storage::sqlite_json): a slice's rows cost 2 µs each that
+            // way, a rollup row with its histogram 13. They come as one
+            // JSON document per minute of results or per bucket below.
+            (Pool::Sqlite(_), Below::Raw) => {
+                const SQL: &str = "SELECT json_group_array(json_array(service_id, status, latency_us)) \
+                                   FROM service_metric WHERE checked_at >= $1 AND checked_at < $2";
+                let mut at = from;
+                while at < to {
+                    let end = (at + Duration::minutes(1)).min(to);
+                    let document =
+                        db.read("monitoring.rollup_rows", SQL).bind(Micros(at)).bind(Micros(end)).scalar_one().await?;
+                    for (service, code, latency) in
+                        sqlite_json::rows::<(i64, i16, i32)>("monitoring.rollup_rows", document)?
+                    {
+                        add_raw(&mut by_service, service, code, latency);
+                        rows += 1;
+                    }
+                    at = end;
+                }
+            }
+            (Pool::Sqlite(_), Below::Rollups(p)) => {
+                const SQL: &str = "SELECT json_group_array(json_array(service_id, checks, up, degraded, down, \
+                                   maintenance, latency_sum_us, latency_min_us, latency_max_us, json(latency_hist))) \
+                                   FROM service_rollup WHERE period = $1 AND bucket = $2";
+                let mut at = from;
+                while at < to {
+                    let document = db.read("monitoring.rollup_rows", SQL).bind(p).bind(Ts(at)).scalar_one().await?;
+                    for r in sqlite_json::rows::<PackedRollup>("monitoring.rollup_rows", document)? {
+                        by_service.entry(r.0).or_default().merge(&r.aggregate());
+                        rows += 1;
+                    }
+                    at += Duration::seconds(p.into());
+                }
+            }
+        }
+        Ok((rows, by_service))
     }
 
     /// Up to where `period` is rolled up (exclusive), if it has started.
@@ -270,8 +453,9 @@ impl MonitoringStore {
             .collect())
     }
 
-    /// Delete raw results before `raw_before` and rollups before
-    /// `rollups_before`, `batch` rows per statement, so no statement holds
+    /// Delete raw results before `raw_before`, hours and days before
+    /// `rollups_before`, and slices and quarters once the level above has
+    /// rolled past them; `batch` rows per statement, so no statement holds
     /// locks for long. Returns the rows deleted.
     pub async fn purge(
         &self,
@@ -284,26 +468,36 @@ impl MonitoringStore {
                 "DELETE FROM service_metric WHERE ctid IN \
                  (SELECT ctid FROM service_metric WHERE checked_at < $1 LIMIT $2)",
                 "DELETE FROM service_rollup WHERE ctid IN \
-                 (SELECT ctid FROM service_rollup WHERE bucket < $1 LIMIT $2)",
+                 (SELECT ctid FROM service_rollup WHERE period = $3 AND bucket < $1 LIMIT $2)",
             ),
             Pool::Sqlite(_) => (
                 "DELETE FROM service_metric WHERE rowid IN \
                  (SELECT rowid FROM service_metric WHERE checked_at < $1 LIMIT $2)",
                 "DELETE FROM service_rollup WHERE rowid IN \
-                 (SELECT rowid FROM service_rollup WHERE bucket < $1 LIMIT $2)",
+                 (SELECT rowid FROM service_rollup WHERE period = $3 AND bucket < $1 LIMIT $2)",
             ),
         };
+        // (statement, cutoff, level): raw rows first, then each level by
+        // (period, bucket), the index retention reads.
+        let mut jobs =
+            vec![(raw, raw_before, None), (rollups, rollups_before, Some(HOUR)), (rollups, rollups_before, Some(DAY))];
+        for step in [SLICE, QUARTER] {
+            if let Some(up) = above(step)
+                && let Some(rolled) = self.rolled_to(up).await?
+            {
+                jobs.push((rollups, rolled, Some(step)));
+            }
+        }
         let mut total = 0;
-        for (sql, before, micros) in [(raw, raw_before, true), (rollups, rollups_before, false)] {
+        for (sql, before, level) in jobs {
             loop {
                 let db = &self.db;
                 let n = on_pool!(db, |p| {
                     let mut c = db.acquire_write(p).await?;
                     // Raw results keep their time as `Micros`, rollups as `Ts`.
-                    let q = if micros {
-                        sqlx::query(sql).bind(Micros(before)).bind(batch)
-                    } else {
-                        sqlx::query(sql).bind(Ts(before)).bind(batch)
+                    let q = match level {
+                        None => sqlx::query(sql).bind(Micros(before)).bind(batch),
+                        Some(period) => sqlx::query(sql).bind(Ts(before)).bind(batch).bind(period),
                     };
                     db.observe("monitoring.purge", sql, q.execute(&mut *c)).await?.rows_affected()
                 });

@@ -1,31 +1,34 @@
-//! Housekeeping: hourly and daily rollups, then retention of raw results
-//! and rollups, every `housekeeping_interval_seconds`.
+//! Housekeeping: rollups (ten-minute slices, hours, days), then retention
+//! of raw results and rollups, every `housekeeping_interval_seconds`.
 
 use anyhow::Context;
 use chrono::Duration;
 
 use crate::config::MonitoringConfig;
+use crate::monitoring::store::HOUR;
 use crate::monitoring::{MonitoringError, MonitoringService};
 use crate::workers::{Pass, Schedule, Worker};
 
 impl MonitoringService {
     /// One housekeeping pass: roll up what has settled, then drop raw
-    /// results past retention (never ones not yet rolled up) and rollups
-    /// past theirs.
+    /// results past retention (never ones not yet rolled up), the steps
+    /// between levels once rolled on, and rollups past their retention.
     pub async fn housekeeping_once(&self, config: &MonitoringConfig) -> Result<(u32, u64), MonitoringError> {
         let now = self.now();
         // A check that starts just before an hour ends is stored up to its
         // timeout later; two minutes past the longest timeout it is in.
         let settled = now - Duration::seconds(crate::monitoring::domain::MAX_TIMEOUT_SECONDS + 120);
-        let rolled = self.store().roll_up(settled, 48).await?;
+        // Two days of slices, more of the other levels: a pass also stops
+        // once it has folded about a slice of 10 000 services.
+        let rolled = self.store().roll_up(settled, 288).await?;
         let raw_cutoff = now - Duration::days(config.raw_retention_days.into());
-        let raw_cutoff = match self.store().rolled_to(crate::monitoring::store::HOUR).await? {
+        let raw_cutoff = match self.store().rolled_to(HOUR).await? {
             Some(rolled_to) => raw_cutoff.min(rolled_to),
             None => now - Duration::days(3650),
         };
         let rollup_cutoff = now - Duration::days(config.rollup_retention_days.into());
         let purged = self.store().purge(raw_cutoff, rollup_cutoff, config.retention_batch.into()).await?;
-        Ok((rolled.hours + rolled.days, purged))
+        Ok((rolled.total(), purged))
     }
 }
 
