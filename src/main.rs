@@ -67,6 +67,20 @@ enum UserCommand {
         role: String,
         #[arg(long)]
         name: Option<String>,
+        /// Also set the password the user signs in to the web app with,
+        /// read from standard input (not echoed on a terminal).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set (or replace) a user's web sign-in password.
+    Password {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (not echoed on a
+        /// terminal); the only way to give one, so it is never in the
+        /// shell's history or the process list.
+        #[arg(long, required = true)]
+        password_stdin: bool,
     },
 }
 
@@ -116,7 +130,10 @@ fn main() -> ExitCode {
                 print!("{}", config.to_redacted_toml());
                 Ok(())
             }
-            Command::User(UserCommand::Create { email, role, name }) => create_user(config, &email, &role, name).await,
+            Command::User(UserCommand::Create { email, role, name, password_stdin }) => {
+                create_user(config, &email, &role, name, password_stdin).await
+            }
+            Command::User(UserCommand::Password { email, password_stdin: _ }) => set_password(config, &email).await,
             Command::Token(TokenCommand::Create { email, name, expires_in_seconds }) => {
                 create_token(config, &email, &name, expires_in_seconds).await
             }
@@ -217,16 +234,74 @@ async fn accounts(config: &Config) -> anyhow::Result<(storage::Db, AccountServic
     Ok((db, service))
 }
 
-async fn create_user(config: Config, email: &str, role: &str, name: Option<String>) -> anyhow::Result<()> {
+async fn create_user(
+    config: Config,
+    email: &str,
+    role: &str,
+    name: Option<String>,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
     let role: Role = role.parse().map_err(|e| anyhow::anyhow!("--role: {e}"))?;
     let name = name.as_deref().map(Label::parse).transpose().map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    if password_stdin && role == Role::Sender {
+        anyhow::bail!("--password-stdin: senders are applications and have no password");
+    }
+    // Read (and check) the password before anything is created.
+    let password = if password_stdin { Some(read_password()?) } else { None };
     let (db, accounts) = accounts(&config).await?;
-    let result = accounts.create_user(Some(&email), role, name.as_ref(), None).await;
+    let result = async {
+        let user = accounts
+            .create_user(Some(&email), role, name.as_ref(), None)
+            .await
+            .with_context(|| format!("cannot create user {}", email.as_str()))?;
+        if let Some(password) = &password {
+            accounts.set_password(user.id, password).await.context("cannot set the password")?;
+        }
+        anyhow::Ok(user)
+    }
+    .await;
     db.close().await;
-    let user = result.with_context(|| format!("cannot create user {}", email.as_str()))?;
-    println!("created user id={} email={} role={}", user.id, email.as_str(), user.role);
+    let user = result?;
+    let with = if password.is_some() { " (password set)" } else { "" };
+    println!("created user id={} email={} role={}{with}", user.id, email.as_str(), user.role);
     Ok(())
+}
+
+async fn set_password(config: Config, email: &str) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let password = read_password()?;
+    let (db, accounts) = accounts(&config).await?;
+    let result = async {
+        let user = accounts.user_by_email(&email).await.with_context(|| format!("user {}", email.as_str()))?;
+        accounts.set_password(user.id, &password).await.context("cannot set the password")
+    }
+    .await;
+    db.close().await;
+    result?;
+    println!("password set for {}", email.as_str());
+    Ok(())
+}
+
+/// The password from standard input: one line, its line ending dropped.
+/// On a terminal it is asked for without echo; piped, the whole input is
+/// the password (one trailing newline removed).
+fn read_password() -> anyhow::Result<herald::accounts::password::Password> {
+    use std::io::IsTerminal;
+    let text = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password (not shown): ").context("cannot read the password")?
+    } else {
+        let mut text = std::io::read_to_string(std::io::stdin()).context("cannot read the password from stdin")?;
+        if text.ends_with('\n') {
+            text.pop();
+            if text.ends_with('\r') {
+                text.pop();
+            }
+        }
+        text
+    };
+    herald::accounts::password::Password::parse(&text)
+        .map_err(|e| anyhow::anyhow!("--password-stdin: the password {e}"))
 }
 
 async fn create_token(config: Config, email: &str, name: &str, expires_in: Option<i64>) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 mod cache;
 mod domain;
 pub mod http;
+pub mod password;
 mod service;
 mod store;
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use super::cache::TokenCache;
 use super::domain::{Email, ExternalId, Label, Principal, RawToken, Role, Token, TokenHash, User};
+use super::password::{self, Password};
 use super::store::{AccountStore, ExternalUser, NewToken, NewUser, TokenScope};
 use crate::clock::Clock;
 use crate::storage::StorageError;
@@ -27,6 +28,14 @@ pub enum AccountError {
     TokenNotFound,
     #[error("missing, unknown, expired or revoked token")]
     Unauthenticated,
+    /// Sign-in refused: unknown email, no password set, or a wrong one
+    /// (never which).
+    #[error("wrong email or password")]
+    WrongPassword,
+    #[error("senders are applications: they use API tokens and have no password")]
+    SenderPassword,
+    #[error("the password could not be hashed")]
+    Hashing,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -107,6 +116,43 @@ impl AccountService {
             self.store.upsert_external(u).await.map_err(conflict_field)?.ok_or(AccountError::NotAMember)?;
         self.cache.forget_user(user.id);
         Ok((user, created))
+    }
+
+    /// Set (or replace) the password `user_id` signs in with. Senders
+    /// cannot have one.
+    pub async fn set_password(&self, user_id: i64, password: &Password) -> Result<(), AccountError> {
+        let user = self.user_by_id(user_id).await?;
+        if user.role == Role::Sender {
+            return Err(AccountError::SenderPassword);
+        }
+        let digest = password::hash(password).await.map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            AccountError::Hashing
+        })?;
+        if !self.store.set_password(user_id, &digest).await? {
+            return Err(AccountError::UserNotFound);
+        }
+        tracing::info!(user_id, "password set");
+        Ok(())
+    }
+
+    /// The user whose email and password these are. Unknown emails, users
+    /// without a password and senders take as long as a wrong password
+    /// and get the same answer.
+    pub async fn check_password(&self, email: &Email, password: &Password) -> Result<User, AccountError> {
+        let user = self.store.user_by_email(email).await?.filter(|u| u.role != Role::Sender);
+        let digest = match &user {
+            Some(u) => self.store.password_of(u.id).await?,
+            None => None,
+        };
+        match user {
+            Some(user) if password::verify(password, digest.as_ref()).await => Ok(user),
+            Some(_) => Err(AccountError::WrongPassword),
+            None => {
+                password::verify(password, None).await;
+                Err(AccountError::WrongPassword)
+            }
+        }
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<User, AccountError> {

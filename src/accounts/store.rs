@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::domain::{Email, ExternalId, Role, Token, TokenHash, User};
+use super::password::PasswordDigest;
 use crate::storage::{Db, Pool, StorageError, Ts, sqlite_time};
 
 /// A row of `user_account` as the database returns it.
@@ -187,6 +188,20 @@ impl AccountStore {
         let row: Option<UserRow> =
             self.db.read("accounts.user_by_email", &sql).bind(email.as_str()).fetch_optional().await?;
         row.map(User::try_from).transpose()
+    }
+
+    /// Set (replace) a user's password digest. Whether the user exists.
+    pub async fn set_password(&self, user_id: i64, digest: &PasswordDigest) -> Result<bool, StorageError> {
+        const SQL: &str = "UPDATE user_account SET password_hash = $2 WHERE id = $1";
+        Ok(self.db.write("accounts.set_password", SQL).bind(user_id).bind(digest.0.as_str()).execute().await? == 1)
+    }
+
+    /// A user's password digest, if one is set.
+    pub async fn password_of(&self, user_id: i64) -> Result<Option<PasswordDigest>, StorageError> {
+        const SQL: &str = "SELECT password_hash FROM user_account WHERE id = $1";
+        let digest: Option<Option<String>> =
+            self.db.read("accounts.password_of", SQL).bind(user_id).scalar_optional().await?;
+        Ok(digest.flatten().map(PasswordDigest))
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StorageError> {

@@ -187,7 +187,9 @@ impl From<AccountError> for ApiError {
                 ApiError::Conflict { field: "external_id".into(), detail: e.to_string() }
             }
             AccountError::UserNotFound | AccountError::TokenNotFound => ApiError::NotFound,
-            AccountError::Unauthenticated => ApiError::Unauthorized,
+            AccountError::Unauthenticated | AccountError::WrongPassword => ApiError::Unauthorized,
+            AccountError::SenderPassword => ApiError::field("password", e.to_string()),
+            AccountError::Hashing => ApiError::Internal(e.to_string()),
             AccountError::Storage(s) => s.into(),
         }
     }

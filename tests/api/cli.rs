@@ -1,5 +1,6 @@
 //! The `herald` binary as an operator uses it: serve with nothing
-//! configured, config errors, `config`, `user create`, `token create`.
+//! configured, config errors, `config`, `user create`, `user password`,
+//! `token create`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -153,5 +154,85 @@ async fn user_and_token_commands_mint_a_working_token(backend: Backend) {
     let principal = app.state().accounts.authenticate(&token).await.expect("CLI token authenticates");
     assert_eq!(principal.user.email.as_deref(), Some("app@example.com"));
     assert_eq!(principal.user.role.as_str(), "sender");
+    app.db().close().await;
+}
+
+both!(password_commands_read_stdin_and_store_only_an_argon2id_digest);
+
+async fn password_commands_read_stdin_and_store_only_an_argon2id_digest(backend: Backend) {
+    use herald::accounts::password::Password;
+    use herald::accounts::{AccountError, Email};
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => match postgres_database() {
+            Some(url) => Some(url),
+            None => return,
+        },
+    };
+    // Run a command with `input` on its standard input (a pipe, as a script gives it).
+    let run = |args: &[&str], input: &str| {
+        let mut cmd = herald(dir.path());
+        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        if let Some(url) = &url {
+            cmd.env("HERALD_DATABASE_URL", url);
+        }
+        let mut child = cmd.spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    };
+    let create = ["user", "create", "--email", "op@example.com", "--role", "operator", "--password-stdin"];
+    // Too short: refused before anything is created.
+    let (ok, text) = run(&create, "short\n");
+    assert!(!ok && text.contains("at least 10"), "{text}");
+    assert!(!text.contains("short\n"), "{text}");
+    let (ok, text) = run(&create, "correct horse battery\n");
+    assert!(ok, "{text}");
+    assert!(text.contains("password set") && !text.contains("correct horse"), "never echoed: {text}");
+    let (ok, text) =
+        run(&["user", "password", "--email", "op@example.com", "--password-stdin"], "a new staple phrase\r\n");
+    assert!(ok && !text.contains("staple"), "{text}");
+    // Only from stdin; not for senders; not for unknown users.
+    let (ok, text) = run(&["user", "password", "--email", "op@example.com"], "");
+    assert!(!ok && text.contains("--password-stdin"), "{text}");
+    let (ok, text) = run(
+        &["user", "create", "--email", "app@example.com", "--role", "sender", "--password-stdin"],
+        "long enough password",
+    );
+    assert!(!ok && text.contains("senders"), "{text}");
+    let (ok, _) =
+        run(&["user", "password", "--email", "nobody@example.com", "--password-stdin"], "long enough password");
+    assert!(!ok);
+
+    let config = Config {
+        data_dir: dir.path().join("herald-data"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: url.map(Secret::new),
+        ..Config::default()
+    };
+    let app = App::build(config).await.expect("build");
+    let accounts = &app.state().accounts;
+    let email = Email::parse("op@example.com").unwrap();
+    let new = Password::candidate("a new staple phrase").unwrap();
+    let user = accounts.check_password(&email, &new).await.expect("the new password signs in");
+    assert_eq!(user.role.as_str(), "operator");
+    for (email, password) in
+        [("op@example.com", "correct horse battery"), ("nobody@example.com", "a new staple phrase")]
+    {
+        let email = Email::parse(email).unwrap();
+        let refused = accounts.check_password(&email, &Password::candidate(password).unwrap()).await;
+        assert!(matches!(refused, Err(AccountError::WrongPassword)), "{refused:?}");
+    }
+    let digest: Option<String> = herald::on_pool!(app.db(), |p| sqlx::query_scalar(
+        "SELECT password_hash FROM user_account WHERE email = 'op@example.com'"
+    )
+    .fetch_one(p)
+    .await
+    .unwrap());
+    let digest = digest.expect("a digest");
+    assert!(digest.starts_with("$argon2id$") && !digest.contains("staple"), "{digest}");
     app.db().close().await;
 }
