@@ -52,7 +52,8 @@ impl App {
         let db = storage::connect(&config).await?;
         migrations::run(&db).await.context("database migration")?;
         let tokens = TokenCache::new(Duration::from_secs(config.auth_cache_seconds));
-        let accounts = AccountService::new(AccountStore::new(db.clone()), clock.clone(), tokens.clone());
+        let accounts = AccountService::new(AccountStore::new(db.clone()), clock.clone(), tokens.clone())
+            .with_session_rules(config.web.session_rules());
         let realtime = &config.realtime;
         let hub = Hub::new(realtime.send_queue, realtime.max_sockets_per_user);
         let bus = Bus::new(db.clone(), hub, tokens, Duration::from_millis(realtime.announce_batch_ms));
@@ -160,6 +161,9 @@ fn start_workers(state: &AppState, listener: Listener, stop: CancellationToken) 
     workers.every("database_health", health, move || storage::HealthCheck::new(db.clone(), backoff));
     let accounts = state.accounts.clone();
     workers.every("token_usage", accounts::UsageFlush::schedule(), move || accounts::UsageFlush(accounts.clone()));
+    let accounts = state.accounts.clone();
+    workers
+        .every("session_purge", accounts::SessionPurge::schedule(), move || accounts::SessionPurge(accounts.clone()));
     let (notifications, config) = (state.notifications.clone(), state.config.notifications.clone());
     let schedule = notifications::Cleanup::schedule(&config);
     workers.every("notification_cleanup", schedule, move || {

@@ -69,6 +69,39 @@ pub struct Config {
     pub monitoring: MonitoringConfig,
     pub alerts: AlertsConfig,
     pub performance: PerformanceConfig,
+    pub web: WebConfig,
+}
+
+/// The web app's sign-in sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebConfig {
+    /// A session unused this long has ended (the browser must sign in again).
+    pub session_idle_minutes: u64,
+    /// A session ends this long after sign-in, however much it is used.
+    pub session_absolute_hours: u64,
+    /// Mark the session cookie `Secure` even when the request did not come
+    /// over TLS (herald behind a TLS-terminating proxy).
+    pub secure_cookies: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        // A working day of leaving the dashboard open; a week at most.
+        Self { session_idle_minutes: 12 * 60, session_absolute_hours: 7 * 24, secure_cookies: false }
+    }
+}
+
+impl WebConfig {
+    pub fn session_rules(&self) -> crate::accounts::session::SessionRules {
+        // Capped at ten years: time arithmetic past that would overflow.
+        const CAP: u64 = 10 * 365 * 24 * 60;
+        let minutes = |m: u64| chrono::Duration::minutes(i64::try_from(m.min(CAP)).unwrap_or(0));
+        crate::accounts::session::SessionRules {
+            idle: minutes(self.session_idle_minutes),
+            absolute: minutes(self.session_absolute_hours.saturating_mul(60)),
+        }
+    }
 }
 
 /// The database performance monitor and its alert thresholds.
@@ -340,6 +373,7 @@ impl Default for Config {
             monitoring: MonitoringConfig::default(),
             alerts: AlertsConfig::default(),
             performance: PerformanceConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -451,6 +485,8 @@ impl Config {
             ("realtime.max_message_bytes", self.realtime.max_message_bytes as u64),
             ("realtime.max_sockets_per_user", self.realtime.max_sockets_per_user as u64),
             ("realtime.sweep_interval_seconds", self.realtime.sweep_interval_seconds),
+            ("web.session_idle_minutes", self.web.session_idle_minutes),
+            ("web.session_absolute_hours", self.web.session_absolute_hours),
             ("monitoring.max_concurrent_checks", self.monitoring.max_concurrent_checks as u64),
             ("monitoring.claim_interval_ms", self.monitoring.claim_interval_ms),
             ("monitoring.start_quantum_ms", self.monitoring.start_quantum_ms),

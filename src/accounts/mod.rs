@@ -5,9 +5,10 @@ mod domain;
 pub mod http;
 pub mod password;
 mod service;
+pub mod session;
 mod store;
 
 pub use cache::TokenCache;
 pub use domain::{Email, ExternalId, Label, Principal, RawToken, Role, Token, User};
-pub use service::{AccountError, AccountService, UsageFlush};
+pub use service::{AccountError, AccountService, SessionPurge, UsageFlush};
 pub use store::AccountStore;

@@ -9,6 +9,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use super::cache::TokenCache;
 use super::domain::{Email, ExternalId, Label, Principal, RawToken, Role, Token, TokenHash, User};
 use super::password::{self, Password};
+use super::session::{RawSessionId, Session, SessionRules};
 use super::store::{AccountStore, ExternalUser, NewToken, NewUser, TokenScope};
 use crate::clock::Clock;
 use crate::storage::StorageError;
@@ -60,6 +61,7 @@ pub struct AccountService {
     cache: TokenCache,
     /// Token uses not yet written: token id → when.
     usage: Arc<Mutex<HashMap<i64, DateTime<Utc>>>>,
+    sessions: SessionRules,
 }
 
 /// How stale `last_used_at` may get before a use is recorded again.
@@ -67,7 +69,60 @@ pub const TOKEN_TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60)
 
 impl AccountService {
     pub fn new(store: AccountStore, clock: Clock, cache: TokenCache) -> Self {
-        Self { store, clock, cache, usage: Arc::default() }
+        Self { store, clock, cache, usage: Arc::default(), sessions: SessionRules::default() }
+    }
+
+    /// How long web sessions live (the configuration's `web` settings).
+    pub fn with_session_rules(mut self, rules: SessionRules) -> Self {
+        self.sessions = rules;
+        self
+    }
+
+    /// Start a web session for `user` (after [`AccountService::check_password`]):
+    /// a new random id every time. Senders are applications and cannot.
+    pub async fn start_session(&self, user: &User) -> Result<(RawSessionId, Session), AccountError> {
+        if user.role == Role::Sender {
+            return Err(AccountError::SenderPassword);
+        }
+        let now = self.clock.now().trunc_subsecs(6);
+        let raw = RawSessionId::generate();
+        let expires_at = now + self.sessions.absolute;
+        self.store.create_session(&raw.hash(), user.id, now, expires_at).await?;
+        tracing::info!(user_id = user.id, "web session started");
+        Ok((raw, Session { user: user.clone(), created_at: now, last_seen_at: now, expires_at }))
+    }
+
+    /// The live session behind a cookie's id; its last use is recorded at
+    /// most once a minute. Ended, expired or idle sessions (and ids that
+    /// were never issued) are `Unauthenticated`.
+    pub async fn session(&self, raw: &RawSessionId) -> Result<Session, AccountError> {
+        let now = self.clock.now().trunc_subsecs(6);
+        let hash = raw.hash();
+        let session = self.store.session(&hash, now, now - self.sessions.idle).await?;
+        let mut session = session.ok_or(AccountError::Unauthenticated)?;
+        if now - session.last_seen_at >= TOKEN_TOUCH_INTERVAL {
+            self.store.touch_session(&hash, now).await?;
+            session.last_seen_at = now;
+        }
+        Ok(session)
+    }
+
+    /// Sign out: the session's row is gone, for every instance. Whether it was live.
+    pub async fn end_session(&self, raw: &RawSessionId) -> Result<bool, AccountError> {
+        Ok(self.store.delete_session(&raw.hash()).await?)
+    }
+
+    /// End every session of a user ("sign out everywhere", a password change).
+    pub async fn end_sessions(&self, user_id: i64) -> Result<u64, AccountError> {
+        let ended = self.store.delete_sessions_of(user_id).await?;
+        tracing::info!(user_id, ended, "web sessions ended");
+        Ok(ended)
+    }
+
+    /// Delete the rows of sessions that have ended by time.
+    pub async fn purge_sessions(&self) -> Result<u64, AccountError> {
+        let now = self.clock.now();
+        Ok(self.store.purge_sessions(now, now - self.sessions.idle).await?)
     }
 
     /// On an empty database, create the first admin and a token for it.
@@ -132,6 +187,8 @@ impl AccountService {
         if !self.store.set_password(user_id, &digest).await? {
             return Err(AccountError::UserNotFound);
         }
+        // Whoever signed in with the old password is signed out.
+        self.end_sessions(user_id).await?;
         tracing::info!(user_id, "password set");
         Ok(())
     }
@@ -263,6 +320,28 @@ impl UsageFlush {
     pub fn schedule() -> crate::workers::Schedule {
         let every = (TOKEN_TOUCH_INTERVAL / 2).to_std().unwrap_or(std::time::Duration::from_secs(30));
         crate::workers::Schedule::every(every).with_last_pass_on_stop()
+    }
+}
+
+/// Deletes the rows of web sessions that have ended by time, every 15
+/// minutes (an ended session is refused at once anyway; this keeps the
+/// table small).
+pub struct SessionPurge(pub AccountService);
+
+impl SessionPurge {
+    pub fn schedule() -> crate::workers::Schedule {
+        crate::workers::Schedule::every(std::time::Duration::from_secs(15 * 60))
+    }
+}
+
+impl crate::workers::Worker for SessionPurge {
+    async fn pass(&mut self) -> anyhow::Result<crate::workers::Pass> {
+        use anyhow::Context;
+        let n = self.0.purge_sessions().await.context("could not purge ended web sessions")?;
+        if n > 0 {
+            tracing::debug!(sessions = n, "purged ended web sessions");
+        }
+        Ok(crate::workers::Pass::Idle)
     }
 }
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::domain::{Email, ExternalId, Role, Token, TokenHash, User};
 use super::password::PasswordDigest;
+use super::session::Session;
 use crate::storage::{Db, Pool, StorageError, Ts, sqlite_time};
 
 /// A row of `user_account` as the database returns it.
@@ -68,6 +69,15 @@ struct PrincipalRow {
     token_id: i64,
     last_used_at: Option<DateTime<Utc>>,
     expires_at: Option<DateTime<Utc>>,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
     #[sqlx(flatten)]
     user: UserRow,
 }
@@ -226,6 +236,82 @@ impl AccountStore {
     pub async fn count_users(&self) -> Result<i64, StorageError> {
         const SQL: &str = "SELECT count(*) FROM user_account";
         self.db.read("accounts.count_users", SQL).scalar_one().await
+    }
+
+    /// Store a new session (its id's hash) for `user_id`.
+    pub async fn create_session(
+        &self,
+        hash: &TokenHash,
+        user_id: i64,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        const SQL: &str = "INSERT INTO web_session (id_hash, user_id, created_at, last_seen_at, expires_at) \
+                           VALUES ($1, $2, $3, $3, $4)";
+        self.db
+            .write("accounts.create_session", SQL)
+            .bind(&hash.0[..])
+            .bind(user_id)
+            .bind(Ts(now))
+            .bind(Ts(expires_at))
+            .execute()
+            .await
+            .map(|_| ())
+    }
+
+    /// The session with this hash and its user, if it is live at `now`:
+    /// before its absolute end and used since `idle_since`.
+    pub async fn session(
+        &self,
+        hash: &TokenHash,
+        now: DateTime<Utc>,
+        idle_since: DateTime<Utc>,
+    ) -> Result<Option<Session>, StorageError> {
+        const SQL: &str = "SELECT s.created_at, s.last_seen_at, s.expires_at, \
+                           u.id, u.email, u.display_name, u.role, u.external_id, u.created_at \
+                           FROM web_session s JOIN user_account u ON u.id = s.user_id \
+                           WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at > $3";
+        let row: Option<SessionRow> = self
+            .db
+            .read("accounts.session", SQL)
+            .bind(&hash.0[..])
+            .bind(Ts(now))
+            .bind(Ts(idle_since))
+            .fetch_optional()
+            .await?;
+        row.map(|r| {
+            Ok(Session {
+                user: User::try_from(r.user)?,
+                created_at: r.created_at,
+                last_seen_at: r.last_seen_at,
+                expires_at: r.expires_at,
+            })
+        })
+        .transpose()
+    }
+
+    /// Record that the session was used at `now`.
+    pub async fn touch_session(&self, hash: &TokenHash, now: DateTime<Utc>) -> Result<(), StorageError> {
+        const SQL: &str = "UPDATE web_session SET last_seen_at = $2 WHERE id_hash = $1";
+        self.db.write("accounts.touch_session", SQL).bind(&hash.0[..]).bind(Ts(now)).execute().await.map(|_| ())
+    }
+
+    /// End one session. Whether it existed.
+    pub async fn delete_session(&self, hash: &TokenHash) -> Result<bool, StorageError> {
+        const SQL: &str = "DELETE FROM web_session WHERE id_hash = $1";
+        Ok(self.db.write("accounts.delete_session", SQL).bind(&hash.0[..]).execute().await? > 0)
+    }
+
+    /// End every session of a user. How many there were.
+    pub async fn delete_sessions_of(&self, user_id: i64) -> Result<u64, StorageError> {
+        const SQL: &str = "DELETE FROM web_session WHERE user_id = $1";
+        self.db.write("accounts.delete_sessions_of", SQL).bind(user_id).execute().await
+    }
+
+    /// Delete sessions past their absolute end or unused since `idle_since`.
+    pub async fn purge_sessions(&self, now: DateTime<Utc>, idle_since: DateTime<Utc>) -> Result<u64, StorageError> {
+        const SQL: &str = "DELETE FROM web_session WHERE expires_at <= $1 OR last_seen_at <= $2";
+        self.db.write("accounts.purge_sessions", SQL).bind(Ts(now)).bind(Ts(idle_since)).execute().await
     }
 
     pub async fn create_token(&self, new: NewToken<'_>) -> Result<Token, StorageError> {

@@ -13,7 +13,8 @@ both!(
     revoked_and_expired_tokens_are_refused,
     tokens_are_shown_once_and_stored_hashed,
     token_lists_and_revocation_respect_ownership,
-    users_are_created_listed_and_paginated
+    users_are_created_listed_and_paginated,
+    web_sessions_end_when_idle_expired_signed_out_or_the_password_changes
 );
 
 async fn requests_without_a_valid_token_are_refused(backend: Backend) {
@@ -195,4 +196,80 @@ async fn postgres_revocation_reaches_every_instances_auth_cache() {
     }
     b.stop().await.expect("stop b");
     a.stop().await.expect("stop a");
+}
+
+/// Web sessions (the service under the sign-in pages): a new id each sign-in,
+/// refused once idle, past the absolute end, signed out (on every instance)
+/// or after a password change.
+async fn web_sessions_end_when_idle_expired_signed_out_or_the_password_changes(backend: Backend) {
+    use herald::accounts::password::Password;
+    use herald::accounts::session::RawSessionId;
+    use herald::accounts::{AccountError, Email};
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.web.session_idle_minutes = 30;
+        c.web.session_absolute_hours = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let accounts = &app.state.accounts;
+    let (id, _) = app.user_with_token("op@example.com", "operator").await;
+    let user = accounts.user_by_id(id).await.expect("user");
+    let refused = |r: Result<_, AccountError>| matches!(r, Err(AccountError::Unauthenticated));
+
+    let (a, started) = accounts.start_session(&user).await.expect("session");
+    let (b, _) = accounts.start_session(&user).await.expect("another");
+    assert_ne!(a.expose(), b.expose(), "a new id at every sign-in");
+    assert_eq!((started.expires_at - started.created_at).num_hours(), 2);
+    let again = RawSessionId::parse(a.expose()).expect("cookie value");
+    assert_eq!(accounts.session(&again).await.expect("live").user.id, id);
+    // Only the hash is stored.
+    let stored: i64 = herald::on_pool!(app.db, |p| sqlx::query_scalar(
+        "SELECT count(*) FROM web_session WHERE user_id = $1 AND id_hash = $2"
+    )
+    .bind(id)
+    .bind(a.expose().as_bytes())
+    .fetch_one(p)
+    .await
+    .expect("count"));
+    assert_eq!(stored, 0, "the raw id is not in the table");
+
+    // Used every 20 minutes it lives on past the idle timeout, up to the absolute end.
+    for _ in 0..5 {
+        app.shift.advance(Duration::from_secs(20 * 60));
+        accounts.session(&a).await.expect("used within the idle timeout");
+    }
+    assert!(refused(accounts.session(&b).await), "b was idle for 100 minutes");
+    app.shift.advance(Duration::from_secs(20 * 60 + 1));
+    assert!(refused(accounts.session(&a).await), "past the absolute end (2 h)");
+    assert_eq!(accounts.purge_sessions().await.expect("purge"), 2, "both rows go");
+
+    // Signing out ends it for every instance on the database.
+    let (c, _) = accounts.start_session(&user).await.expect("session");
+    let peer = if app.config.database_url.is_some() { Some(app.peer().await) } else { None };
+    if let Some(peer) = &peer {
+        peer.state.accounts.session(&c).await.expect("the peer accepts it");
+    }
+    assert!(accounts.end_session(&c).await.expect("sign out"));
+    assert!(refused(accounts.session(&c).await));
+    if let Some(peer) = &peer {
+        assert!(refused(peer.state.accounts.session(&c).await), "the peer refuses it too");
+    }
+    assert!(!accounts.end_session(&c).await.expect("again"), "already gone");
+
+    // A password change signs out everywhere; senders have no sessions.
+    let (d, _) = accounts.start_session(&user).await.expect("session");
+    accounts.set_password(id, &Password::parse("a fresh long password").expect("password")).await.expect("set");
+    assert!(refused(accounts.session(&d).await), "the password change ended it");
+    let email = Email::parse("op@example.com").expect("email");
+    let signed = accounts.check_password(&email, &Password::candidate("a fresh long password").expect("p")).await;
+    assert_eq!(signed.expect("signs in").id, id);
+    let (sender, _) = app.user_with_token("app@example.com", "sender").await;
+    let sender = accounts.user_by_id(sender).await.expect("sender");
+    assert!(matches!(accounts.start_session(&sender).await, Err(AccountError::SenderPassword)));
+    if let Some(peer) = peer {
+        peer.stop().await.expect("stop peer");
+    }
+    app.stop().await.expect("stop");
 }
