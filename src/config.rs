@@ -83,12 +83,25 @@ pub struct WebConfig {
     /// Mark the session cookie `Secure` even when the request did not come
     /// over TLS (herald behind a TLS-terminating proxy).
     pub secure_cookies: bool,
+    /// Failed sign-ins allowed per account and per client address within
+    /// `sign_in_window_minutes`; more are refused (with `Retry-After`)
+    /// until the oldest leaves the window. Each failure is also answered
+    /// more slowly than the last.
+    pub sign_in_attempts: u32,
+    /// The window over which failed sign-ins are counted.
+    pub sign_in_window_minutes: u64,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
         // A working day of leaving the dashboard open; a week at most.
-        Self { session_idle_minutes: 12 * 60, session_absolute_hours: 7 * 24, secure_cookies: false }
+        Self {
+            session_idle_minutes: 12 * 60,
+            session_absolute_hours: 7 * 24,
+            secure_cookies: false,
+            sign_in_attempts: 5,
+            sign_in_window_minutes: 15,
+        }
     }
 }
 
@@ -100,6 +113,8 @@ impl WebConfig {
         crate::accounts::session::SessionRules {
             idle: minutes(self.session_idle_minutes),
             absolute: minutes(self.session_absolute_hours.saturating_mul(60)),
+            sign_in_attempts: self.sign_in_attempts,
+            sign_in_window: minutes(self.sign_in_window_minutes),
         }
     }
 }
@@ -487,6 +502,8 @@ impl Config {
             ("realtime.sweep_interval_seconds", self.realtime.sweep_interval_seconds),
             ("web.session_idle_minutes", self.web.session_idle_minutes),
             ("web.session_absolute_hours", self.web.session_absolute_hours),
+            ("web.sign_in_attempts", self.web.sign_in_attempts.into()),
+            ("web.sign_in_window_minutes", self.web.sign_in_window_minutes),
             ("monitoring.max_concurrent_checks", self.monitoring.max_concurrent_checks as u64),
             ("monitoring.claim_interval_ms", self.monitoring.claim_interval_ms),
             ("monitoring.start_quantum_ms", self.monitoring.start_quantum_ms),

@@ -2,6 +2,7 @@
 //! becomes a principal, and the first-admin bootstrap.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -37,6 +38,8 @@ pub enum AccountError {
     SenderPassword,
     #[error("the password could not be hashed")]
     Hashing,
+    #[error("too many failed sign-ins; try again in {retry_after_seconds} s")]
+    Throttled { retry_after_seconds: u64 },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -119,10 +122,62 @@ impl AccountService {
         Ok(ended)
     }
 
-    /// Delete the rows of sessions that have ended by time.
+    /// Delete the rows of sessions that have ended by time, and failed
+    /// sign-ins that have left the window.
     pub async fn purge_sessions(&self) -> Result<u64, AccountError> {
         let now = self.clock.now();
-        Ok(self.store.purge_sessions(now, now - self.sessions.idle).await?)
+        let sessions = self.store.purge_sessions(now, now - self.sessions.idle).await?;
+        let failures = self.store.purge_sign_in_failures(now - self.sessions.sign_in_window).await?;
+        Ok(sessions + failures)
+    }
+
+    /// Sign in with what a person typed, from `client` (its address when
+    /// known): the user on success. Failures count per account and per
+    /// address; past `sign_in_attempts` within the window both are refused
+    /// (`Throttled`, even with the right password) until the oldest failure
+    /// leaves it, and each failure is answered later than the one before
+    /// (100 ms more each, at most 1 s, on top of the password hash). A
+    /// success clears its account's count, not its address's. Logged
+    /// without the password.
+    pub async fn sign_in(&self, email: &str, password: &str, client: Option<IpAddr>) -> Result<User, AccountError> {
+        let now = self.clock.now();
+        let since = now - self.sessions.sign_in_window;
+        // Bounded, so a huge field costs nothing to count.
+        let account: String = email.trim().to_lowercase().chars().take(320).collect();
+        let mut subjects = vec![format!("account:{account}")];
+        if let Some(address) = client {
+            subjects.push(format!("address:{address}"));
+        }
+        let mut failed_before = 0;
+        for subject in &subjects {
+            let (count, oldest) = self.store.sign_in_failures(subject, since).await?;
+            if count >= i64::from(self.sessions.sign_in_attempts) {
+                let free_at = oldest.unwrap_or(now) + self.sessions.sign_in_window;
+                let retry_after_seconds = u64::try_from((free_at - now).num_seconds()).unwrap_or(0).max(1);
+                tracing::warn!(account, client = ?client, retry_after_seconds, "sign-in refused: too many failures");
+                return Err(AccountError::Throttled { retry_after_seconds });
+            }
+            failed_before = failed_before.max(count);
+        }
+        let checked = match (Email::parse(&account), Password::candidate(password)) {
+            (Ok(email), Some(password)) => self.check_password(&email, &password).await,
+            _ => Err(AccountError::WrongPassword),
+        };
+        match checked {
+            Ok(user) => {
+                self.store.clear_sign_in_failures(&subjects[0]).await?;
+                tracing::info!(user_id = user.id, client = ?client, "signed in");
+                Ok(user)
+            }
+            Err(AccountError::WrongPassword) => {
+                self.store.record_sign_in_failure(&subjects, now).await?;
+                tracing::warn!(account, client = ?client, failures = failed_before + 1, "sign-in failed");
+                let delay = (failed_before + 1).min(10).unsigned_abs() * 100;
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                Err(AccountError::WrongPassword)
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// On an empty database, create the first admin and a token for it.

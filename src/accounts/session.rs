@@ -15,18 +15,28 @@ use sha2::Sha256;
 
 use super::domain::{TokenHash, User};
 
-/// How long sessions live.
+/// How long sessions live, and how many failed sign-ins are allowed.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionRules {
     /// A session unused this long has ended.
     pub idle: Duration,
     /// A session ends this long after sign-in, used or not.
     pub absolute: Duration,
+    /// Failed sign-ins allowed per account and per client address within
+    /// `sign_in_window`; the next ones are refused until the oldest of
+    /// them leaves the window.
+    pub sign_in_attempts: u32,
+    pub sign_in_window: Duration,
 }
 
 impl Default for SessionRules {
     fn default() -> Self {
-        Self { idle: Duration::hours(12), absolute: Duration::days(7) }
+        Self {
+            idle: Duration::hours(12),
+            absolute: Duration::days(7),
+            sign_in_attempts: 5,
+            sign_in_window: Duration::minutes(15),
+        }
     }
 }
 

@@ -314,6 +314,42 @@ impl AccountStore {
         self.db.write("accounts.purge_sessions", SQL).bind(Ts(now)).bind(Ts(idle_since)).execute().await
     }
 
+    /// Record one failed sign-in for each subject.
+    pub async fn record_sign_in_failure(&self, subjects: &[String], now: DateTime<Utc>) -> Result<(), StorageError> {
+        const SQL: &str = "INSERT INTO sign_in_failure (subject, failed_at) VALUES ($1, $2)";
+        for subject in subjects {
+            self.db
+                .write("accounts.record_sign_in_failure", SQL)
+                .bind(subject.as_str())
+                .bind(Ts(now))
+                .execute()
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Failed sign-ins of `subject` since `since`: how many, and the oldest.
+    pub async fn sign_in_failures(
+        &self,
+        subject: &str,
+        since: DateTime<Utc>,
+    ) -> Result<(i64, Option<DateTime<Utc>>), StorageError> {
+        const SQL: &str = "SELECT count(*), min(failed_at) FROM sign_in_failure WHERE subject = $1 AND failed_at > $2";
+        self.db.read("accounts.sign_in_failures", SQL).bind(subject).bind(Ts(since)).fetch_one().await
+    }
+
+    /// Forget a subject's failed sign-ins (its account signed in).
+    pub async fn clear_sign_in_failures(&self, subject: &str) -> Result<(), StorageError> {
+        const SQL: &str = "DELETE FROM sign_in_failure WHERE subject = $1";
+        self.db.write("accounts.clear_sign_in_failures", SQL).bind(subject).execute().await.map(|_| ())
+    }
+
+    /// Delete failed sign-ins older than `before`.
+    pub async fn purge_sign_in_failures(&self, before: DateTime<Utc>) -> Result<u64, StorageError> {
+        const SQL: &str = "DELETE FROM sign_in_failure WHERE failed_at <= $1";
+        self.db.write("accounts.purge_sign_in_failures", SQL).bind(Ts(before)).execute().await
+    }
+
     pub async fn create_token(&self, new: NewToken<'_>) -> Result<Token, StorageError> {
         let sql = format!(
             "INSERT INTO api_token (user_id, name, token_hash, created_at, expires_at) \

@@ -54,6 +54,9 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("service unavailable")]
     Unavailable,
+    /// Refused for now; `Retry-After` says when to come back.
+    #[error("too many requests")]
+    TooManyRequests { retry_after_seconds: u64, detail: String },
     /// Something herald called on the client's behalf refused or failed
     /// (a notification channel under test); the detail says what.
     #[error("upstream failed: {0}")]
@@ -127,6 +130,9 @@ impl ApiError {
                 "the database is not available right now; retry shortly".into(),
                 vec![],
             ),
+            ApiError::TooManyRequests { detail, .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail.clone(), vec![])
+            }
             ApiError::BadGateway(detail) => (StatusCode::BAD_GATEWAY, "bad_gateway", detail.clone(), vec![]),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -153,6 +159,11 @@ impl IntoResponse for ApiError {
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::TooManyRequests { retry_after_seconds, .. } = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         if let ApiError::Internal(detail) = self {
             response.extensions_mut().insert(InternalDetail(detail));
@@ -190,6 +201,9 @@ impl From<AccountError> for ApiError {
             AccountError::Unauthenticated | AccountError::WrongPassword => ApiError::Unauthorized,
             AccountError::SenderPassword => ApiError::field("password", e.to_string()),
             AccountError::Hashing => ApiError::Internal(e.to_string()),
+            AccountError::Throttled { retry_after_seconds } => {
+                ApiError::TooManyRequests { retry_after_seconds, detail: e.to_string() }
+            }
             AccountError::Storage(s) => s.into(),
         }
     }

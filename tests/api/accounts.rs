@@ -14,7 +14,8 @@ both!(
     tokens_are_shown_once_and_stored_hashed,
     token_lists_and_revocation_respect_ownership,
     users_are_created_listed_and_paginated,
-    web_sessions_end_when_idle_expired_signed_out_or_the_password_changes
+    web_sessions_end_when_idle_expired_signed_out_or_the_password_changes,
+    failed_sign_ins_are_slowed_then_refused_per_account_and_per_address
 );
 
 async fn requests_without_a_valid_token_are_refused(backend: Backend) {
@@ -271,5 +272,67 @@ async fn web_sessions_end_when_idle_expired_signed_out_or_the_password_changes(b
     if let Some(peer) = peer {
         peer.stop().await.expect("stop peer");
     }
+    app.stop().await.expect("stop");
+}
+
+/// Five failed sign-ins per account or per address within 15 minutes, then
+/// refusals with a retry time, even for the right password; each failure
+/// answered later than the one before; a success clears its account.
+async fn failed_sign_ins_are_slowed_then_refused_per_account_and_per_address(backend: Backend) {
+    use herald::accounts::AccountError;
+    use herald::accounts::password::Password;
+    use std::net::IpAddr;
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let accounts = &app.state.accounts;
+    let (id, _) = app.user_with_token("op@example.com", "operator").await;
+    accounts.set_password(id, &Password::parse("the right password").expect("p")).await.expect("set");
+    let home: IpAddr = "192.0.2.1".parse().expect("ip");
+    let away: IpAddr = "198.51.100.7".parse().expect("ip");
+
+    let mut took = Vec::new();
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let r = accounts.sign_in("Op@Example.com", "wrong password", Some(home)).await;
+        assert!(matches!(r, Err(AccountError::WrongPassword)), "{r:?}");
+        took.push(started.elapsed());
+    }
+    assert!(took[4] >= took[0] + Duration::from_millis(300), "slowed: {took:?}");
+    // The sixth is refused, right password or not, from anywhere.
+    for (password, from) in [("wrong password", home), ("the right password", away)] {
+        match accounts.sign_in("op@example.com", password, Some(from)).await {
+            Err(AccountError::Throttled { retry_after_seconds }) => assert!((1..=900).contains(&retry_after_seconds)),
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+    // Another account from the same address is refused too; from elsewhere it is not.
+    let (other, _) = app.user_with_token("dev@example.com", "member").await;
+    accounts.set_password(other, &Password::parse("dev's own password").expect("p")).await.expect("set");
+    let r = accounts.sign_in("dev@example.com", "dev's own password", Some(home)).await;
+    assert!(matches!(r, Err(AccountError::Throttled { .. })), "the address is over its limit: {r:?}");
+    let dev = accounts.sign_in("dev@example.com", "dev's own password", Some(away)).await.expect("another address");
+    assert_eq!(dev.id, other);
+    // Over HTTP the refusal is a 429 with Retry-After (checked on the error mapping).
+    let response =
+        axum::response::IntoResponse::into_response(herald::http::error::ApiError::from(AccountError::Throttled {
+            retry_after_seconds: 42,
+        }));
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "42");
+
+    // Once the window has passed the right password works, and clears the account.
+    app.shift.advance(Duration::from_secs(15 * 60 + 1));
+    let user = accounts.sign_in("op@example.com", "the right password", Some(home)).await.expect("signs in");
+    assert_eq!(user.id, id);
+    for _ in 0..4 {
+        let r = accounts.sign_in("op@example.com", "wrong again", Some(away)).await;
+        assert!(matches!(r, Err(AccountError::WrongPassword)));
+    }
+    accounts.sign_in("op@example.com", "the right password", Some(away)).await.expect("four failures are allowed");
+    // Senders, unknown accounts and malformed input fail alike.
+    for (email, password) in [("app@nowhere.example", "whatever it is"), ("not an email", "x"), ("", "")] {
+        let r = accounts.sign_in(email, password, None).await;
+        assert!(matches!(r, Err(AccountError::WrongPassword)), "{email:?}: {r:?}");
+    }
+    assert!(accounts.purge_sessions().await.is_ok());
     app.stop().await.expect("stop");
 }
