@@ -276,12 +276,13 @@ impl MonitoringStore {
     }
 
     /// Roll `[at, to)` of `period` if its progress is still `progress`.
-    /// The rows are folded outside the write transaction (on SQLite it
-    /// holds the one write lock; the rows are settled, so nothing changes
+    /// On SQLite the rows are folded before the write transaction, which
+    /// holds the one write lock (they are settled, so nothing changes
     /// under the fold). On PostgreSQL one instance at a time rolls a level
-    /// (the design's advisory lock for periodic jobs): it takes the lock
-    /// before folding, so two instances never fold the same step. Returns
-    /// the rows folded, or `None` when another pass has the step.
+    /// (the design's advisory lock for periodic jobs): it takes the lock,
+    /// then folds in the same transaction, so two instances never fold the
+    /// same step. Returns the rows folded, or `None` when another pass has
+    /// the step.
     async fn roll_step(
         &self,
         period: i32,
@@ -303,13 +304,15 @@ impl MonitoringStore {
                 if !ours || !progress_is!(db, tx, period, progress) {
                     return Ok(None);
                 }
-                let (rows, figures) = self.fold(below, at, to).await?;
+                // On the transaction's own connection: a pool of one
+                // connection would wait forever for a second.
+                let (rows, figures) = self.fold_postgres(&mut tx, below, at, to).await?;
                 store_step!(db, tx, period, at, to, &figures);
                 db.observe("transaction.commit", "COMMIT", tx.commit()).await?;
                 Ok(Some(rows))
             }
             Pool::Sqlite(p) => {
-                let (rows, figures) = self.fold(below, at, to).await?;
+                let (rows, figures) = self.fold_sqlite(below, at, to).await?;
                 let mut c = db.acquire_write(p).await?;
                 let mut tx = db.begin(&mut c).await?;
                 if !progress_is!(db, tx, period, progress) {
@@ -322,9 +325,50 @@ impl MonitoringStore {
         }
     }
 
-    /// The figures of `[from, to)` per service, from the level below, and
-    /// how many rows that read.
-    async fn fold(
+    /// The figures of `[from, to)` per service from the level below, and
+    /// how many rows that read, on PostgreSQL: streamed (a slice at the
+    /// design point is 600 000 rows) on `conn`.
+    async fn fold_postgres(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        below: Below,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(u64, HashMap<i64, Aggregate>), StorageError> {
+        let db = &self.db;
+        let mut by_service: HashMap<i64, Aggregate> = HashMap::new();
+        let mut rows = 0u64;
+        let started = std::time::Instant::now();
+        let fault = |e: sqlx::Error| StorageError::from_sqlx("monitoring.rollup_rows", &e);
+        match below {
+            Below::Raw => {
+                let q = sqlx::query_as::<_, (i64, i16, i32)>(RAW_ROWS).bind(Micros(from)).bind(Micros(to));
+                let mut stream = q.fetch(&mut *conn);
+                while let Some((service, code, latency)) = stream.try_next().await.map_err(fault)? {
+                    add_raw(&mut by_service, service, code, latency);
+                    rows += 1;
+                }
+            }
+            Below::Rollups(p) => {
+                let q = sqlx::query_as::<_, RollupRow>(ROLLUP_ROWS).bind(p).bind(Ts(from)).bind(Ts(to));
+                let mut stream = q.fetch(&mut *conn);
+                while let Some(row) = stream.try_next().await.map_err(fault)? {
+                    by_service.entry(row.service_id).or_default().merge(&row.aggregate());
+                    rows += 1;
+                }
+            }
+        }
+        let sql = if matches!(below, Below::Raw) { RAW_ROWS } else { ROLLUP_ROWS };
+        db.metrics().record_query("monitoring.rollup_rows", sql, started.elapsed(), false);
+        Ok((rows, by_service))
+    }
+
+    /// The same on SQLite, which hands rows over one by one from its
+    /// connection's thread (see storage::sqlite_json): a raw result cost
+    /// 2 µs that way, a rollup row with its histogram 13. They come as one
+    /// JSON document per minute of results or per bucket below, read
+    /// outside the write transaction.
+    async fn fold_sqlite(
         &self,
         below: Below,
         from: DateTime<Utc>,
@@ -333,39 +377,8 @@ impl MonitoringStore {
         let db = &self.db;
         let mut by_service: HashMap<i64, Aggregate> = HashMap::new();
         let mut rows = 0u64;
-        match (db.pool(), below) {
-            (Pool::Postgres(p), Below::Raw) => {
-                // Streamed: a slice at the design point is 600 000 rows.
-                let started = std::time::Instant::now();
-                let mut c = db.acquire(p).await?;
-                let q = sqlx::query_as::<_, (i64, i16, i32)>(RAW_ROWS).bind(Micros(from)).bind(Micros(to));
-                let mut stream = q.fetch(&mut *c);
-                while let Some((service, code, latency)) =
-                    stream.try_next().await.map_err(|e| StorageError::from_sqlx("monitoring.rollup_rows", &e))?
-                {
-                    add_raw(&mut by_service, service, code, latency);
-                    rows += 1;
-                }
-                db.metrics().record_query("monitoring.rollup_rows", RAW_ROWS, started.elapsed(), false);
-            }
-            (Pool::Postgres(_), Below::Rollups(p)) => {
-                let found: Vec<RollupRow> = db
-                    .read("monitoring.rollup_rows", ROLLUP_ROWS)
-                    .bind(p)
-                    .bind(Ts(from))
-                    .bind(Ts(to))
-                    .fetch_all()
-                    .await?;
-                for row in &found {
-                    by_service.entry(row.service_id).or_default().merge(&row.aggregate());
-                }
-                rows = found.len() as u64;
-            }
-            // SQLite hands rows over one by one from its connection's thread
-            // (see storage::sqlite_json): a slice's rows cost 2 µs each that
-            // way, a rollup row with its histogram 13. They come as one
-            // JSON document per minute of results or per bucket below.
-            (Pool::Sqlite(_), Below::Raw) => {
+        match below {
+            Below::Raw => {
                 const SQL: &str = "SELECT json_group_array(json_array(service_id, status, latency_us)) \
                                    FROM service_metric WHERE checked_at >= $1 AND checked_at < $2";
                 let mut at = from;
@@ -382,7 +395,7 @@ impl MonitoringStore {
                     at = end;
                 }
             }
-            (Pool::Sqlite(_), Below::Rollups(p)) => {
+            Below::Rollups(p) => {
                 const SQL: &str = "SELECT json_group_array(json_array(service_id, checks, up, degraded, down, \
                                    maintenance, latency_sum_us, latency_min_us, latency_max_us, json(latency_hist))) \
                                    FROM service_rollup WHERE period = $1 AND bucket = $2";
