@@ -63,6 +63,8 @@ pub struct AlertService {
     /// Delivery attempts this instance has recorded, for whoever awaits
     /// the outcome of one ([`AlertService::attempts`]).
     attempts: Arc<tokio::sync::watch::Sender<u64>>,
+    /// One evaluation at a time on this instance; see [`AlertService::evaluation`].
+    evaluating: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AlertService {
@@ -76,7 +78,17 @@ impl AlertService {
             config,
             enqueued: Arc::default(),
             attempts: Arc::new(tokio::sync::watch::Sender::new(0)),
+            evaluating: Arc::default(),
         }
+    }
+
+    /// Hold this while reading what a source observes and passing it to
+    /// [`AlertService::observe`]: an evaluation that read the world before
+    /// a change and observes after a later one has applied it would undo
+    /// it (fire again what was just resolved) until its next pass. The
+    /// worker and an evaluation asked for directly take turns.
+    pub async fn evaluation(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.evaluating.lock().await
     }
 
     /// Counts the delivery attempts this instance has recorded (sent,

@@ -55,6 +55,7 @@ pub fn conditions(
 
 /// Evaluate service conditions once.
 pub async fn evaluate_once(monitoring: &MonitoringService, alerts: &AlertService) -> Result<(), MonitoringError> {
+    let _turn = alerts.evaluation().await;
     let now = monitoring.now();
     let tls_days = alerts.config().tls_expiry_days;
     let services = monitoring.store().alert_states(now + chrono::Duration::days(tls_days.into())).await?;
