@@ -10,7 +10,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use super::cache::TokenCache;
 use super::domain::{Email, ExternalId, Label, Principal, RawToken, Role, Token, TokenHash, User};
 use super::password::{self, Password};
-use super::session::{RawSessionId, Session, SessionRules};
+use super::session::{RawSessionId, SETUP_LINK_HOURS, Session, SessionRules, SetupToken};
 use super::store::{AccountStore, ExternalUser, NewToken, NewUser, TokenScope};
 use crate::clock::Clock;
 use crate::storage::StorageError;
@@ -122,13 +122,48 @@ impl AccountService {
         Ok(ended)
     }
 
-    /// Delete the rows of sessions that have ended by time, and failed
-    /// sign-ins that have left the window.
+    /// Delete the rows of sessions that have ended by time, failed
+    /// sign-ins that have left the window and expired setup links.
     pub async fn purge_sessions(&self) -> Result<u64, AccountError> {
         let now = self.clock.now();
         let sessions = self.store.purge_sessions(now, now - self.sessions.idle).await?;
         let failures = self.store.purge_sign_in_failures(now - self.sessions.sign_in_window).await?;
-        Ok(sessions + failures)
+        let links = self.store.purge_setup_tokens(now).await?;
+        Ok(sessions + failures + links)
+    }
+
+    /// A one-time setup link's token for `user_id`, valid for 24 hours,
+    /// with which the user chooses a password. Senders have none.
+    pub async fn mint_setup_token(&self, user_id: i64) -> Result<SetupToken, AccountError> {
+        let user = self.user_by_id(user_id).await?;
+        if user.role == Role::Sender {
+            return Err(AccountError::SenderPassword);
+        }
+        let now = self.clock.now().trunc_subsecs(6);
+        let token = SetupToken::generate();
+        let expires_at = now + chrono::Duration::hours(SETUP_LINK_HOURS);
+        self.store.create_setup_token(&token.hash(), user_id, now, expires_at).await?;
+        Ok(token)
+    }
+
+    /// Use a setup link to set its user's password: once, within its
+    /// validity; unknown, used and expired links are `Unauthenticated`.
+    /// The password is hashed before the link is used, so a hashing
+    /// failure leaves the link working.
+    pub async fn redeem_setup_token(&self, token: &str, password: &Password) -> Result<User, AccountError> {
+        let token = SetupToken::parse(token).ok_or(AccountError::Unauthenticated)?;
+        let digest = password::hash(password).await.map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            AccountError::Hashing
+        })?;
+        let now = self.clock.now();
+        let user_id = self.store.take_setup_token(&token.hash(), now).await?.ok_or(AccountError::Unauthenticated)?;
+        if !self.store.set_password(user_id, &digest).await? {
+            return Err(AccountError::UserNotFound);
+        }
+        self.end_sessions(user_id).await?;
+        tracing::info!(user_id, "password chosen through a setup link");
+        self.user_by_id(user_id).await
     }
 
     /// Sign in with what a person typed, from `client` (its address when

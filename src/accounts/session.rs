@@ -57,9 +57,7 @@ impl RawSessionId {
     /// A cookie's value, if it has the shape of an id (anything else is no
     /// session, without a database lookup).
     pub fn parse(value: &str) -> Option<Self> {
-        let ok =
-            value.len() == ENCODED_LEN && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        ok.then(|| Self(value.to_string()))
+        well_formed(value).then(|| Self(value.to_string()))
     }
 
     pub fn expose(&self) -> &str {
@@ -90,6 +88,45 @@ impl RawSessionId {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_bytes()).ok()?;
         mac.update(b"herald web csrf v1");
         Some(mac)
+    }
+}
+
+/// Whether `value` is 32 bytes in unpadded base64url, as ids and setup
+/// tokens are.
+fn well_formed(value: &str) -> bool {
+    value.len() == ENCODED_LEN && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The token of a one-time setup link (`/setup?token=…`), with which a
+/// user chooses a password: 256 random bits, kept as its SHA-256, valid
+/// for [`SETUP_LINK_HOURS`], used once. Its `Debug` is redacted.
+pub struct SetupToken(String);
+
+/// How long a setup link works.
+pub const SETUP_LINK_HOURS: i64 = 24;
+
+impl SetupToken {
+    pub fn generate() -> Self {
+        Self(RawSessionId::generate().0)
+    }
+
+    /// A link's token, if it has the right shape.
+    pub fn parse(value: &str) -> Option<Self> {
+        well_formed(value).then(|| Self(value.to_string()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(&self.0)
+    }
+}
+
+impl std::fmt::Debug for SetupToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SetupToken([redacted])")
     }
 }
 

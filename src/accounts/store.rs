@@ -314,6 +314,40 @@ impl AccountStore {
         self.db.write("accounts.purge_sessions", SQL).bind(Ts(now)).bind(Ts(idle_since)).execute().await
     }
 
+    /// Store a setup link's token hash for `user_id`.
+    pub async fn create_setup_token(
+        &self,
+        hash: &TokenHash,
+        user_id: i64,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        const SQL: &str =
+            "INSERT INTO setup_token (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
+        self.db
+            .write("accounts.create_setup_token", SQL)
+            .bind(&hash.0[..])
+            .bind(user_id)
+            .bind(Ts(now))
+            .bind(Ts(expires_at))
+            .execute()
+            .await
+            .map(|_| ())
+    }
+
+    /// Use a setup link: its row is deleted in the same statement that
+    /// finds it, so two uses racing get it once. The user, if it was live.
+    pub async fn take_setup_token(&self, hash: &TokenHash, now: DateTime<Utc>) -> Result<Option<i64>, StorageError> {
+        const SQL: &str = "DELETE FROM setup_token WHERE token_hash = $1 AND expires_at > $2 RETURNING user_id";
+        self.db.write("accounts.take_setup_token", SQL).bind(&hash.0[..]).bind(Ts(now)).scalar_optional().await
+    }
+
+    /// Delete setup links past their validity.
+    pub async fn purge_setup_tokens(&self, now: DateTime<Utc>) -> Result<u64, StorageError> {
+        const SQL: &str = "DELETE FROM setup_token WHERE expires_at <= $1";
+        self.db.write("accounts.purge_setup_tokens", SQL).bind(Ts(now)).execute().await
+    }
+
     /// Record one failed sign-in for each subject.
     pub async fn record_sign_in_failure(&self, subjects: &[String], now: DateTime<Utc>) -> Result<(), StorageError> {
         const SQL: &str = "INSERT INTO sign_in_failure (subject, failed_at) VALUES ($1, $2)";

@@ -15,7 +15,8 @@ both!(
     token_lists_and_revocation_respect_ownership,
     users_are_created_listed_and_paginated,
     web_sessions_end_when_idle_expired_signed_out_or_the_password_changes,
-    failed_sign_ins_are_slowed_then_refused_per_account_and_per_address
+    failed_sign_ins_are_slowed_then_refused_per_account_and_per_address,
+    setup_links_set_a_password_once_within_a_day
 );
 
 async fn requests_without_a_valid_token_are_refused(backend: Backend) {
@@ -334,5 +335,47 @@ async fn failed_sign_ins_are_slowed_then_refused_per_account_and_per_address(bac
         assert!(matches!(r, Err(AccountError::WrongPassword)), "{email:?}: {r:?}");
     }
     assert!(accounts.purge_sessions().await.is_ok());
+    app.stop().await.expect("stop");
+}
+
+/// A setup link (`/setup?token=…`, printed for the first admin) sets its
+/// user's password once, within 24 hours; only its hash is stored.
+async fn setup_links_set_a_password_once_within_a_day(backend: Backend) {
+    use herald::accounts::password::Password;
+    use herald::accounts::{AccountError, Email};
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let accounts = &app.state.accounts;
+    let (id, _) = app.user_with_token("lead@example.com", "admin").await;
+    let password = Password::parse("chosen at setup").expect("p");
+    let unauthenticated = |r: &Result<_, AccountError>| matches!(r, Err(AccountError::Unauthenticated));
+
+    let link = accounts.mint_setup_token(id).await.expect("link");
+    let stored: i64 =
+        herald::on_pool!(app.db, |p| sqlx::query_scalar("SELECT count(*) FROM setup_token WHERE token_hash = $1")
+            .bind(link.expose().as_bytes())
+            .fetch_one(p)
+            .await
+            .expect("count"));
+    assert_eq!(stored, 0, "the raw token is not stored");
+    for bad in ["", "nope", &"A".repeat(43)] {
+        assert!(unauthenticated(&accounts.redeem_setup_token(bad, &password).await), "{bad:?}");
+    }
+    let earlier = accounts.start_session(&accounts.user_by_id(id).await.expect("user")).await.expect("session").0;
+    let user = accounts.redeem_setup_token(link.expose(), &password).await.expect("redeemed");
+    assert_eq!(user.id, id);
+    let email = Email::parse("lead@example.com").expect("email");
+    let candidate = Password::candidate("chosen at setup").expect("p");
+    assert_eq!(accounts.check_password(&email, &candidate).await.expect("signs in").id, id);
+    let earlier = accounts.session(&earlier).await;
+    assert!(matches!(earlier, Err(AccountError::Unauthenticated)), "choosing a password signed the user out");
+    assert!(unauthenticated(&accounts.redeem_setup_token(link.expose(), &password).await), "used once");
+
+    // A day later an unused link no longer works; senders get none.
+    let late = accounts.mint_setup_token(id).await.expect("link");
+    app.shift.advance(Duration::from_secs(24 * 3600 + 1));
+    assert!(unauthenticated(&accounts.redeem_setup_token(late.expose(), &password).await), "expired");
+    assert!(accounts.purge_sessions().await.expect("purge") >= 1, "the expired link's row goes");
+    let (sender, _) = app.user_with_token("app@example.com", "sender").await;
+    assert!(matches!(accounts.mint_setup_token(sender).await, Err(AccountError::SenderPassword)));
     app.stop().await.expect("stop");
 }
