@@ -40,34 +40,63 @@ impl Default for SessionRules {
     }
 }
 
-/// The id in the session cookie. Its `Debug` is redacted.
-pub struct RawSessionId(String);
+/// A secret of 256 random bits from the OS-seeded CSPRNG in unpadded
+/// base64url, kept by the database only as its SHA-256: `$name(String)`
+/// with `generate`, `parse` (the shape only, so anything else costs no
+/// lookup), `expose`, `hash` and a redacted `Debug`.
+macro_rules! random_secret {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name(String);
+
+        impl $name {
+            pub fn generate() -> Self {
+                let mut bytes = [0u8; 32];
+                rand::rng().fill_bytes(&mut bytes);
+                Self(URL_SAFE_NO_PAD.encode(bytes))
+            }
+
+            pub fn parse(value: &str) -> Option<Self> {
+                let ok = value.len() == ENCODED_LEN
+                    && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                ok.then(|| Self(value.to_string()))
+            }
+
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+
+            pub fn hash(&self) -> TokenHash {
+                TokenHash::of(&self.0)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
 
 /// base64url of 32 bytes, unpadded.
 const ENCODED_LEN: usize = 43;
 
+random_secret!(
+    /// The id in the session cookie; a new one at every sign-in.
+    RawSessionId
+);
+
+random_secret!(
+    /// The token of a one-time setup link (`/setup?token=…`), with which a
+    /// user chooses a password: valid for [`SETUP_LINK_HOURS`], used once.
+    SetupToken
+);
+
+/// How long a setup link works.
+pub const SETUP_LINK_HOURS: i64 = 24;
+
 impl RawSessionId {
-    /// 256 random bits from the OS-seeded CSPRNG; a new one at every sign-in.
-    pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        Self(URL_SAFE_NO_PAD.encode(bytes))
-    }
-
-    /// A cookie's value, if it has the shape of an id (anything else is no
-    /// session, without a database lookup).
-    pub fn parse(value: &str) -> Option<Self> {
-        well_formed(value).then(|| Self(value.to_string()))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn hash(&self) -> TokenHash {
-        TokenHash::of(&self.0)
-    }
-
     /// The session's token against cross-site request forgery: derived
     /// from the id (HMAC-SHA256 keyed by it), so it needs no storage, is
     /// the same on every instance, and tells nothing about the id.
@@ -88,51 +117,6 @@ impl RawSessionId {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_bytes()).ok()?;
         mac.update(b"herald web csrf v1");
         Some(mac)
-    }
-}
-
-/// Whether `value` is 32 bytes in unpadded base64url, as ids and setup
-/// tokens are.
-fn well_formed(value: &str) -> bool {
-    value.len() == ENCODED_LEN && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// The token of a one-time setup link (`/setup?token=…`), with which a
-/// user chooses a password: 256 random bits, kept as its SHA-256, valid
-/// for [`SETUP_LINK_HOURS`], used once. Its `Debug` is redacted.
-pub struct SetupToken(String);
-
-/// How long a setup link works.
-pub const SETUP_LINK_HOURS: i64 = 24;
-
-impl SetupToken {
-    pub fn generate() -> Self {
-        Self(RawSessionId::generate().0)
-    }
-
-    /// A link's token, if it has the right shape.
-    pub fn parse(value: &str) -> Option<Self> {
-        well_formed(value).then(|| Self(value.to_string()))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn hash(&self) -> TokenHash {
-        TokenHash::of(&self.0)
-    }
-}
-
-impl std::fmt::Debug for SetupToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SetupToken([redacted])")
-    }
-}
-
-impl std::fmt::Debug for RawSessionId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RawSessionId([redacted])")
     }
 }
 

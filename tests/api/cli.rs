@@ -109,15 +109,19 @@ fn config_layers_and_redacts_secrets() {
 
 both!(user_and_token_commands_mint_a_working_token);
 
+/// `HERALD_DATABASE_URL` for a child herald on `backend`: none for SQLite
+/// (the data directory's file), a fresh PostgreSQL database otherwise;
+/// `None` when PostgreSQL is not available here (the test is skipped).
+fn database_url(backend: Backend) -> Option<Option<String>> {
+    match backend {
+        Backend::Sqlite => Some(None),
+        Backend::Postgres => postgres_database().map(Some),
+    }
+}
+
 async fn user_and_token_commands_mint_a_working_token(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => match postgres_database() {
-            Some(url) => Some(url),
-            None => return,
-        },
-    };
+    let Some(url) = database_url(backend) else { return };
     let run = |args: &[&str]| {
         let mut cmd = herald(dir.path());
         cmd.args(args);
@@ -164,13 +168,7 @@ async fn password_commands_read_stdin_and_store_only_an_argon2id_digest(backend:
     use herald::accounts::{AccountError, Email};
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let url = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => match postgres_database() {
-            Some(url) => Some(url),
-            None => return,
-        },
-    };
+    let Some(url) = database_url(backend) else { return };
     // Run a command with `input` on its standard input (a pipe, as a script gives it).
     let run = |args: &[&str], input: &str| {
         let mut cmd = herald(dir.path());

@@ -214,15 +214,15 @@ impl MonitoringStore {
         // Shared by the levels: the pass that folds a slice of 10 000
         // services leaves the hour made of it to the next pass.
         let mut work = 0;
+        // Each level rolls up to where the one below it stands.
+        let mut limit = Some(settled);
         for (period, below) in LEVELS {
-            let limit = match below {
-                Below::Raw => Some(settled),
-                Below::Rollups(p) => self.rolled_to(p).await?,
-            };
-            let Some(limit) = limit else { continue };
             let mut done = 0;
             let mut progress = self.rolled_to(period).await?;
-            while done < max_steps && work < WORK_PER_PASS {
+            while let Some(limit) = limit
+                && done < max_steps
+                && work < WORK_PER_PASS
+            {
                 let at = match progress {
                     Some(at) => at,
                     None => match self.first_bucket(period, below).await? {
@@ -242,6 +242,7 @@ impl MonitoringStore {
                 };
                 done += 1;
             }
+            limit = progress;
             match period {
                 SLICE => rolled.slices = done,
                 HOUR => rolled.hours = done,
