@@ -117,6 +117,7 @@ fn table(service: i64) -> Vec<Row> {
         row(M::DELETE, "/api/v1/notifications/{id}", Inbox, S::NOT_FOUND),
         // Monitoring: services carry internal targets and check settings.
         row(M::GET, "/api/v1/services", Staff, S::OK),
+        row(M::GET, "/api/v1/services/counts", Staff, S::OK),
         row(M::POST, "/api/v1/services", Staff, S::UNPROCESSABLE_ENTITY).body(json!({})),
         row(M::GET, "/api/v1/services/{id}", Staff, S::NOT_FOUND),
         row(M::PATCH, "/api/v1/services/{id}", Staff, S::NOT_FOUND).body(json!({})),

@@ -26,6 +26,7 @@ use crate::state::AppState;
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_services, create_service))
+        .routes(routes!(service_counts))
         .routes(routes!(get_service, patch_service, delete_service))
         .routes(routes!(check_service))
         .routes(routes!(rotate_heartbeat))
@@ -112,6 +113,35 @@ async fn list_services(
     let page = params.parse()?;
     let shown = state.monitoring.list_shown(page.after, i64::from(page.limit) + 1).await?;
     Ok(Json(List::from_overfetch(shown, page, |s| s.id)))
+}
+
+/// How many services show each status now (what the web overview's
+/// counts are kept current with).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusCountsOut {
+    pub all: u64,
+    pub up: u64,
+    pub degraded: u64,
+    pub down: u64,
+    pub unknown: u64,
+    pub paused: u64,
+    pub maintenance: u64,
+}
+
+/// Services by the status they show.
+#[utoipa::path(get, path = "/api/v1/services/counts", tag = "monitoring", security(("bearer" = ["admin", "operator"])),
+    responses((status = 200, body = StatusCountsOut), (status = 403, body = Problem)))]
+async fn service_counts(State(state): State<AppState>, _auth: Auth) -> Result<Json<StatusCountsOut>, ApiError> {
+    let c = state.monitoring.status_counts().await?;
+    Ok(Json(StatusCountsOut {
+        all: c.total(),
+        up: c.up,
+        degraded: c.degraded,
+        down: c.down,
+        unknown: c.unknown,
+        paused: c.paused,
+        maintenance: c.maintenance,
+    }))
 }
 
 /// Add a service (operator, admin). Its first check runs within one interval.

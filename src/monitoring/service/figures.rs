@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{MonitoringError, MonitoringService};
 use crate::monitoring::domain::trends::{self, Subject, TrendsOut};
 use crate::monitoring::http::wire::{MetricBucketOut, UptimeOut, UptimeWindows};
+use crate::monitoring::store::RecentResult;
 
 /// Longest range of a metrics series read from raw results (bucket under an hour).
 pub const MAX_RAW_RANGE_HOURS: i64 = 48;
@@ -31,6 +32,12 @@ impl MonitoringService {
             None => None,
         };
         Ok(UptimeWindows { day: window(1).await?, week: window(7).await?, month: window(30).await?, range })
+    }
+
+    /// A service's newest check results, newest first (at most 100).
+    pub async fn recent_checks(&self, id: i64, limit: i64) -> Result<Vec<RecentResult>, MonitoringError> {
+        self.get(id).await?;
+        Ok(self.store().recent_results(id, limit.clamp(1, 100)).await?)
     }
 
     pub async fn metrics(

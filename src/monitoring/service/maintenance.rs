@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{MonitoringError, MonitoringService};
 use crate::monitoring::domain::ShownStatus;
 use crate::monitoring::http::wire::ServiceOut;
-use crate::monitoring::store::{ServiceRow, WindowRow};
+use crate::monitoring::store::{MaintenanceNow, ServiceRow, WindowRow};
 use crate::validation::FieldError;
 
 impl MonitoringService {
@@ -52,13 +52,22 @@ impl MonitoringService {
 
     /// Services in a maintenance window now (`None` in the set: all of them).
     pub async fn in_maintenance(&self) -> Result<impl Fn(i64) -> bool + use<>, MonitoringError> {
+        let MaintenanceNow { all, ids } = self.maintenance_now().await?;
+        let ids: HashSet<i64> = ids.into_iter().collect();
+        Ok(move |id| all || ids.contains(&id))
+    }
+
+    /// The services a maintenance window covers now.
+    pub async fn maintenance_now(&self) -> Result<MaintenanceNow, MonitoringError> {
         let now = self.now();
         let windows = self.store().windows(now, 1000).await?;
         let active: Vec<Option<i64>> =
             windows.into_iter().filter(|w| w.starts_at <= now).map(|w| w.service_id).collect();
         let all = active.iter().any(Option::is_none);
-        let ids: HashSet<i64> = active.into_iter().flatten().collect();
-        Ok(move |id| all || ids.contains(&id))
+        let mut ids: Vec<i64> = active.into_iter().flatten().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(MaintenanceNow { all, ids })
     }
 
     /// A service as shown: `maintenance` while a window covers it.

@@ -7,6 +7,7 @@
 mod figures;
 mod incidents;
 mod maintenance;
+mod overview;
 mod results;
 mod services;
 mod status_page;
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub use figures::{MAX_BUCKETS, MAX_RAW_RANGE_HOURS};
+pub use overview::{MAX_PER_PAGE, Overview, OverviewQuery, OverviewRow};
 
 use super::checks::{self, CheckStatus, Checker, Outcome, Probe};
 use super::domain::RawSettings;

@@ -6,6 +6,7 @@
 
 mod incidents;
 mod maintenance;
+mod overview;
 mod results;
 mod rollups;
 mod series;
@@ -13,8 +14,9 @@ mod services;
 
 pub use incidents::{Action, IncidentFilter, IncidentRow, TimelineRow};
 pub use maintenance::WindowRow;
+pub use overview::{MaintenanceNow, ServiceFilter, ServiceOrder, StatusCounts};
 pub use results::{IncidentChange, Recorded, ResultIn};
-pub use rollups::{DAY, HOUR, QUARTER, Rolled, RollupRow, SLICE};
+pub use rollups::{DAY, HOUR, QUARTER, RawResult, RecentResult, Rolled, RollupRow, SLICE};
 pub use services::{AlertState, DueRow, NewService, ServiceRow, ServiceUpdate};
 
 use crate::storage::Db;

@@ -20,6 +20,30 @@ use crate::storage::{Micros, Pool, StorageError, Ts, sqlite_json};
 pub const HOUR: i32 = 3600;
 pub const DAY: i32 = 86_400;
 
+/// One stored check result as figures read it.
+#[derive(Debug, Clone, Copy)]
+pub struct RawResult {
+    pub service_id: i64,
+    pub checked_at: DateTime<Utc>,
+    /// 0 up, 1 degraded, 2 down.
+    pub status: i16,
+    pub maintenance: bool,
+    pub latency_us: i32,
+}
+
+/// One stored check result with its detail, for a service's page.
+#[derive(Debug, Clone)]
+pub struct RecentResult {
+    pub checked_at: DateTime<Utc>,
+    /// 0 up, 1 degraded, 2 down.
+    pub status: i16,
+    pub maintenance: bool,
+    pub latency_us: i32,
+    pub status_code: Option<i16>,
+    /// What failed, already scrubbed of the check's secrets when stored.
+    pub error: Option<String>,
+}
+
 /// A stored rollup row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RollupRow {
@@ -428,12 +452,27 @@ impl MonitoringStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<RollupRow>, StorageError> {
-        const SQL: &str = "SELECT service_id, bucket, checks, up, degraded, down, maintenance, latency_sum_us, \
-                           latency_min_us, latency_max_us, latency_hist FROM service_rollup \
-                           WHERE service_id = $1 AND period = $2 AND bucket >= $3 AND bucket < $4 ORDER BY bucket";
+        self.rollups_of(&[service_id], period, from, to).await
+    }
+
+    /// The rollups of `period` with buckets in `[from, to)` of several
+    /// services in one statement (a page of the overview), by service, oldest first.
+    pub async fn rollups_of(
+        &self,
+        service_ids: &[i64],
+        period: i32,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<RollupRow>, StorageError> {
+        let sql = format!(
+            "SELECT service_id, bucket, checks, up, degraded, down, maintenance, latency_sum_us, \
+             latency_min_us, latency_max_us, latency_hist FROM service_rollup \
+             WHERE {} AND period = $2 AND bucket >= $3 AND bucket < $4 ORDER BY service_id, bucket",
+            self.db.in_ids("service_id", "$1")
+        );
         self.db
-            .read("monitoring.rollups", SQL)
-            .bind(service_id)
+            .read("monitoring.rollups", &sql)
+            .bind_ids(service_ids)
             .bind(period)
             .bind(Ts(from))
             .bind(Ts(to))
@@ -448,21 +487,53 @@ impl MonitoringStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, i16, bool, i32)>, StorageError> {
-        const SQL: &str = "SELECT checked_at, status, latency_us FROM service_metric \
-                           WHERE service_id = $1 AND checked_at >= $2 AND checked_at < $3 ORDER BY checked_at";
-        let rows: Vec<(Micros, i16, i32)> = self
+        let rows = self.raw_of(&[service_id], from, to).await?;
+        Ok(rows.into_iter().map(|r| (r.checked_at, r.status, r.maintenance, r.latency_us)).collect())
+    }
+
+    /// The raw results in `[from, to)` of several services in one
+    /// statement, by service, oldest first.
+    pub async fn raw_of(
+        &self,
+        service_ids: &[i64],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<RawResult>, StorageError> {
+        let sql = format!(
+            "SELECT service_id, checked_at, status, latency_us FROM service_metric \
+             WHERE {} AND checked_at >= $2 AND checked_at < $3 ORDER BY service_id, checked_at",
+            self.db.in_ids("service_id", "$1")
+        );
+        // service_id is INTEGER in this table (see its migration).
+        let rows: Vec<(i32, Micros, i16, i32)> = self
             .db
-            .read("monitoring.raw", SQL)
-            .bind(service_id)
+            .read("monitoring.raw", &sql)
+            .bind_ids(service_ids)
             .bind(Micros(from))
             .bind(Micros(to))
             .fetch_all()
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(t, code, l)| {
+            .map(|(service_id, t, code, latency_us)| {
                 let (status, maintenance) = domain::stored_result(code);
-                (t.0, status, maintenance, l)
+                RawResult { service_id: service_id.into(), checked_at: t.0, status, maintenance, latency_us }
+            })
+            .collect())
+    }
+
+    /// A service's newest raw results, newest first, with what each check said.
+    pub async fn recent_results(&self, service_id: i64, limit: i64) -> Result<Vec<RecentResult>, StorageError> {
+        const SQL: &str = "SELECT checked_at, status, latency_us, status_code, error FROM service_metric \
+                           WHERE service_id = $1 ORDER BY checked_at DESC LIMIT $2";
+        type Row = (Micros, i16, i32, Option<i16>, Option<String>);
+        let rows: Vec<Row> =
+            self.db.read("monitoring.recent_results", SQL).bind(service_id).bind(limit).fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, code, latency_us, status_code, error)| {
+                let (status, maintenance) = domain::stored_result(code);
+                RecentResult { checked_at: t.0, status, maintenance, latency_us, status_code, error }
             })
             .collect())
     }

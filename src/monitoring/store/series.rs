@@ -3,6 +3,8 @@
 //! coarsest source that covers it exactly — daily rollups, hourly rollups,
 //! raw results.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
 use super::{DAY, HOUR, MonitoringStore};
@@ -78,14 +80,28 @@ impl MonitoringStore {
         to: DateTime<Utc>,
         bucket_seconds: i64,
     ) -> Result<Vec<Bucket>, StorageError> {
+        let mut all = self.series_of(&[service_id], from, to, bucket_seconds).await?;
+        Ok(all.remove(&service_id).unwrap_or_default())
+    }
+
+    /// [`MonitoringStore::series`] of several services, one statement per
+    /// source: every id asked for has its buckets.
+    pub async fn series_of(
+        &self,
+        service_ids: &[i64],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket_seconds: i64,
+    ) -> Result<HashMap<i64, Vec<Bucket>>, StorageError> {
         let size = Duration::seconds(bucket_seconds.max(1));
         let start = from.duration_trunc(size).unwrap_or(from);
-        let mut buckets = Vec::new();
+        let mut empty = Vec::new();
         let mut at = start;
         while at < to {
-            buckets.push(Bucket { start: at, figures: Aggregate::default() });
+            empty.push(Bucket { start: at, figures: Aggregate::default() });
             at += size;
         }
+        let mut all: HashMap<i64, Vec<Bucket>> = service_ids.iter().map(|&id| (id, empty.clone())).collect();
         let index = |t: DateTime<Utc>| ((t - start).num_seconds() / bucket_seconds.max(1)) as usize;
         let hours_ok = bucket_seconds % i64::from(HOUR) == 0;
         let days_ok = bucket_seconds % i64::from(DAY) == 0;
@@ -94,22 +110,22 @@ impl MonitoringStore {
             match source {
                 Source::Days | Source::Hours => {
                     let period = if source == Source::Days { DAY } else { HOUR };
-                    for row in self.rollups(service_id, period, a, b).await? {
-                        if let Some(bucket) = buckets.get_mut(index(row.bucket)) {
+                    for row in self.rollups_of(service_ids, period, a, b).await? {
+                        if let Some(bucket) = all.get_mut(&row.service_id).and_then(|s| s.get_mut(index(row.bucket))) {
                             bucket.figures.merge(&row.aggregate());
                         }
                     }
                 }
                 Source::Raw => {
-                    for (t, status, maintenance, latency) in self.raw(service_id, a, b).await? {
-                        if let Some(bucket) = buckets.get_mut(index(t)) {
-                            bucket.figures.add(status, maintenance, latency.into());
+                    for r in self.raw_of(service_ids, a, b).await? {
+                        if let Some(bucket) = all.get_mut(&r.service_id).and_then(|s| s.get_mut(index(r.checked_at))) {
+                            bucket.figures.add(r.status, r.maintenance, r.latency_us.into());
                         }
                     }
                 }
             }
         }
-        Ok(buckets)
+        Ok(all)
     }
 
     /// The aggregate of `[from, to)`.
@@ -119,23 +135,38 @@ impl MonitoringStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Aggregate, StorageError> {
-        let hours_to = self.rolled_to(HOUR).await?;
-        let mut total = Aggregate::default();
-        for (source, a, b) in pieces(from, to, hours_to, None, true, false) {
+        let mut all = self.aggregates_of(&[service_id], from, to).await?;
+        Ok(all.remove(&service_id).unwrap_or_default())
+    }
+
+    /// The aggregates of `[from, to)` of several services, one statement
+    /// per source; every id asked for is present.
+    pub async fn aggregates_of(
+        &self,
+        service_ids: &[i64],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<HashMap<i64, Aggregate>, StorageError> {
+        // Whole days from daily rollups (a 30-day window reads 30 rows a
+        // service, not 720); the same figures as the hours they sum.
+        let (hours_to, days_to) = (self.rolled_to(HOUR).await?, self.rolled_to(DAY).await?);
+        let mut all: HashMap<i64, Aggregate> = service_ids.iter().map(|&id| (id, Aggregate::default())).collect();
+        for (source, a, b) in pieces(from, to, hours_to, days_to, true, true) {
             match source {
                 Source::Hours | Source::Days => {
-                    for row in self.rollups(service_id, HOUR, a, b).await? {
-                        total.merge(&row.aggregate());
+                    let period = if source == Source::Days { DAY } else { HOUR };
+                    for row in self.rollups_of(service_ids, period, a, b).await? {
+                        all.entry(row.service_id).or_default().merge(&row.aggregate());
                     }
                 }
                 Source::Raw => {
-                    for (_, status, maintenance, latency) in self.raw(service_id, a, b).await? {
-                        total.add(status, maintenance, latency.into());
+                    for r in self.raw_of(service_ids, a, b).await? {
+                        all.entry(r.service_id).or_default().add(r.status, r.maintenance, r.latency_us.into());
                     }
                 }
             }
         }
-        Ok(total)
+        Ok(all)
     }
 }
 

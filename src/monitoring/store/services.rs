@@ -14,7 +14,7 @@ use crate::on_pool;
 use crate::storage::{Pool, Statement, StorageError, Ts, sqlite_json};
 
 /// Every column of `service`, in [`ServiceRow`] order.
-const COLUMNS: &str = "id, name, kind, target, config, interval_seconds, timeout_seconds, failure_threshold, \
+pub(super) const COLUMNS: &str = "id, name, kind, target, config, interval_seconds, timeout_seconds, failure_threshold, \
                        recovery_threshold, degraded_latency_ms, enabled, public, tags, status, failures, successes, \
                        last_checked_at, last_beat_at, cert_expires_at, next_check_at, created_at, updated_at";
 
