@@ -120,7 +120,9 @@ impl App {
         let db = state.db.clone();
         let router = http::router(state);
         let mut server = tokio::spawn(
-            axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future(),
+            axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+                .into_future(),
         );
         let served = tokio::select! {
             result = &mut server => result,

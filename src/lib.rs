@@ -21,6 +21,7 @@ pub mod storage;
 pub mod system;
 pub mod telemetry;
 pub mod validation;
+pub mod web;
 pub mod workers;
 
 pub use app::App;

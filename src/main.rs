@@ -163,8 +163,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     println!("herald listening on http://{address} (API docs: http://{address}/docs)");
-    if let Some((_, token)) = &app.bootstrap {
+    if let Some((admin, token)) = &app.bootstrap {
         let email = &app.state().config.bootstrap_admin_email;
+        let setup = app.state().accounts.mint_setup_token(admin.id).await.context("making the setup link")?;
         println!();
         println!("First start on an empty database: created the admin user {email}.");
         println!("Its API token, shown this once (keep it; herald stores only a hash):");
@@ -173,6 +174,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!();
         println!("Use it as: curl -H 'Authorization: Bearer <token>' http://{address}/api/v1/me");
         println!("Lost it? Mint another: herald token create --email {email} --name admin");
+        println!();
+        println!("Sign in to the web app: choose the admin's password here (the link works once, for 24 hours):");
+        println!();
+        println!("    http://{address}/setup?token={}", setup.expose());
+        println!();
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));

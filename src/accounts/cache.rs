@@ -82,7 +82,7 @@ impl TokenCache {
 
     /// A token was revoked.
     pub fn forget_token(&self, token_id: i64) {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, e| e.principal.token_id != token_id);
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, e| e.principal.token_id != Some(token_id));
     }
 
     /// A user changed: their next request reloads them.
@@ -111,7 +111,7 @@ mod tests {
                 external_id: None,
                 created_at: Utc::now(),
             },
-            token_id,
+            token_id: Some(token_id),
         }
     }
 

@@ -149,11 +149,12 @@ pub struct Token {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// Who is calling: the user behind a valid token.
+/// Who is calling: the user behind a valid token or web session.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user: User,
-    pub token_id: i64,
+    /// The API token used; `None` for a web session (the cookie).
+    pub token_id: Option<i64>,
 }
 
 impl Principal {

@@ -10,5 +10,7 @@ mod store;
 
 pub use cache::TokenCache;
 pub use domain::{Email, ExternalId, Label, Principal, RawToken, Role, Token, User};
+pub use password::Password;
 pub use service::{AccountError, AccountService, SessionPurge, UsageFlush};
+pub use session::{RawSessionId, SetupToken};
 pub use store::AccountStore;

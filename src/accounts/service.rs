@@ -344,7 +344,7 @@ impl AccountService {
             Some(cached) => (cached.principal, cached.last_used_at),
             None => {
                 let found = self.store.principal(&hash, now).await?.ok_or(AccountError::Unauthenticated)?;
-                let principal = Principal { user: found.user, token_id: found.token_id };
+                let principal = Principal { user: found.user, token_id: Some(found.token_id) };
                 self.cache.put(&hash, principal.clone(), found.expires_at, found.last_used_at);
                 (principal, found.last_used_at)
             }
@@ -352,7 +352,9 @@ impl AccountService {
         // A stale last_used_at is noted in memory and written in batches
         // (flush_usage), so authenticating never waits on a write.
         if last_used_at.is_none_or(|t| t < now - TOKEN_TOUCH_INTERVAL) {
-            self.usage.lock().unwrap_or_else(|e| e.into_inner()).insert(principal.token_id, now);
+            if let Some(token_id) = principal.token_id {
+                self.usage.lock().unwrap_or_else(|e| e.into_inner()).insert(token_id, now);
+            }
             self.cache.touched(&hash, now);
         }
         Ok(principal)

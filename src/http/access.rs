@@ -149,12 +149,15 @@ pub async fn authorize(
             return ApiError::Forbidden.into_response();
         }
     };
-    let Some(token) = bearer_from_headers(request.headers()) else {
-        return ApiError::Unauthorized.into_response();
+    // A bearer token, or else the web app's session cookie (its own rules
+    // against cross-site requests: `crate::web::csrf`).
+    let principal = match bearer_from_headers(request.headers()) {
+        Some(token) => state.accounts.authenticate(token).await.map_err(ApiError::from),
+        None => crate::web::session::api_principal(&state, request.headers(), request.method()).await,
     };
-    let principal = match state.accounts.authenticate(token).await {
+    let principal = match principal {
         Ok(principal) => principal,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return e.into_response(),
     };
     tracing::Span::current().record("user_id", principal.user.id);
     if !matches!(rule, Rule::Roles(roles) if roles.contains(&principal.user.role)) {

@@ -40,6 +40,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("forbidden")]
     Forbidden,
+    /// A call made with the session cookie that herald's own page did not send.
+    #[error("cross-site request refused")]
+    CrossSite,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -75,7 +78,7 @@ impl ApiError {
         ApiError::Validation(vec![FieldError { field: field.into(), message: message.into() }])
     }
 
-    fn parts(&self) -> (StatusCode, &'static str, String, Vec<FieldError>) {
+    pub(crate) fn parts(&self) -> (StatusCode, &'static str, String, Vec<FieldError>) {
         match self {
             ApiError::BadRequest { detail, field } => (
                 StatusCode::BAD_REQUEST,
@@ -90,6 +93,13 @@ impl ApiError {
                 vec![],
             ),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, "forbidden", "your role does not allow this".into(), vec![]),
+            ApiError::CrossSite => (
+                StatusCode::FORBIDDEN,
+                "csrf_failed",
+                "a change made with the session cookie needs the page's X-Csrf-Token header and this site's Origin"
+                    .into(),
+                vec![],
+            ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found", "no such resource".into(), vec![]),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,

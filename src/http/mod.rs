@@ -39,7 +39,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes)
         .merge(openapi::docs_router(spec))
-        .fallback(|| async { ApiError::NotFound })
+        .merge(crate::web::router())
+        .fallback(crate::web::not_found)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(
             ServiceBuilder::new()

@@ -46,7 +46,8 @@ async fn upgrade(
     let token = bearer_from_headers(&headers).map(str::to_owned).or(params.token);
     let principal = match token {
         Some(token) => Some(state.accounts.authenticate(&token).await?),
-        None => None,
+        // herald's own pages open the socket with the session cookie.
+        None => crate::web::session::socket_principal(&state, &headers).await,
     };
     // Frames up to 4× the message limit are read and answered with an
     // `error`; past that the protocol layer closes the socket (1009). The

@@ -27,7 +27,7 @@ async fn serve_with_no_configuration_then_stop_on_sigterm() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().expect("a line").expect("utf-8");
     let address = address_in(&first);
-    let rest: Vec<String> = lines.by_ref().take(8).map(|l| l.unwrap()).collect();
+    let rest: Vec<String> = lines.by_ref().take(13).map(|l| l.unwrap()).collect();
     let token = rest
         .iter()
         .map(|l| l.trim())
@@ -38,6 +38,12 @@ async fn serve_with_no_configuration_then_stop_on_sigterm() {
     assert!(dir.path().join("herald-data/herald.db").exists(), "./herald-data created");
 
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    // And a one-time link where the admin chooses a password for the web app.
+    let link = rest.iter().map(|l| l.trim()).find(|l| l.contains("/setup?token=")).expect("a setup link printed");
+    assert!(link.starts_with(&format!("http://{address}/setup?token=")), "{link}");
+    let form = client.get(link).send().await.unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    assert!(form.text().await.unwrap().contains("Choose your password"));
     let ready = client.get(format!("http://{address}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
     let me = client.get(format!("http://{address}/api/v1/me")).bearer_auth(&token).send().await.unwrap();

@@ -17,3 +17,4 @@ mod pool;
 mod realtime;
 mod secrets;
 mod system;
+mod web;

@@ -6,6 +6,7 @@
 //! binaries are missing the PostgreSQL variants skip loudly, unless `CI` is
 //! set, in which case they fail.
 
+pub mod browser;
 pub mod process;
 pub mod receiver;
 pub mod target;
