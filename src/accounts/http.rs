@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::domain::{Email, ExternalId, Label, Role, Token, User};
+use super::domain::{Email, ExternalId, Label, Principal, Role, Token, User};
 use super::service::MAX_TOKEN_LIFETIME_SECONDS;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth};
@@ -150,6 +150,12 @@ async fn create_user(
     _auth: Auth,
     ApiJson(body): ApiJson<CreateUserIn>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let user = add_user(&state, body).await?;
+    Ok((StatusCode::CREATED, Json(UserOut::from(user))))
+}
+
+/// Validate and create a user (the web app's admin form calls this too).
+pub(crate) async fn add_user(state: &AppState, body: CreateUserIn) -> Result<User, ApiError> {
     let mut errors = Vec::new();
     let email = check(&mut errors, "email", Email::parse(&body.email));
     let display_name = check(&mut errors, "display_name", body.display_name.as_deref().map(Label::parse).transpose());
@@ -159,7 +165,7 @@ async fn create_user(
     };
     let user = state.accounts.create_user(Some(&email), body.role, display_name.as_ref(), external_id.as_ref()).await?;
     tracing::info!(user_id = user.id, role = %user.role, "user created");
-    Ok((StatusCode::CREATED, Json(UserOut::from(user))))
+    Ok(user)
 }
 
 /// Create or update the member user an application knows by `external_id`
@@ -206,8 +212,9 @@ async fn create_user_token(
     mint(&state, user.id, body).await
 }
 
-/// Validate a token request and create it for `user_id`.
-async fn mint(
+/// Validate a token request and create it for `user_id` (the web app's
+/// token forms call this too).
+pub(crate) async fn mint(
     state: &AppState,
     user_id: i64,
     body: CreateTokenIn,
@@ -256,8 +263,15 @@ async fn revoke_token(
     auth: Auth,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode, ApiError> {
-    let token = state.accounts.revoke_token(&auth.0, id).await?;
-    state.realtime.bus.token_revoked(token.id);
-    tracing::info!(token_id = token.id, by = auth.0.user.id, "token revoked");
+    revoke(&state, &auth.0, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revoke a token for `caller` and tell the other instances (the web
+/// app's token pages call this too).
+pub(crate) async fn revoke(state: &AppState, caller: &Principal, id: i64) -> Result<(), ApiError> {
+    let token = state.accounts.revoke_token(caller, id).await?;
+    state.realtime.bus.token_revoked(token.id);
+    tracing::info!(token_id = token.id, by = caller.user.id, "token revoked");
+    Ok(())
 }

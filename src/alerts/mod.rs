@@ -13,4 +13,4 @@ pub mod wire;
 
 pub use lifecycle::Condition;
 pub use outbox::{DeliveryMetrics, Outbox};
-pub use service::{AlertError, AlertService, ChannelIn, SOURCES};
+pub use service::{AlertError, AlertService, ChannelIn, SOURCES, public_config};

@@ -84,12 +84,23 @@ impl LineChart {
         labels: &[String],
         series: Vec<(&'static str, &'static str, Vec<Option<f64>>)>,
     ) -> Self {
+        Self::with_unit(width, height, labels, series, |v| super::view::millis(Some(v)))
+    }
+
+    /// [`LineChart::new`] with the axis labels written by `unit`.
+    pub fn with_unit(
+        width: f64,
+        height: f64,
+        labels: &[String],
+        series: Vec<(&'static str, &'static str, Vec<Option<f64>>)>,
+        unit: fn(f64) -> String,
+    ) -> Self {
         let scale = Scale::fit(width, height, series.iter().map(|(_, _, v)| v.as_slice()));
         let empty = series.iter().all(|(_, _, v)| v.iter().all(Option::is_none));
         let y_ticks = (0..=3)
             .map(|i| {
                 let value = scale.max * f64::from(i) / 3.0;
-                (scale.y(value), super::view::millis(Some(value)))
+                (scale.y(value), unit(value))
             })
             .collect();
         let count = labels.len();

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::harness::browser::Browser;
 use crate::harness::process::herald;
+use crate::harness::receiver::{Receiver, SECRET};
 use crate::harness::target::{Mode, Target};
 use crate::harness::{Backend, TestApp, both};
 
@@ -73,6 +74,10 @@ both!(
     a_printed_setup_link_sets_a_password_once,
     the_overview_counts_filters_searches_and_pages_every_service,
     an_operator_adds_a_service_watches_it_fail_and_handles_the_incident,
+    notifications_arrive_in_the_open_inbox_and_the_badge_follows,
+    an_admin_adds_a_webhook_channel_whose_secret_never_reaches_a_page,
+    every_page_renders_labelled_on_a_desktop_and_on_a_phone,
+    the_account_page_changes_the_password_and_ends_every_session,
 );
 
 async fn sign_in_with_a_cli_password_and_the_sixth_fast_failure_is_refused(backend: Backend) {
@@ -523,5 +528,264 @@ async fn an_operator_adds_a_service_watches_it_fail_and_handles_the_incident(bac
     browser.goto(&app.url(&format!("/services/{id}"))).await;
     browser.wait_text("main h1", Duration::from_secs(10), |t| t.contains("Down")).await.unwrap();
     browser.screenshot("service").await;
+    browser.close().await;
+}
+
+async fn notifications_arrive_in_the_open_inbox_and_the_badge_follows(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(browser) = Browser::start(&format!("inbox-{backend:?}")).await else { return };
+    let (member, member_token) = app.user_with_token("member@example.com", "member").await;
+    set_password_with_cli(&app, "member@example.com", PASSWORD);
+    let app = &app;
+    let send = |title: &'static str| {
+        let body = json!({"user_id": member, "type": "message", "title": title, "body": "<b>not bold</b>"});
+        async move {
+            let reply = app.post("/api/v1/notifications", &app.admin_token, body).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        }
+    };
+    send("waiting for you").await;
+    browser_sign_in(&browser, app, "member@example.com").await;
+    assert_eq!(browser.client.current_url().await.unwrap().path(), "/inbox", "a member lands in the inbox");
+    assert_eq!(browser.wait_text("#unread-badge", Duration::from_secs(5), |t| t == "1").await.as_deref(), Ok("1"));
+    browser.client.execute("window.__stillHere = true;", vec![]).await.unwrap();
+
+    // Sent while the page is open: it appears, and the badge counts it.
+    send("deploy finished").await;
+    let list = browser.wait_text("#inbox", Duration::from_secs(10), |t| t.contains("deploy finished")).await;
+    assert!(list.as_deref().is_ok_and(|t| t.contains("<b>not bold</b>")), "shown as text: {list:?}");
+    assert_eq!(browser.wait_text("#unread-badge", Duration::from_secs(10), |t| t == "2").await.as_deref(), Ok("2"));
+    browser.screenshot("inbox").await;
+
+    // Marking one read (through the JSON API with the page's token) lowers the badge.
+    let newest = browser.client.find(fantoccini::Locator::Css("li.note [data-action=read]")).await.unwrap();
+    newest.click().await.unwrap();
+    assert_eq!(browser.wait_text("#unread-badge", Duration::from_secs(10), |t| t == "1").await.as_deref(), Ok("1"));
+    let unread = app.get("/api/v1/notifications/stats", &member_token).await;
+    assert_eq!(unread.json["unread"], 1, "{}", unread.text);
+    browser.click("#read-all").await;
+    let hidden =
+        browser.client.execute("return document.getElementById('unread-badge').hidden;", vec![]).await.unwrap();
+    let hidden = if hidden == json!(true) {
+        hidden
+    } else {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        browser.client.execute("return document.getElementById('unread-badge').hidden;", vec![]).await.unwrap()
+    };
+    assert_eq!(hidden, json!(true), "no unread: no badge");
+    let same = browser.client.execute("return window.__stillHere === true;", vec![]).await.unwrap();
+    assert_eq!(same, json!(true), "all without a reload");
+
+    // The operators' pages are not the member's: a readable 403.
+    browser.goto(&app.url("/system/database")).await;
+    let refused = browser.wait_text("main h1", Duration::from_secs(5), |t| !t.is_empty()).await;
+    assert_eq!(refused.as_deref(), Ok("Not for your role"));
+    browser.screenshot("member-forbidden").await;
+    browser.close().await;
+}
+
+async fn an_admin_adds_a_webhook_channel_whose_secret_never_reaches_a_page(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(browser) = Browser::start(&format!("channels-{backend:?}")).await else { return };
+    set_password_with_cli(&app, "admin@localhost", PASSWORD);
+    let receiver = Receiver::start().await;
+    browser_sign_in(&browser, &app, "admin@localhost").await;
+
+    browser.goto(&app.url("/admin/channels/new")).await;
+    browser.fill("#name", "ops hook").await;
+    browser.fill("#webhook_url", &receiver.url()).await;
+    browser.fill("#webhook_secret", "short").await;
+    browser.click("form.form button[type=submit]").await;
+    let error = browser.wait_text(".field-error", Duration::from_secs(10), |t| !t.is_empty()).await;
+    assert!(error.is_ok(), "a short secret is refused beside its field: {error:?}");
+    assert!(!browser.source().await.contains("short\""), "a refused secret is not sent back");
+    browser.fill("#name", "ops hook").await;
+    browser.fill("#webhook_url", &receiver.url()).await;
+    browser.fill("#webhook_secret", SECRET).await;
+    browser.click("form.form button[type=submit]").await;
+    browser.wait_text("[role=status]", Duration::from_secs(10), |t| t.contains("Channel added")).await.unwrap();
+    assert!(!browser.source().await.contains(SECRET), "the list does not hold the secret");
+
+    // The edit form says a secret is set, and never holds it.
+    browser.click("td a").await;
+    let hint = browser.wait_text("#webhook_secret-hint", Duration::from_secs(10), |t| t.contains("is set")).await;
+    assert!(hint.is_ok(), "{hint:?}");
+    let source = browser.source().await;
+    assert!(!source.contains(SECRET), "the edit form does not hold the secret");
+    browser.screenshot("channel-edit").await;
+    // Saved with the secret left empty, the channel keeps it: a test is signed with it.
+    browser.fill("#name", "ops webhook").await;
+    browser.click("form.form button[type=submit]").await;
+    browser.wait_text("[role=status]", Duration::from_secs(10), |t| t.contains("saved")).await.unwrap();
+    browser.click("form[action$='/test'] button").await;
+    browser.wait_text("[role=status]", Duration::from_secs(15), |t| t.contains("delivered")).await.unwrap();
+    receiver.wait_for(1).await;
+    assert!(receiver.all_signed(), "signed with the secret set at creation");
+    assert!(!browser.source().await.contains(SECRET));
+    browser.screenshot("channels").await;
+    let api = app.get("/api/v1/alert-channels", &app.admin_token).await;
+    assert_eq!(api.json["items"][0]["name"], "ops webhook");
+    assert!(!api.text.contains(SECRET));
+    browser.close().await;
+}
+
+/// Controls on the page that no label, `aria-label` or `aria-labelledby` names.
+const UNLABELLED: &str = "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby')
+                 && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+    .map(e => e.outerHTML.slice(0, 120));";
+
+async fn every_page_renders_labelled_on_a_desktop_and_on_a_phone(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(browser) = Browser::start(&format!("pages-{backend:?}")).await else { return };
+    set_password_with_cli(&app, "admin@localhost", PASSWORD);
+    let target = Target::start().await;
+    let service = app
+        .post(
+            "/api/v1/services",
+            &app.admin_token,
+            json!({"name": "api.example.com", "kind": "http", "target": target.url(), "failure_threshold": 1}),
+        )
+        .await;
+    let id = service.json["id"].as_i64().unwrap();
+    let check_path = format!("/api/v1/services/{id}/check");
+    app.post(&check_path, &app.admin_token, json!({})).await;
+    target.set(Mode::Failing);
+    app.post(&check_path, &app.admin_token, json!({})).await;
+    let incident = app.get("/api/v1/incidents", &app.admin_token).await.json["items"][0]["id"].as_i64().unwrap();
+    let admin_id = app.get("/api/v1/me", &app.admin_token).await.json["id"].as_i64().unwrap();
+    app.post(
+        "/api/v1/notifications",
+        &app.admin_token,
+        json!({"user_id": admin_id, "type": "deploy", "title": "v2.4 is out", "body": "release notes"}),
+    )
+    .await;
+    browser_sign_in(&browser, &app, "admin@localhost").await;
+
+    let pages = [
+        ("overview", "/".to_string()),
+        ("service", format!("/services/{id}")),
+        ("service-7d", format!("/services/{id}?range=7d")),
+        ("service-edit", format!("/services/{id}/edit")),
+        ("service-new", "/services/new".to_string()),
+        ("incidents", "/incidents".to_string()),
+        ("incident", format!("/incidents/{incident}")),
+        ("inbox", "/inbox".to_string()),
+        ("database", "/system/database".to_string()),
+        ("alerts", "/alerts".to_string()),
+        ("maintenance", "/maintenance".to_string()),
+        ("admin-channels", "/admin/channels".to_string()),
+        ("admin-channel-new", "/admin/channels/new".to_string()),
+        ("admin-users", "/admin/users".to_string()),
+        ("admin-tokens", "/admin/tokens".to_string()),
+        ("account", "/account".to_string()),
+        ("not-found", "/no/such/page".to_string()),
+    ];
+    for (name, path) in &pages {
+        browser.goto(&app.url(path)).await;
+        let heading = browser.wait_text("main h1", Duration::from_secs(10), |t| !t.is_empty()).await;
+        assert!(heading.is_ok(), "{path} has a heading: {heading:?}");
+        let unlabelled = browser.client.execute(UNLABELLED, vec![]).await.unwrap();
+        assert_eq!(unlabelled, json!([]), "{path}: every control is named");
+        let landmarks = browser
+            .client
+            .execute("return !!document.querySelector('main#main') && !!document.querySelector('a.skip');", vec![])
+            .await
+            .unwrap();
+        assert_eq!(landmarks, json!(true), "{path}");
+        browser.screenshot(name).await;
+    }
+    browser.close().await;
+
+    // A 360 px phone: nothing wider than the screen.
+    let Some(phone) = Browser::phone(&format!("phone-{backend:?}"), 360).await else { return };
+    browser_sign_in(&phone, &app, "admin@localhost").await;
+    for (name, path) in [
+        ("overview", "/".to_string()),
+        ("service", format!("/services/{id}")),
+        ("incident", format!("/incidents/{incident}")),
+        ("inbox", "/inbox".to_string()),
+    ] {
+        phone.goto(&app.url(&path)).await;
+        phone.wait_text("main h1", Duration::from_secs(10), |t| !t.is_empty()).await.unwrap();
+        let widths = phone
+            .client
+            .execute("return [document.documentElement.scrollWidth, window.innerWidth];", vec![])
+            .await
+            .unwrap();
+        assert_eq!(widths[1], json!(360), "the phone's viewport");
+        assert!(widths[0].as_i64() <= Some(361), "{path} fits a 360 px screen: {widths}");
+        phone.screenshot(name).await;
+    }
+    phone.close().await;
+
+    // Dark, when the system asks for it.
+    let Some(dark) =
+        Browser::start_with(&format!("dark-{backend:?}"), &["--blink-settings=preferredColorScheme=0"]).await
+    else {
+        return;
+    };
+    browser_sign_in(&dark, &app, "admin@localhost").await;
+    dark.goto(&app.url(&format!("/services/{id}"))).await;
+    dark.wait_text("main h1", Duration::from_secs(10), |t| !t.is_empty()).await.unwrap();
+    let scheme =
+        dark.client.execute("return matchMedia('(prefers-color-scheme: dark)').matches;", vec![]).await.unwrap();
+    if scheme == json!(true) {
+        let background =
+            dark.client.execute("return getComputedStyle(document.body).backgroundColor;", vec![]).await.unwrap();
+        assert_eq!(background, json!("rgb(13, 17, 23)"), "the dark palette");
+    } else {
+        eprintln!("this Chromium ignores --blink-settings=preferredColorScheme; the dark palette is not checked");
+    }
+    dark.screenshot("service-dark").await;
+    dark.close().await;
+}
+
+async fn the_account_page_changes_the_password_and_ends_every_session(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let Some(browser) = Browser::start(&format!("account-{backend:?}")).await else { return };
+    app.user_with_token("op@example.com", "operator").await;
+    set_password_with_cli(&app, "op@example.com", PASSWORD);
+    let elsewhere = sign_in(&app, "op@example.com", PASSWORD).await;
+    browser_sign_in(&browser, &app, "op@example.com").await;
+    browser.goto(&app.url("/account")).await;
+
+    // A token for themselves, shown once, then revoked.
+    browser.fill("#name", "laptop").await;
+    browser.click("form[action='/account/tokens'] button").await;
+    let token = browser.wait_text("#minted-token", Duration::from_secs(10), |t| t.starts_with("hld_")).await.unwrap();
+    assert_eq!(app.get("/api/v1/me", &token).await.status, StatusCode::OK);
+    browser.goto(&app.url("/account")).await;
+    assert!(!browser.source().await.contains(&token), "shown once only");
+    let mine = app.get("/api/v1/tokens", &token).await;
+    let laptop =
+        mine.json["items"].as_array().unwrap().iter().find(|t| t["name"] == "laptop").unwrap()["id"].as_i64().unwrap();
+    browser.click(&format!("tr[data-token='{laptop}'] button")).await;
+    let row = format!("tr[data-token='{laptop}']");
+    browser.wait_text(&row, Duration::from_secs(10), |t| t.contains("revoked")).await.unwrap();
+    assert_eq!(app.get("/api/v1/me", &token).await.status, StatusCode::UNAUTHORIZED);
+
+    // The wrong current password changes nothing.
+    browser.fill("#current", "not my password").await;
+    browser.fill("#password", "a brand new passphrase").await;
+    browser.fill("#confirm", "a brand new passphrase").await;
+    browser.click("form[action='/account/password'] button").await;
+    browser.wait_text("#password-error", Duration::from_secs(10), |t| t.contains("not that")).await.unwrap();
+    // The right one changes it; other sessions end, this one goes on.
+    browser.fill("#current", PASSWORD).await;
+    browser.fill("#password", "a brand new passphrase").await;
+    browser.fill("#confirm", "a brand new passphrase").await;
+    browser.click("form[action='/account/password'] button").await;
+    browser.wait_text("[role=status]", Duration::from_secs(10), |t| t.contains("Password changed")).await.unwrap();
+    let old = plain().get(app.url("/api/v1/me")).header(COOKIE, &elsewhere).send().await.unwrap();
+    assert_eq!(old.status(), StatusCode::UNAUTHORIZED, "the other session ended");
+    sign_in(&app, "op@example.com", "a brand new passphrase").await;
+    browser.screenshot("account").await;
+
+    // Sign out everywhere: this browser too.
+    browser.click("#sign-out-everywhere").await;
+    browser.wait_text("main h1", Duration::from_secs(10), |t| t.contains("Sign in")).await.unwrap();
+    browser.goto(&app.url("/account")).await;
+    assert_eq!(browser.client.current_url().await.unwrap().path(), "/login");
     browser.close().await;
 }

@@ -97,11 +97,31 @@
   const kindField = kindSelect || document.querySelector('input[name="kind"]');
   if (kindField) {
     const show = () => {
-      for (const fs of document.querySelectorAll("fieldset[data-kind]")) fs.hidden = fs.dataset.kind !== kindField.value;
+      for (const fs of document.querySelectorAll("fieldset[data-kind]")) {
+        fs.hidden = !fs.dataset.kind.split(" ").includes(kindField.value);
+      }
     };
     kindSelect?.addEventListener("change", show);
     show();
   }
+
+  // Forms marked data-api="METHOD /api/…" are sent to the JSON API with
+  // the session's token instead of posting the page (the page's own
+  // route does the same without the script); the page then refreshes
+  // the parts that changed.
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    const spec = form instanceof HTMLFormElement ? form.dataset.api : undefined;
+    if (!spec) return;
+    event.preventDefault();
+    const [method, path] = spec.split(" ");
+    const body = form.dataset.apiBody ? JSON.parse(form.dataset.apiBody) : undefined;
+    herald.api(method, path, body).then((r) => {
+      if (!r.ok) { form.submit(); return; }
+      refreshBadge();
+      for (const region of document.querySelectorAll("[data-refresh-on]")) refresh(region.dataset.refreshOn);
+    }).catch(() => form.submit());
+  });
 
   let last = 0; // highest notification cursor seen
   let retry = 500;
@@ -127,10 +147,12 @@
         case "notification:new":
           seen(msg.notification);
           if (!msg.notification.read_at) setBadge(Number(badge?.dataset.count || 0) + 1);
+          refresh("inbox");
           break;
         case "notification:updated":
         case "notification:deleted":
           refreshBadge();
+          refresh("inbox");
           break;
         case "service:status":
           onService(msg.service);

@@ -29,6 +29,22 @@ impl Browser {
     /// A fresh browser, or `None` (a skip) when Chromium is not installed
     /// and CI does not require it. `test` names the screenshot folder.
     pub async fn start(test: &str) -> Option<Browser> {
+        Self::start_with(test, &[]).await
+    }
+
+    /// [`Browser::start`] with more Chromium flags (a window size, a colour scheme).
+    pub async fn start_with(test: &str, extra: &[&str]) -> Option<Browser> {
+        Self::launch(test, extra, None).await
+    }
+
+    /// A phone: Chromium's mobile emulation at `width` CSS pixels (a
+    /// headless window cannot be made narrower than 500).
+    pub async fn phone(test: &str, width: u32) -> Option<Browser> {
+        let metrics = json!({"deviceMetrics": {"width": width, "height": 780, "pixelRatio": 2.0}});
+        Self::launch(test, &[], Some(metrics)).await
+    }
+
+    async fn launch(test: &str, extra: &[&str], mobile: Option<Value>) -> Option<Browser> {
         if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists() {
             if testkit::postgres_required() {
                 panic!("chromium and chromedriver are required in CI (scripts/setup installs them)");
@@ -47,17 +63,29 @@ impl Browser {
             assert!(Instant::now() < deadline, "chromedriver did not listen within 20 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                // Background networking off: this machine has no internet,
-                // and a page must not need it.
-                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                         "--no-first-run", "--disable-quic", "--window-size=1280,900", "--lang=en-US"]
-            }
-        });
+        // Background networking off: this machine has no internet, and a
+        // page must not need it.
+        let mut args = vec![
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-dev-shm-usage",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--lang=en-US",
+        ];
+        if !extra.iter().any(|a| a.starts_with("--window-size")) {
+            args.push("--window-size=1280,900");
+        }
+        args.extend_from_slice(extra);
+        let mut options = json!({ "binary": CHROMIUM, "args": args });
+        if let Some(mobile) = mobile {
+            options["mobileEmulation"] = mobile;
+        }
+        let capabilities = json!({ "browserName": "chrome", "goog:chromeOptions": options });
         let Value::Object(capabilities) = capabilities else { unreachable!() };
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = ClientBuilder::new(connector)
