@@ -48,6 +48,23 @@ pub struct Statement<'q> {
 }
 
 impl Db {
+    /// `FROM` and `WHERE` for the rows of `table` whose `column` is one of
+    /// the ids bound as `param` (with [`Statement::bind_ids`]), led by those
+    /// ids. On SQLite the list drives the join (`CROSS JOIN` fixes the
+    /// order), so each id is a primary-key lookup: left to the planner as
+    /// an `IN`, it would scan a time index over every other row instead (a
+    /// page of 50 services among 10 000 read 240 000 rollups). PostgreSQL
+    /// plans `= ANY` on its index well.
+    pub fn rows_of_ids(&self, table: &str, column: &str, param: &str) -> (String, String) {
+        match self.pool() {
+            Pool::Postgres(_) => (table.to_string(), format!("{column} = ANY({param})")),
+            Pool::Sqlite(_) => (
+                format!("json_each({param}) AS ids CROSS JOIN {table} ON {table}.{column} = ids.value"),
+                "TRUE".to_string(),
+            ),
+        }
+    }
+
     /// SQL that is true when `expr` is one of the ids bound (with
     /// [`Statement::bind_ids`]) as parameter `param`, e.g. `"$1"`.
     /// PostgreSQL takes the array; SQLite has no arrays and reads a JSON list.

@@ -81,6 +81,8 @@ pub struct MonitoringService {
     /// rather than at its next planned claim, which at low rates is
     /// seconds away.
     rescheduled: std::sync::Arc<tokio::sync::Notify>,
+    /// The rolled-up part of each service's overview figures (see `overview`).
+    rolled: overview::RolledCache,
 }
 
 impl MonitoringService {
@@ -104,6 +106,7 @@ impl MonitoringService {
             instance_id,
             changed: Default::default(),
             rescheduled: Default::default(),
+            rolled: Default::default(),
         })
     }
 

@@ -464,11 +464,30 @@ impl MonitoringStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<RollupRow>, StorageError> {
+        self.rollups_with(service_ids, period, from, to, true).await
+    }
+
+    /// [`MonitoringStore::rollups_of`]; without `histograms` each row's
+    /// latency histogram is left empty (read and parsed, it is most of a
+    /// row's cost, and only percentiles need it).
+    pub async fn rollups_with(
+        &self,
+        service_ids: &[i64],
+        period: i32,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        histograms: bool,
+    ) -> Result<Vec<RollupRow>, StorageError> {
+        let hist = match (histograms, self.db.pool()) {
+            (true, _) => "latency_hist",
+            (false, Pool::Postgres(_)) => "CAST('{}' AS JSONB) AS latency_hist",
+            (false, Pool::Sqlite(_)) => "'{}' AS latency_hist",
+        };
+        let (from_ids, of_ids) = self.db.rows_of_ids("service_rollup", "service_id", "$1");
         let sql = format!(
             "SELECT service_id, bucket, checks, up, degraded, down, maintenance, latency_sum_us, \
-             latency_min_us, latency_max_us, latency_hist FROM service_rollup \
-             WHERE {} AND period = $2 AND bucket >= $3 AND bucket < $4 ORDER BY service_id, bucket",
-            self.db.in_ids("service_id", "$1")
+             latency_min_us, latency_max_us, {hist} FROM {from_ids} \
+             WHERE {of_ids} AND period = $2 AND bucket >= $3 AND bucket < $4 ORDER BY service_id, bucket"
         );
         self.db
             .read("monitoring.rollups", &sql)
@@ -499,10 +518,10 @@ impl MonitoringStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<RawResult>, StorageError> {
+        let (from_ids, of_ids) = self.db.rows_of_ids("service_metric", "service_id", "$1");
         let sql = format!(
-            "SELECT service_id, checked_at, status, latency_us FROM service_metric \
-             WHERE {} AND checked_at >= $2 AND checked_at < $3 ORDER BY service_id, checked_at",
-            self.db.in_ids("service_id", "$1")
+            "SELECT service_id, checked_at, status, latency_us FROM {from_ids} \
+             WHERE {of_ids} AND checked_at >= $2 AND checked_at < $3 ORDER BY service_id, checked_at"
         );
         // service_id is INTEGER in this table (see its migration).
         let rows: Vec<(i32, Micros, i16, i32)> = self
