@@ -55,6 +55,8 @@ pub struct Launch<'a> {
     /// `HERALD_ENV=production`: the pool herald would run with when deployed
     /// (max 20 connections instead of 10), for load scenarios.
     pub production: bool,
+    /// More `HERALD_*` settings of the scenario (e.g. no check scheduler).
+    pub settings: &'a [(&'a str, &'a str)],
 }
 
 /// A running `herald serve`; killed on drop if it was not stopped cleanly,
@@ -94,6 +96,9 @@ impl Herald {
         }
         if launch.production {
             command.env("HERALD_ENV", "production");
+        }
+        for (key, value) in launch.settings {
+            command.env(key, value);
         }
         let child = command
             .stdin(Stdio::null())

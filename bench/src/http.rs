@@ -43,6 +43,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// The server said `Connection: close`; the next request needs a new client.
     pub closing: bool,
+    /// The first `Set-Cookie` header's `name=value`, if any.
+    pub cookie: Option<String>,
 }
 
 impl Response {
@@ -73,14 +75,37 @@ impl Client {
     /// Sends `method path` with an optional bearer token and JSON body and
     /// reads the whole response.
     pub fn send(&mut self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> io::Result<Response> {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(bearer) = &bearer {
+            headers.push(("Authorization", bearer.as_str()));
+        }
+        self.send_headers(method, path, &headers, body)
+    }
+
+    /// Sends `method path` with exactly these headers (and `Content-Length`
+    /// for a body) and reads the whole response.
+    pub fn send_headers(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> io::Result<Response> {
         self.request.clear();
-        write!(self.request, "{method} {path} HTTP/1.1\r\nHost: bench\r\n")?;
-        if let Some(token) = token {
-            write!(self.request, "Authorization: Bearer {token}\r\n")?;
+        write!(self.request, "{method} {path} HTTP/1.1\r\n")?;
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+            write!(self.request, "Host: bench\r\n")?;
         }
         let body = body.unwrap_or_default();
-        if !body.is_empty() || method != "GET" {
-            write!(self.request, "Content-Type: application/json\r\nContent-Length: {}\r\n", body.len())?;
+        let sends_body = !body.is_empty() || method != "GET";
+        for (name, value) in headers {
+            if sends_body || !name.eq_ignore_ascii_case("content-type") {
+                write!(self.request, "{name}: {value}\r\n")?;
+            }
+        }
+        if sends_body {
+            write!(self.request, "Content-Length: {}\r\n", body.len())?;
         }
         self.request.extend_from_slice(b"\r\n");
         self.request.extend_from_slice(body.as_bytes());
@@ -91,7 +116,7 @@ impl Client {
     fn read_response(&mut self) -> io::Result<Response> {
         self.read_line()?;
         let status = parse_status_line(self.line.as_bytes())?;
-        let (mut length, mut chunked, mut closing) = (None, false, false);
+        let (mut length, mut chunked, mut closing, mut cookie) = (None, false, false, None);
         for _ in 0..MAX_HEAD_LINES {
             self.read_line()?;
             let line = self.line.trim_end();
@@ -101,7 +126,7 @@ impl Client {
                     (false, Some(n)) => self.read_exact(n)?,
                     (false, None) => return Err(invalid("response without Content-Length or chunked body")),
                 };
-                return Ok(Response { status, body, closing });
+                return Ok(Response { status, body, closing, cookie });
             }
             let Some((name, value)) = line.split_once(':') else { continue };
             let value = value.trim();
@@ -111,6 +136,8 @@ impl Client {
                 chunked = value.eq_ignore_ascii_case("chunked");
             } else if name.eq_ignore_ascii_case("connection") {
                 closing = value.eq_ignore_ascii_case("close");
+            } else if name.eq_ignore_ascii_case("set-cookie") && cookie.is_none() {
+                cookie = value.split(';').next().map(str::to_owned);
             }
         }
         Err(invalid("response head too long"))

@@ -19,8 +19,11 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
 pub struct Request {
     pub method: &'static str,
     pub path: String,
+    /// A bearer token; ignored when `cookie` is set.
     pub token: String,
     pub body: Option<String>,
+    /// A web session cookie (`herald_session=…`) instead of the token.
+    pub cookie: Option<String>,
 }
 
 /// How to drive one phase.
@@ -148,7 +151,11 @@ fn client_loop(
             },
         };
         let request = make(&mut rng);
-        match connection.send(request.method, &request.path, Some(&request.token), request.body.as_deref()) {
+        let sent = match &request.cookie {
+            Some(cookie) => connection.send_headers(request.method, &request.path, &[("Cookie", cookie)], None),
+            None => connection.send(request.method, &request.path, Some(&request.token), request.body.as_deref()),
+        };
+        match sent {
             Ok(response) => {
                 if response.closing {
                     client = None;

@@ -20,6 +20,7 @@ mod realtime;
 mod report;
 mod startup;
 mod stats;
+mod web;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -87,6 +88,11 @@ const SCENARIOS: &[Scenario] = &[
         name: "monitoring",
         about: "HTTP checks persisted: checks/s vs scheduled, lag p99, CPU per check, RSS per service, bytes per check, ceiling",
         run: monitoring::run,
+    },
+    Scenario {
+        name: "web",
+        about: "the web app at 10 000 services: server p50/p99 of / and a service page at 4 clients, bytes, first paint and load in Chromium",
+        run: web::run,
     },
     Scenario {
         name: "realtime",

@@ -103,7 +103,14 @@ fn measure(
         fs::create_dir(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
         let log = scratch.path().join("herald.log");
         let url = database()?;
-        let launch = Launch { binary, data_dir: &data_dir, database_url: url.as_deref(), log: &log, production: false };
+        let launch = Launch {
+            binary,
+            data_dir: &data_dir,
+            database_url: url.as_deref(),
+            log: &log,
+            production: false,
+            settings: &[],
+        };
         for series in &mut all {
             let sample = start_once(&launch)?;
             let rss_mib = sample.rss_kib as f64 / 1024.0;

@@ -342,7 +342,14 @@ impl<'c> Rig<'c> {
         std::fs::create_dir(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
         let log = scratch.path().join("herald.log");
         let url = pg.map(|c| c.create_database()).transpose()?;
-        let launch = Launch { binary, data_dir: &data_dir, database_url: url.as_deref(), log: &log, production: true };
+        let launch = Launch {
+            binary,
+            data_dir: &data_dir,
+            database_url: url.as_deref(),
+            log: &log,
+            production: true,
+            settings: &[],
+        };
         let mut herald = Herald::spawn(&launch)?;
         herald.wait_ready(READY)?;
         let admin = herald.admin_token()?;

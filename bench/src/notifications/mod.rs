@@ -155,7 +155,14 @@ impl<'a> Rig<'a> {
             }
             Backend::Sqlite => (Store::Sqlite(data_dir.join("herald.db")), None),
         };
-        let launch = Launch { binary, data_dir: &data_dir, database_url: url.as_deref(), log: &log, production: true };
+        let launch = Launch {
+            binary,
+            data_dir: &data_dir,
+            database_url: url.as_deref(),
+            log: &log,
+            production: true,
+            settings: &[],
+        };
         let start = || -> Result<Herald, String> {
             let mut herald = Herald::spawn(&launch)?;
             herald.wait_ready(READY_TIMEOUT)?;
@@ -186,8 +193,14 @@ impl<'a> Rig<'a> {
         let data_dir = self.scratch.path().join("peer-data");
         std::fs::create_dir_all(&data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
         let log = self.scratch.path().join("peer.log");
-        let launch =
-            Launch { binary: &self.binary, data_dir: &data_dir, database_url: Some(url), log: &log, production: true };
+        let launch = Launch {
+            binary: &self.binary,
+            data_dir: &data_dir,
+            database_url: Some(url),
+            log: &log,
+            production: true,
+            settings: &[],
+        };
         let mut herald = Herald::spawn(&launch)?;
         herald.wait_ready(READY_TIMEOUT)?;
         Ok(herald)

@@ -32,6 +32,7 @@ pub fn create(rig: &Rig<'_>, sizes: &Sizes, results: &mut Results) -> Result<(),
             r#"{{"user_id":{},"type":"message","title":"{TEXT_TITLE}","body":"{TEXT_BODY}"}}"#,
             rng.between(members.first, members.last)
         )),
+        cookie: None,
     };
     check(rig, &make(&mut Rng::seeded(0)), 201)?;
     // herald's statement (the goal's baseline), and the same with the
@@ -69,6 +70,7 @@ fn one_inbox(rig: &Rig<'_>, sizes: &Sizes, results: &mut Results) -> Result<(), 
         path: "/api/v1/notifications".to_owned(),
         token: admin.to_owned(),
         body: Some(format!(r#"{{"user_id":{member},"type":"message","title":"{TEXT_TITLE}","body":"{TEXT_BODY}"}}"#)),
+        cookie: None,
     };
     let one = super::Members { first: member, last: member };
     let script = pg::create_script(&one, false);
@@ -94,6 +96,7 @@ pub fn list(rig: &Rig<'_>, sizes: &Sizes, results: &mut Results) -> Result<(), S
         path: "/api/v1/notifications?unread=true".to_owned(),
         token: format!("bench-{}", rng.between(members.first, members.last)),
         body: None,
+        cookie: None,
     };
     // Odd cursors are unread: a full page when there are enough of them.
     let unread = sizes.per_user - sizes.per_user / 2;
