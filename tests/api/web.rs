@@ -78,6 +78,7 @@ both!(
     an_admin_adds_a_webhook_channel_whose_secret_never_reaches_a_page,
     every_page_renders_labelled_on_a_desktop_and_on_a_phone,
     the_account_page_changes_the_password_and_ends_every_session,
+    admins_add_people_with_setup_links_mint_tokens_and_schedule_maintenance,
 );
 
 async fn sign_in_with_a_cli_password_and_the_sixth_fast_failure_is_refused(backend: Backend) {
@@ -653,6 +654,25 @@ async fn every_page_renders_labelled_on_a_desktop_and_on_a_phone(backend: Backen
     target.set(Mode::Failing);
     app.post(&check_path, &app.admin_token, json!({})).await;
     let incident = app.get("/api/v1/incidents", &app.admin_token).await.json["items"][0]["id"].as_i64().unwrap();
+    // A few more of every kind, so the pages (and their screenshots) show a realistic mix.
+    target.set(Mode::Healthy);
+    let more = [
+        json!({"name": "checkout.example.com", "kind": "http", "target": target.url(), "tags": ["shop"]}),
+        json!({"name": "search-api", "kind": "http", "target": target.url(), "degraded_latency_ms": 1}),
+        json!({"name": "postgres-primary", "kind": "tcp", "target": target.url().trim_start_matches("http://").split('/').next().unwrap()}),
+        json!({"name": "nightly backup", "kind": "heartbeat", "target": "", "interval_seconds": 86400}),
+        json!({"name": "legacy-reports", "kind": "http", "target": target.url(), "enabled": false}),
+    ];
+    for body in more {
+        let created = app.post("/api/v1/services", &app.admin_token, body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let path = format!("/api/v1/services/{}/check", created.json["id"]);
+        if created.json["kind"] != "heartbeat" && created.json["enabled"] == true {
+            for _ in 0..3 {
+                app.post(&path, &app.admin_token, json!({})).await;
+            }
+        }
+    }
     let admin_id = app.get("/api/v1/me", &app.admin_token).await.json["id"].as_i64().unwrap();
     app.post(
         "/api/v1/notifications",
@@ -788,4 +808,147 @@ async fn the_account_page_changes_the_password_and_ends_every_session(backend: B
     browser.goto(&app.url("/account")).await;
     assert_eq!(browser.client.current_url().await.unwrap().path(), "/login");
     browser.close().await;
+}
+
+/// A form post from herald's own page with the session's token.
+async fn post_form(
+    app: &TestApp,
+    cookie: &str,
+    csrf: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let mut form: Vec<(&str, &str)> = vec![("csrf", csrf)];
+    form.extend_from_slice(fields);
+    let response = plain()
+        .post(app.url(path))
+        .header(COOKIE, cookie)
+        .header(ORIGIN, format!("http://{}", app.addr))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+/// The text of the `<code … id="{id}">` element of a page.
+fn code_by_id(html: &str, id: &str) -> String {
+    let after = html.split(&format!("id=\"{id}\">")).nth(1).unwrap_or_else(|| panic!("#{id} in {html}"));
+    after.split('<').next().unwrap().to_string()
+}
+
+async fn admins_add_people_with_setup_links_mint_tokens_and_schedule_maintenance(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    set_password_with_cli(&app, "admin@localhost", PASSWORD);
+    let cookie = sign_in(&app, "admin@localhost", PASSWORD).await;
+    let csrf = csrf_of(&app, &cookie, "/admin/users").await;
+
+    // A new operator, with a setup link shown once; the link works.
+    let (status, page) = post_form(
+        &app,
+        &cookie,
+        &csrf,
+        "/admin/users",
+        &[("email", "new@example.com"), ("role", "operator"), ("display_name", "New Person")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let link = code_by_id(&page, "setup-link");
+    let token = link.split("token=").nth(1).unwrap();
+    assert!(link.starts_with(&format!("http://{}/setup?token=", app.addr)), "{link}");
+    let set = plain()
+        .post(app.url("/setup"))
+        .header(ORIGIN, format!("http://{}", app.addr))
+        .form(&[("token", token), ("password", "the new person's password"), ("confirm", "the new person's password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), StatusCode::SEE_OTHER);
+    sign_in(&app, "new@example.com", "the new person's password").await;
+    // A bad address is named in the form.
+    let (status, page) =
+        post_form(&app, &cookie, &csrf, "/admin/users", &[("email", "not an address"), ("role", "member")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("email: "), "{page}");
+
+    // A token minted for someone is shown once and works; revoked, it does not.
+    let new_id = app.get("/api/v1/users", &app.admin_token).await.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "new@example.com")
+        .unwrap()["id"]
+        .to_string();
+    let (status, page) = post_form(
+        &app,
+        &cookie,
+        &csrf,
+        "/admin/tokens",
+        &[("user_id", &new_id), ("name", "ci"), ("expires_days", "7")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let minted = code_by_id(&page, "minted-token");
+    assert_eq!(app.get("/api/v1/me", &minted).await.json["email"], "new@example.com");
+    let listing =
+        plain().get(app.url("/admin/tokens")).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(!listing.contains(&minted), "shown once");
+    let tokens = app.get("/api/v1/tokens", &app.admin_token).await;
+    let ci =
+        tokens.json["items"].as_array().unwrap().iter().find(|t| t["name"] == "ci").unwrap()["id"].as_i64().unwrap();
+    let (status, _) = post_form(&app, &cookie, &csrf, &format!("/tokens/{ci}/revoke"), &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/api/v1/me", &minted).await.status, StatusCode::UNAUTHORIZED);
+
+    // Maintenance: scheduled from the form (UTC), then ended early.
+    let now = chrono::Utc::now();
+    let (status, page) = post_form(
+        &app,
+        &cookie,
+        &csrf,
+        "/maintenance",
+        &[
+            ("title", "database upgrade"),
+            ("service_id", ""),
+            ("starts_at", &(now - chrono::Duration::minutes(5)).format("%Y-%m-%dT%H:%M").to_string()),
+            ("ends_at", &(now + chrono::Duration::hours(2)).format("%Y-%m-%dT%H:%M").to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{page}");
+    let windows = app.get("/api/v1/maintenance", &app.admin_token).await;
+    assert_eq!(windows.json[0]["title"], "database upgrade");
+    let (status, page) =
+        post_form(&app, &cookie, &csrf, "/maintenance", &[("title", "x"), ("starts_at", "tomorrow"), ("ends_at", "")])
+            .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("must be a date and time"), "{page}");
+    let id = windows.json[0]["id"].as_i64().unwrap();
+    let (status, _) = post_form(&app, &cookie, &csrf, &format!("/maintenance/{id}/end"), &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/api/v1/maintenance", &app.admin_token).await.json, json!([]));
+
+    // A heartbeat service from the form: its URL is shown once, and works.
+    let (status, page) = post_form(
+        &app,
+        &cookie,
+        &csrf,
+        "/services/new",
+        &[
+            ("name", "nightly backup"),
+            ("kind", "heartbeat"),
+            ("target", ""),
+            ("interval_seconds", "3600"),
+            ("enabled", "on"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let url = code_by_id(&page, "heartbeat-url");
+    assert!(url.starts_with("/api/v1/heartbeat/"), "{url}");
+    let beat = plain().post(app.url(&url)).send().await.unwrap();
+    assert!(beat.status().is_success(), "{}", beat.status());
+    let overview =
+        plain().get(app.url("/?q=nightly")).header(COOKIE, &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(!overview.contains(url.trim_start_matches("/api/v1/heartbeat/")), "the secret is not shown again");
 }
