@@ -48,6 +48,10 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
 /// is refused with the 403 page before the handler runs.
 pub struct CsrfForm<T>(pub T);
 
+/// A form that carries nothing but its token (a button: sign out, pause, delete).
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
 #[derive(serde::Deserialize)]
 struct Token {
     #[serde(default)]

@@ -662,6 +662,15 @@ async fn rollups_are_built_in_ten_minute_slices_as_the_hour_goes(backend: Backen
         a
     };
     let long_ago = Utc::now() - Span::days(5);
+    // Sums read by the database (the overview's) agree with the raw results,
+    // whole and from where the hours stop (slices, then raw).
+    let now = Utc::now();
+    let sums = |a: Aggregate| Aggregate { hist: Default::default(), ..a };
+    let whole = store.aggregates_of(&[id], long_ago, now).await.expect("sums")[&id].clone();
+    assert_eq!(whole, sums(raw(long_ago, now).await), "sums over days, hours and raw");
+    let recent = store.recent_aggregates_of(&[id], hours_to, now).await.expect("recent")[&id].clone();
+    assert_eq!(recent, sums(raw(hours_to, now).await), "sums over this hour's slices and raw");
+    assert!(recent.checks > 0, "the recent part is not empty");
     for (level, upto, kept_from) in [
         (SLICE, slices_to, Some(hours_to)),
         (HOUR, hours_to, None),

@@ -8,8 +8,8 @@
 //! hours plus the current one so far. Everything before the point the
 //! hourly rollups reach is read from rollups, which never change once
 //! written, so that part is kept per service in [`RolledCache`], keyed by
-//! how far the hourly and daily rollups reach: a page then reads only the
-//! raw checks since the last rollup (one statement for the page). When the
+//! how far the hourly and daily rollups reach: a page then reads only this
+//! hour's ten-minute slices and the raw checks since the last one. When the
 //! rollups move on (every hour), the next view of a page reads its rolled
 //! part again.
 
@@ -168,8 +168,9 @@ impl MonitoringService {
             }
             cache.extend(fresh.iter().map(|(id, r)| (*id, r.clone())));
         }
-        // What the rollups do not hold yet: one statement for the page.
-        let mut recent = store.aggregates_of(ids, hours, now).await?;
+        // What the hourly rollups do not hold yet: this hour's slices and
+        // the last minutes' raw checks, two statements for the page.
+        let mut recent = store.recent_aggregates_of(ids, hours, now).await?;
         let mut out = HashMap::new();
         for (id, mut rolled) in cached.into_iter().chain(fresh) {
             let tail = recent.remove(&id).unwrap_or_default();

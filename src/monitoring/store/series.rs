@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
-use super::{DAY, HOUR, MonitoringStore};
+use super::{DAY, HOUR, MonitoringStore, SLICE};
 use crate::monitoring::domain::figures::{Aggregate, Bucket};
 use crate::storage::{Micros, StorageError, Ts};
 /// Where one piece of a range is read from.
@@ -176,6 +176,34 @@ impl MonitoringStore {
             for sum in sums {
                 all.entry(sum.service_id).or_default().merge(&sum.aggregate());
             }
+        }
+        Ok(all)
+    }
+
+    /// [`MonitoringStore::aggregates_of`] for a recent range that starts
+    /// on a ten-minute boundary where the hourly rollups stop (what an
+    /// overview adds to its cached part): the ten-minute slices the hour
+    /// has so far, then raw results for the last minutes, so a page sums
+    /// at most ten minutes of raw checks a service rather than an hour's.
+    pub async fn recent_aggregates_of(
+        &self,
+        service_ids: &[i64],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<HashMap<i64, Aggregate>, StorageError> {
+        let slices_to = self.rolled_to(SLICE).await?.filter(|s| *s > from && *s <= to && *s == floor(*s, SLICE));
+        let mut all: HashMap<i64, Aggregate> = service_ids.iter().map(|&id| (id, Aggregate::default())).collect();
+        let raw_from = match slices_to {
+            Some(slices_to) if from == floor(from, SLICE) => {
+                for sum in self.rollup_sums(service_ids, SLICE, from, slices_to).await? {
+                    all.entry(sum.service_id).or_default().merge(&sum.aggregate());
+                }
+                slices_to
+            }
+            _ => from,
+        };
+        for sum in self.raw_sums(service_ids, raw_from, to).await? {
+            all.entry(sum.service_id).or_default().merge(&sum.aggregate());
         }
         Ok(all)
     }

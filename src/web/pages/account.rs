@@ -13,7 +13,7 @@ use super::sign_in::ClientAddr;
 use crate::accounts::{AccountError, Password, Principal};
 use crate::http::error::ApiError;
 use crate::state::AppState;
-use crate::web::csrf::CsrfForm;
+use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::error::WebError;
 use crate::web::session::{self, Viewer};
 use crate::web::view::Chrome;
@@ -152,16 +152,13 @@ pub async fn mint_token(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Nothing {}
-
 /// `POST /account/sign-out-everywhere`: every session of this person ends,
 /// on every instance, this one included.
 pub async fn sign_out_everywhere(
     State(state): State<AppState>,
     viewer: Viewer,
     jar: CookieJar,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, WebError> {
     state.accounts.end_sessions(viewer.user.id).await?;
     Ok((jar.add(session::end_cookie()), Redirect::to("/login")).into_response())

@@ -16,7 +16,7 @@ use crate::alerts::store::ChannelRow;
 use crate::alerts::{AlertError, ChannelIn};
 use crate::state::AppState;
 use crate::validation::FieldError;
-use crate::web::csrf::CsrfForm;
+use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::error::WebError;
 use crate::web::session::Viewer;
 use crate::web::view::Chrome;
@@ -364,15 +364,12 @@ pub async fn update(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Nothing {}
-
 /// `POST /admin/channels/{id}/test`: a test message now; the list says how it went.
 pub async fn test(
     State(state): State<AppState>,
     viewer: Viewer,
     PageId(id): PageId,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, WebError> {
     viewer.require_admin()?;
     match state.alerts.test_channel(id).await {
@@ -389,7 +386,7 @@ pub async fn delete(
     State(state): State<AppState>,
     viewer: Viewer,
     PageId(id): PageId,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect, WebError> {
     viewer.require_admin()?;
     state.alerts.delete_channel(id).await?;

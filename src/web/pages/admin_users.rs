@@ -14,7 +14,7 @@ use crate::accounts::http::{CreateTokenIn, CreateUserIn};
 use crate::accounts::{Principal, Role, User};
 use crate::http::error::ApiError;
 use crate::state::AppState;
-use crate::web::csrf::CsrfForm;
+use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::error::WebError;
 use crate::web::session::{self, Viewer};
 use crate::web::view::{self, Chrome};
@@ -141,16 +141,13 @@ pub async fn create_user(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Nothing {}
-
 /// `POST /admin/users/{id}/setup-link`: a new one-time link (an old one still works until used or expired).
 pub async fn setup_link(
     State(state): State<AppState>,
     viewer: Viewer,
     headers: HeaderMap,
     PageId(id): PageId,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, WebError> {
     viewer.require_admin()?;
     let user = state.accounts.user_by_id(id).await?;
@@ -272,7 +269,7 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     viewer: Viewer,
     PageId(id): PageId,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect, WebError> {
     let principal = Principal { user: viewer.user.clone(), token_id: None };
     crate::accounts::http::revoke(&state, &principal, id).await?;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::PageId;
 use crate::notifications::{Filter, Position};
 use crate::state::AppState;
-use crate::web::csrf::CsrfForm;
+use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::error::WebError;
 use crate::web::session::Viewer;
 use crate::web::view::{self, Chrome};
@@ -105,14 +105,11 @@ pub async fn set_read(
     Ok(Redirect::to("/inbox"))
 }
 
-#[derive(Deserialize)]
-pub struct Nothing {}
-
 /// `POST /inbox/read-all`.
 pub async fn read_all(
     State(state): State<AppState>,
     viewer: Viewer,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect, WebError> {
     state.notifications.read_all(viewer.user.id, None).await?;
     Ok(Redirect::to("/inbox"))
@@ -123,7 +120,7 @@ pub async fn delete(
     State(state): State<AppState>,
     viewer: Viewer,
     PageId(id): PageId,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect, WebError> {
     state.notifications.delete(viewer.user.id, id).await?;
     Ok(Redirect::to("/inbox"))

@@ -13,7 +13,7 @@ use super::PageId;
 use crate::monitoring::MonitoringError;
 use crate::state::AppState;
 use crate::validation::FieldError;
-use crate::web::csrf::CsrfForm;
+use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::error::WebError;
 use crate::web::session::Viewer;
 use crate::web::view::Chrome;
@@ -155,15 +155,12 @@ pub async fn create(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Nothing {}
-
 /// `POST /maintenance/{id}/end`.
 pub async fn end(
     State(state): State<AppState>,
     viewer: Viewer,
     PageId(id): PageId,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect, WebError> {
     viewer.require_staff()?;
     state.monitoring.delete_window(id).await?;

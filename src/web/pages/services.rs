@@ -16,7 +16,7 @@ use crate::monitoring::service::ServiceIn;
 use crate::monitoring::store::IncidentFilter;
 use crate::state::AppState;
 use crate::web::chart::{self, Bar, LineChart};
-use crate::web::csrf::CsrfForm;
+use crate::web::csrf::{CsrfForm, NoFields};
 use crate::web::error::WebError;
 use crate::web::session::Viewer;
 use crate::web::view::{self, Chrome};
@@ -233,9 +233,6 @@ pub async fn page(
     Ok(Html(page.render()?))
 }
 
-#[derive(Deserialize)]
-pub struct Nothing {}
-
 async fn set_enabled(state: &AppState, id: i64, enabled: bool) -> Result<(), WebError> {
     let input = ServiceIn {
         kind: None,
@@ -252,7 +249,7 @@ pub async fn pause(
     State(state): State<AppState>,
     viewer: Viewer,
     PageId(id): PageId,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect, WebError> {
     viewer.require_staff()?;
     set_enabled(&state, id, false).await?;
@@ -264,7 +261,7 @@ pub async fn resume(
     State(state): State<AppState>,
     viewer: Viewer,
     PageId(id): PageId,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect, WebError> {
     viewer.require_staff()?;
     set_enabled(&state, id, true).await?;
@@ -276,7 +273,7 @@ pub async fn check_now(
     State(state): State<AppState>,
     viewer: Viewer,
     PageId(id): PageId,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect, WebError> {
     viewer.require_staff()?;
     state.monitoring.check_now(id).await?;
@@ -311,7 +308,7 @@ pub async fn rotate_heartbeat(
     State(state): State<AppState>,
     viewer: Viewer,
     PageId(id): PageId,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, WebError> {
     viewer.require_staff()?;
     let secret = state.monitoring.rotate_heartbeat(id).await?;
@@ -353,7 +350,7 @@ pub async fn delete(
     State(state): State<AppState>,
     viewer: Viewer,
     PageId(id): PageId,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect, WebError> {
     viewer.require_staff()?;
     state.monitoring.delete(id).await?;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::accounts::{AccountError, Password, User};
 use crate::state::AppState;
-use crate::web::csrf::{self, CsrfForm};
+use crate::web::csrf::{self, CsrfForm, NoFields};
 use crate::web::error::WebError;
 use crate::web::session::{self, Viewer};
 use crate::web::view::Chrome;
@@ -131,16 +131,13 @@ pub async fn submit(
     Ok((jar, Redirect::to(next)).into_response())
 }
 
-#[derive(Deserialize)]
-pub struct Nothing {}
-
 /// `POST /logout`: the session's row is gone, so its cookie is refused
 /// by every instance from now on.
 pub async fn sign_out(
     State(state): State<AppState>,
     viewer: Viewer,
     jar: CookieJar,
-    CsrfForm(_): CsrfForm<Nothing>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, WebError> {
     state.accounts.end_session(&viewer.session).await?;
     tracing::info!(user_id = viewer.user.id, "signed out");
