@@ -222,9 +222,9 @@ fn now_seconds() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// The seeding script: services, their rollups (hours and days, the
-/// shapes herald writes), raw checks for the last 100 minutes, and how far
-/// each level is rolled up. Service `i` is down if `i % 50 == 0`, degraded
+/// The seeding script: services, their rollups (hours and days, and this
+/// hour's ten-minute slices: the shapes herald writes), raw checks for the
+/// last 100 minutes, and how far each level is rolled up. Service `i` is down if `i % 50 == 0`, degraded
 /// if `i % 20 == 0`, else up; one hour in 40 of each service had two
 /// failed checks.
 fn seed_sql(postgres: bool, now: u64) -> String {
@@ -256,6 +256,11 @@ INSERT INTO service_rollup (service_id, period, bucket, checks, up, degraded, do
   latency_min_us, latency_max_us, latency_hist)
 SELECT s.id, 86400, to_timestamp(d), 1440, 1439, 0, 1, 0, 2880000, 1500, 4000, '{{\"18\": 1440}}'
 FROM service s, generate_series({days_from}::bigint, {last_day}::bigint, 86400) AS d;
+INSERT INTO service_rollup (service_id, period, bucket, checks, up, degraded, down, maintenance, latency_sum_us,
+  latency_min_us, latency_max_us, latency_hist)
+SELECT s.id, 600, to_timestamp(b), 10, CASE WHEN s.id % 50 = 0 THEN 0 ELSE 10 END, 0,
+  CASE WHEN s.id % 50 = 0 THEN 10 ELSE 0 END, 0, 20000, 1500, 2500, '{{\"18\": 10}}'
+FROM service s, generate_series({hour}::bigint, {last_slice}::bigint, 600) AS b WHERE {hour} < {slice};
 INSERT INTO service_metric (checked_at, service_id, instance_id, latency_us, status, status_code, error)
 SELECT to_timestamp(t), s.id, 1, 1500 + (s.id * 7 + t) % 1000, CASE WHEN s.id % 50 = 0 THEN 2 ELSE 0 END,
   CASE WHEN s.id % 50 = 0 THEN 503 ELSE 200 END, CASE WHEN s.id % 50 = 0 THEN 'status 503 not in 2xx' END
@@ -270,6 +275,7 @@ COMMIT;",
             last_hour = hour - 3600,
             last_day = day - 86_400,
             raw_to = raw_from + (RAW_PER_SERVICE - 1) * 60,
+            last_slice = slice.saturating_sub(600).max(hour),
             slice_ts = ts(slice),
             hour_ts = ts(hour),
             quarter_ts = ts(quarter),
@@ -300,6 +306,12 @@ INSERT INTO service_rollup (service_id, period, bucket, checks, up, degraded, do
   latency_min_us, latency_max_us, latency_hist)
 SELECT s.id, 86400, {d_ts}, 1440, 1439, 0, 1, 0, 2880000, 1500, 4000, '{{\"18\":1440}}'
 FROM service s, d;
+WITH RECURSIVE b(t) AS (SELECT {hour} UNION ALL SELECT t + 600 FROM b WHERE t + 600 < {slice})
+INSERT INTO service_rollup (service_id, period, bucket, checks, up, degraded, down, maintenance, latency_sum_us,
+  latency_min_us, latency_max_us, latency_hist)
+SELECT s.id, 600, {b_ts}, 10, CASE WHEN s.id % 50 = 0 THEN 0 ELSE 10 END, 0,
+  CASE WHEN s.id % 50 = 0 THEN 10 ELSE 0 END, 0, 20000, 1500, 2500, '{{\"18\":10}}'
+FROM service s, b WHERE {hour} < {slice};
 WITH RECURSIVE r(t) AS (SELECT {raw_from} UNION ALL SELECT t + 60 FROM r WHERE t + 60 < {raw_end})
 INSERT INTO service_metric (service_id, checked_at, status, status_code, instance_id, latency_us, error)
 SELECT s.id, r.t * 1000000, CASE WHEN s.id % 50 = 0 THEN 2 ELSE 0 END, CASE WHEN s.id % 50 = 0 THEN 503 ELSE 200 END,
@@ -313,6 +325,7 @@ COMMIT;",
             created_ts = ts(&(now - (DAYS + 1) * 86_400).to_string()),
             h_ts = ts("h.t"),
             d_ts = ts("d.t"),
+            b_ts = ts("b.t"),
             raw_end = raw_from + RAW_PER_SERVICE * 60,
             slice_ts = ts(&slice.to_string()),
             hour_ts = ts(&hour.to_string()),
