@@ -504,6 +504,7 @@ async fn two_instances_share_checks_and_survive_a_death() {
 both!(
     uptime_by_hand_from_raw_results_and_from_rollups,
     rollups_are_built_in_ten_minute_slices_as_the_hour_goes,
+    the_overview_adds_fresh_checks_to_its_cached_rollups,
     maintenance_windows_hold_incidents_and_downtime,
     the_status_page_is_public_and_shows_public_services,
     trends_name_the_figure_behind_each_recommendation,
@@ -885,4 +886,60 @@ async fn changes_are_announced_on_the_realtime_channels(backend: Backend) {
     app.post(&format!("/api/v1/incidents/{incident}/resolve"), &operator, json!({})).await;
     assert_eq!(next_of(&mut ws, "incident:resolved").await["incident"]["status"], "resolved");
     app.stop().await.expect("stop");
+}
+
+async fn the_overview_adds_fresh_checks_to_its_cached_rollups(backend: Backend) {
+    use chrono::{Duration as Span, DurationRound, Utc};
+    use herald::monitoring::domain::figures::Aggregate;
+    use herald::monitoring::service::OverviewQuery;
+    use herald::monitoring::store::{ServiceFilter, ServiceOrder};
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let body = json!({"name": "cached", "kind": "tcp", "target": "127.0.0.1:9"});
+    let id = create(&app, &app.admin_token, body).await["id"].as_i64().expect("id");
+    // A result every 5 min for the last 50 hours, every 7th down; rolled up
+    // as the housekeeper does, so the hours reach this hour or the last.
+    let rows: Vec<_> =
+        (0..600).map(|i| (10 + i * 300, if i % 7 == 0 { 2 } else { 0 }, false, 1_000 + i as i32)).collect();
+    seed(&app, id, &rows).await;
+    housekeep(&app).await;
+    let m = &app.state.monitoring;
+    let query = OverviewQuery { filter: ServiceFilter::default(), order: ServiceOrder::Name, page: 1, per_page: 50 };
+    // What the raw results say of the overview's windows (from the hour).
+    let expected = || async {
+        let now = Utc::now();
+        let this_hour = now.duration_trunc(Span::hours(1)).unwrap();
+        let mut windows = Vec::new();
+        for days in [1, 7, 30] {
+            let mut a = Aggregate::default();
+            for (_, status, maintenance, latency) in m.store().raw(id, this_hour - Span::days(days), now).await.unwrap()
+            {
+                a.add(status, maintenance, latency.into());
+            }
+            windows.push((a.uptime(), a.latency_avg_ms()));
+        }
+        windows
+    };
+    let shown = |o: &herald::monitoring::service::Overview| {
+        let r = &o.rows[0];
+        vec![(r.uptime_24h, r.latency_24h_ms), (r.uptime_7d, None), (r.uptime_30d, None)]
+    };
+    let close = |a: Vec<(Option<f64>, Option<f64>)>, b: Vec<(Option<f64>, Option<f64>)>| {
+        for (i, ((ua, la), (ub, lb))) in a.iter().zip(&b).enumerate() {
+            assert!((ua.unwrap() - ub.unwrap()).abs() < 1e-9, "window {i}: uptime {ua:?} against {ub:?}");
+            if let (Some(la), Some(lb)) = (la, lb) {
+                assert!((la - lb).abs() < 1e-6, "window {i}: latency {la} against {lb}");
+            }
+        }
+    };
+    let first = m.overview(&query).await.expect("overview");
+    close(shown(&first), expected().await);
+    // The second read comes from the cache for the rolled part: the same.
+    let second = m.overview(&query).await.expect("overview");
+    close(shown(&second), expected().await);
+    assert_eq!(second.rows[0].latency.len(), 24, "a day of hourly latencies");
+    // A fresh failure is counted at once, on top of the cached part.
+    seed(&app, id, &[(1, 2, false, 5_000)]).await;
+    let third = m.overview(&query).await.expect("overview");
+    close(shown(&third), expected().await);
+    assert!(third.rows[0].uptime_24h < second.rows[0].uptime_24h, "the new failure lowers the day's uptime");
 }
