@@ -635,6 +635,9 @@ async fn rollups_are_built_in_ten_minute_slices_as_the_hour_goes(backend: Backen
     let rows: Vec<_> = (0..600)
         .map(|i| (10 + i * 300, if i % 7 == 0 { 2 } else { 0 }, false, 1_000 + (i as i32 % 40) * 500))
         .collect();
+    // When the seeding counted back from (read again at the end, the oldest
+    // result's hour could move on by then).
+    let seeded_at = Utc::now();
     seed(&app, id, &rows).await;
     housekeep(&app).await;
 
@@ -693,7 +696,7 @@ async fn rollups_are_built_in_ten_minute_slices_as_the_hour_goes(backend: Backen
             }
             // ...and hours and days cover the results, from the first one.
             None => {
-                let first = floor(Utc::now() - Span::seconds(10 + 599 * 300), level);
+                let first = floor(seeded_at - Span::seconds(10 + 599 * 300), level);
                 assert_eq!(rolled.len() as i64, (upto - first).num_seconds() / i64::from(level), "level {level}");
             }
         }
