@@ -27,6 +27,11 @@ pub enum Role {
 }
 
 impl Role {
+    /// Operators and admins: the roles that run monitoring.
+    pub fn is_staff(self) -> bool {
+        matches!(self, Role::Admin | Role::Operator)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",

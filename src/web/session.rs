@@ -32,7 +32,12 @@ impl Viewer {
 
     /// Operators and admins see monitoring; members only their inbox and account.
     pub fn is_staff(&self) -> bool {
-        matches!(self.user.role, Role::Admin | Role::Operator)
+        self.user.role.is_staff()
+    }
+
+    /// The viewer as the services' callers are named (no API token: a session).
+    pub fn principal(&self) -> Principal {
+        Principal { user: self.user.clone(), token_id: None }
     }
 
     pub fn require_staff(&self) -> Result<(), WebError> {
@@ -101,7 +106,7 @@ pub async fn api_principal(state: &AppState, headers: &HeaderMap, method: &Metho
             return Err(ApiError::CrossSite);
         }
     }
-    Ok(Principal { user: viewer.user, token_id: None })
+    Ok(viewer.principal())
 }
 
 /// The principal of a WebSocket opened by herald's own page with the
@@ -113,7 +118,7 @@ pub async fn socket_principal(state: &AppState, headers: &HeaderMap) -> Option<P
         return None;
     }
     let viewer = live_session(state, headers).await.ok()??;
-    Some(Principal { user: viewer.user, token_id: None })
+    Some(viewer.principal())
 }
 
 /// The cookie that starts a session. `Secure` when configured, or when the

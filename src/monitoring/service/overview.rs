@@ -45,6 +45,8 @@ struct Rolled {
 pub struct RolledCache(Arc<Mutex<HashMap<i64, Rolled>>>);
 
 const WINDOW_DAYS: [i64; 3] = [1, 7, 30];
+/// One row's 24 h, 7 d and 30 d aggregates and its hourly average latencies.
+type RowFigures = ([Aggregate; 3], Vec<Option<f64>>);
 /// Buckets of the latency sparkline, the current hour included.
 const SPARK_HOURS: i64 = 24;
 
@@ -126,11 +128,7 @@ impl MonitoringService {
 
     /// Each service's three windows and hourly latencies: the rolled part
     /// from the cache (read for those not in it), the rest from raw checks.
-    async fn row_figures(
-        &self,
-        ids: &[i64],
-        now: DateTime<Utc>,
-    ) -> Result<HashMap<i64, ([Aggregate; 3], Vec<Option<f64>>)>, MonitoringError> {
+    async fn row_figures(&self, ids: &[i64], now: DateTime<Utc>) -> Result<HashMap<i64, RowFigures>, MonitoringError> {
         let store = self.store();
         let this_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
         let reach: Reach = (this_hour, store.rolled_to(HOUR).await?, store.rolled_to(DAY).await?);
@@ -138,7 +136,7 @@ impl MonitoringService {
         // by more than an hour (a fresh install, a stopped housekeeper)
         // everything is read as it is, uncached.
         let Some(hours) = reach.1.filter(|h| *h <= this_hour && this_hour - *h <= Duration::hours(1)) else {
-            return self.row_figures_uncached(ids, now, this_hour).await;
+            return self.figures_until(ids, this_hour, now).await;
         };
         let cached: HashMap<i64, Rolled> = {
             let cache = self.rolled.0.lock().unwrap_or_else(|e| e.into_inner());
@@ -147,20 +145,8 @@ impl MonitoringService {
         let missing: Vec<i64> = ids.iter().copied().filter(|id| !cached.contains_key(id)).collect();
         let mut fresh: HashMap<i64, Rolled> = HashMap::new();
         if !missing.is_empty() {
-            let mut windows: Vec<HashMap<i64, Aggregate>> = Vec::new();
-            for days in WINDOW_DAYS {
-                windows.push(store.aggregates_of(&missing, this_hour - Duration::days(days), hours).await?);
-            }
-            let spark_from = this_hour - Duration::hours(SPARK_HOURS - 1);
-            let mut hourly = store.series_with(&missing, spark_from, hours, 3600, false).await?;
-            for &id in &missing {
-                let take = |m: &mut HashMap<i64, Aggregate>| m.remove(&id).unwrap_or_default();
-                let rolled = Rolled {
-                    reach,
-                    windows: [take(&mut windows[0]), take(&mut windows[1]), take(&mut windows[2])],
-                    hourly: hourly.remove(&id).unwrap_or_default().iter().map(|b| b.figures.latency_avg_ms()).collect(),
-                };
-                fresh.insert(id, rolled);
+            for (id, (windows, hourly)) in self.figures_until(&missing, this_hour, hours).await? {
+                fresh.insert(id, Rolled { reach, windows, hourly });
             }
             let mut cache = self.rolled.0.lock().unwrap_or_else(|e| e.into_inner());
             if cache.len() + fresh.len() > MAX_CACHED {
@@ -186,20 +172,22 @@ impl MonitoringService {
         Ok(out)
     }
 
-    /// [`MonitoringService::row_figures`] read whole, for when the rollups are behind.
-    async fn row_figures_uncached(
+    /// Each service's windows (from `this_hour` less their days) and hourly
+    /// latencies, read up to `until`: all of it when the rollups are
+    /// behind, or the rolled part that the cache keeps.
+    async fn figures_until(
         &self,
         ids: &[i64],
-        now: DateTime<Utc>,
         this_hour: DateTime<Utc>,
-    ) -> Result<HashMap<i64, ([Aggregate; 3], Vec<Option<f64>>)>, MonitoringError> {
+        until: DateTime<Utc>,
+    ) -> Result<HashMap<i64, RowFigures>, MonitoringError> {
         let store = self.store();
         let mut windows: Vec<HashMap<i64, Aggregate>> = Vec::new();
         for days in WINDOW_DAYS {
-            windows.push(store.aggregates_of(ids, this_hour - Duration::days(days), now).await?);
+            windows.push(store.aggregates_of(ids, this_hour - Duration::days(days), until).await?);
         }
         let spark_from = this_hour - Duration::hours(SPARK_HOURS - 1);
-        let mut hourly = store.series_with(ids, spark_from, now, 3600, false).await?;
+        let mut hourly = store.series_with(ids, spark_from, until, 3600, false).await?;
         Ok(ids
             .iter()
             .map(|&id| {

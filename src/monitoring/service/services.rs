@@ -64,6 +64,11 @@ impl MonitoringService {
         self.store.service(id).await?.ok_or(MonitoringError::NotFound)
     }
 
+    /// The names of these services (those that still exist), by id.
+    pub async fn names(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, String>, MonitoringError> {
+        Ok(self.store.services_by_id(ids).await?.into_iter().map(|s| (s.id, s.name)).collect())
+    }
+
     pub async fn list(&self, after: i64, limit: i64) -> Result<Vec<ServiceRow>, MonitoringError> {
         Ok(self.store.services(after, limit, false).await?)
     }

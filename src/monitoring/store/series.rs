@@ -80,24 +80,13 @@ impl MonitoringStore {
         to: DateTime<Utc>,
         bucket_seconds: i64,
     ) -> Result<Vec<Bucket>, StorageError> {
-        let mut all = self.series_of(&[service_id], from, to, bucket_seconds).await?;
+        let mut all = self.series_with(&[service_id], from, to, bucket_seconds, true).await?;
         Ok(all.remove(&service_id).unwrap_or_default())
     }
 
     /// [`MonitoringStore::series`] of several services, one statement per
-    /// source: every id asked for has its buckets.
-    pub async fn series_of(
-        &self,
-        service_ids: &[i64],
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        bucket_seconds: i64,
-    ) -> Result<HashMap<i64, Vec<Bucket>>, StorageError> {
-        self.series_with(service_ids, from, to, bucket_seconds, true).await
-    }
-
-    /// [`MonitoringStore::series_of`]; without `histograms` the buckets
-    /// have no latency percentiles (an overview's sparkline of averages).
+    /// source: every id asked for has its buckets. Without `histograms` the
+    /// buckets have no latency percentiles (an overview's sparkline of averages).
     pub async fn series_with(
         &self,
         service_ids: &[i64],

@@ -9,10 +9,8 @@
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
   const staff = body.dataset.staff === "true";
   const labels = { up: "Up", degraded: "Degraded", down: "Down", unknown: "Unknown", paused: "Paused", maintenance: "Maintenance" };
-  const handlers = [];
   const herald = (window.herald = {
     csrf,
-    on: (fn) => handlers.push(fn),
     // The JSON API with the session cookie: changes carry the CSRF token.
     api: (method, path, payload) =>
       fetch(path, {
@@ -160,7 +158,6 @@
         default:
           if (typeof msg.type === "string" && msg.type.startsWith("incident:")) refresh("incidents");
       }
-      for (const fn of handlers) fn(msg);
     };
     ws.onclose = () => {
       setTimeout(connect, retry);

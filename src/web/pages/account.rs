@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::admin_users::{TokenForm, TokenItem, token_items};
 use super::sign_in::ClientAddr;
-use crate::accounts::{AccountError, Password, Principal};
+use crate::accounts::{AccountError, Password};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
@@ -43,7 +43,7 @@ struct Outcome {
 
 async fn render(state: &AppState, viewer: &Viewer, o: Outcome) -> Result<Response, WebError> {
     let now = state.monitoring.now();
-    let principal = Principal { user: viewer.user.clone(), token_id: None };
+    let principal = viewer.principal();
     let owners = std::iter::once((viewer.user.id, "you".to_string())).collect();
     let tokens = token_items(state.accounts.list_tokens(&principal, Some(viewer.user.id)).await?, &owners, now);
     let failed = o.token_error.is_some() || o.password_error.is_some();

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::PageId;
 use crate::accounts::http::{CreateTokenIn, CreateUserIn};
-use crate::accounts::{Principal, Role, User};
+use crate::accounts::{Role, User};
 use crate::http::error::ApiError;
 use crate::state::AppState;
 use crate::web::csrf::{CsrfForm, NoFields};
@@ -226,7 +226,7 @@ async fn tokens_page(
     minted: Option<String>,
 ) -> Result<Response, WebError> {
     let now = state.monitoring.now();
-    let principal = Principal { user: viewer.user.clone(), token_id: None };
+    let principal = viewer.principal();
     let users: Vec<User> = state.accounts.list_users(0, 500).await?;
     let owners = users.iter().map(|u| (u.id, u.email.clone().or(u.display_name.clone()).unwrap_or_default())).collect();
     let tokens = token_items(state.accounts.list_tokens(&principal, None).await?, &owners, now);
@@ -271,7 +271,7 @@ pub async fn revoke_token(
     PageId(id): PageId,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Redirect, WebError> {
-    let principal = Principal { user: viewer.user.clone(), token_id: None };
+    let principal = viewer.principal();
     crate::accounts::http::revoke(&state, &principal, id).await?;
     Ok(Redirect::to(if viewer.user.role == Role::Admin { "/admin/tokens" } else { "/account" }))
 }

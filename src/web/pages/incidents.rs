@@ -70,8 +70,7 @@ async fn service_names(state: &AppState, incidents: &[IncidentOut]) -> Result<Ha
     let mut ids: Vec<i64> = incidents.iter().map(|i| i.service_id).collect();
     ids.sort_unstable();
     ids.dedup();
-    let rows = state.monitoring.store().services_by_id(&ids).await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+    Ok(state.monitoring.names(&ids).await?)
 }
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Html<String>, WebError> {

@@ -67,8 +67,7 @@ async fn render(
     let now = state.monitoring.now();
     let rows = state.monitoring.windows().await?;
     let ids: Vec<i64> = rows.iter().filter_map(|w| w.service_id).collect();
-    let names: std::collections::HashMap<i64, String> =
-        state.monitoring.store().services_by_id(&ids).await?.into_iter().map(|s| (s.id, s.name)).collect();
+    let names = state.monitoring.names(&ids).await?;
     let windows = rows
         .into_iter()
         .map(|w| WindowItem {

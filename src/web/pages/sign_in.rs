@@ -52,7 +52,7 @@ fn safe_next(next: &str) -> &str {
 }
 
 fn home_of(user: &User) -> &'static str {
-    if matches!(user.role, crate::accounts::Role::Admin | crate::accounts::Role::Operator) { "/" } else { "/inbox" }
+    if user.role.is_staff() { "/" } else { "/inbox" }
 }
 
 /// `GET /login`.
